@@ -1,0 +1,72 @@
+/* tg_core.h — status codes, the operation context, allocation.
+ *
+ * Every engine operation has the shape
+ *     tg_status tg_op(tg_ctx *ctx, const tg_volume *in, const tg_op_opts *opt, tg_volume *out);
+ * The context carries the thread count, a throttled progress callback, an atomic cancel flag and the
+ * message buffer of the last error. The code that detects an error writes the message with tg_fail();
+ * callers only pass the status up. There is no global state except the allocation counters, which exist
+ * so tests can count live blocks and fail the Nth allocation on purpose.
+ *
+ * Threading: tg_progress() may be called from any thread but only acts on OpenMP thread 0, throttled to
+ * about 10 Hz; it returns non-zero when the operation must stop (cancel flag set or callback asked).
+ * Memory: a context is a few hundred bytes; nothing per voxel.
+ */
+#ifndef TG_CORE_H
+#define TG_CORE_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdatomic.h>
+
+#define TG_VERSION "0.1.0"
+
+typedef enum tg_status {
+    TG_OK = 0,
+    TG_ERR_NOMEM,       /* an allocation failed */
+    TG_ERR_ARG,         /* a bad argument: wrong dtype, dims, option value */
+    TG_ERR_IO,          /* the outside world: missing file, unreadable, disk full */
+    TG_ERR_FORMAT,      /* a file that is not what it claims: corrupt or truncated TIFF */
+    TG_ERR_UNSUPPORTED, /* a valid input we do not handle: bit depth, sample format */
+    TG_ERR_RANGE,       /* an index or range outside the data */
+    TG_ERR_CANCELLED    /* the cancel flag was set or the progress callback asked to stop */
+} tg_status;
+
+/* Progress callback: fraction in [0,1], a short name of the work. Return non-zero to cancel. */
+typedef int (*tg_progress_fn)(void *ud, double fraction, const char *what);
+
+typedef struct tg_ctx {
+    int nthreads;            /* >= 1 */
+    tg_progress_fn progress; /* may be NULL */
+    void *progress_ud;
+    atomic_int cancel;       /* set from a signal handler or another thread */
+    double last_report;      /* monotonic seconds of the last progress call */
+    char msg[1024];          /* message of the last error */
+} tg_ctx;
+
+void tg_ctx_init(tg_ctx *ctx);
+/* Record the message of an error in ctx and return its status. printf-style. */
+tg_status tg_fail(tg_ctx *ctx, tg_status st, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+const char *tg_status_name(tg_status st);
+/* Report progress (throttled, thread 0 only). Returns non-zero if the operation must stop. */
+int tg_progress(tg_ctx *ctx, double fraction, const char *what);
+/* Force a final progress report (fraction 1) regardless of throttling. */
+void tg_progress_done(tg_ctx *ctx, const char *what);
+static inline int tg_cancelled(tg_ctx *ctx) { return atomic_load_explicit(&ctx->cancel, memory_order_relaxed) != 0; }
+double tg_now(void); /* monotonic seconds */
+int tg_default_threads(void);
+
+/* Allocation: every engine allocation goes through these. */
+void *tg_malloc(size_t bytes);
+void *tg_calloc(size_t n, size_t size);
+void *tg_realloc(void *p, size_t bytes);
+void tg_free(void *p);
+/* Test hooks: live block count, and fail the nth allocation from now (n >= 1; 0 disables). */
+long tg_alloc_live(void);
+void tg_alloc_fail_after(long n);
+
+#endif

@@ -1,0 +1,39 @@
+--- tortuga — 3D microstructure analysis of battery electrodes.
+--   local tg = require "tortuga"
+-- The public modules (tg.volume, tg.io, tg.generate, tg.measure, ...) are documented in their files
+-- under lua/tortuga/ and in DESIGN.md.
+local core = require "tortuga.core"
+
+local tg = {
+  version = core.version,
+  _core = core,
+}
+
+--- Read or set the number of threads the engine uses; returns the current count.
+function tg.threads(n)
+  if n ~= nil and (math.type(n) ~= "integer" or n < 1) then
+    error("tg.threads: expected a positive integer, got " .. tostring(n), 2)
+  end
+  return core.threads(n)
+end
+
+--- Turn the progress bar (stderr) on or off; it is on by default when stderr is a terminal.
+function tg.progress(on)
+  core.set_progress(on and true or false)
+end
+core.set_progress(core.isatty(2))
+
+-- Load the public modules that are present. A module that exists but fails to load is an error.
+local modules = { "util", "volume", "io", "generate", "measure", "filter", "segment", "transport",
+                  "analysis", "report", "cli", "repl" }
+for _, name in ipairs(modules) do
+  local modname = "tortuga." .. name
+  if package.searchpath(modname, package.path) then
+    tg[name] = require(modname)
+  end
+end
+if tg.io and not tg.io.write_png and package.searchpath("tortuga.png", package.path) then
+  tg.io.write_png = require("tortuga.png").write_png
+end
+
+return tg

@@ -1,0 +1,99 @@
+--- tortuga.util — option checking and small helpers shared by the Lua modules.
+-- util.options(opts, defaults, where) checks an options table: an unknown key raises
+-- "where: unknown option 'stpes' (did you mean 'steps'?)"; the result is a new table with the defaults
+-- filled in. A default of util.NIL means "optional, no default".
+local M = {}
+
+M.NIL = setmetatable({}, { __tostring = function() return "util.NIL" end })
+
+local function distance(a, b)
+  local la, lb = #a, #b
+  local prev, cur = {}, {}
+  for j = 0, lb do prev[j] = j end
+  for i = 1, la do
+    cur[0] = i
+    for j = 1, lb do
+      local cost = a:sub(i, i) == b:sub(j, j) and 0 or 1
+      cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+    end
+    prev, cur = cur, prev
+  end
+  return prev[lb]
+end
+
+--- The closest of the candidate names to `name`, if it is close enough to be a likely typo.
+function M.suggest(name, candidates)
+  local best, bestd
+  for _, c in ipairs(candidates) do
+    local d = distance(name, c)
+    if not bestd or d < bestd then best, bestd = c, d end
+  end
+  if best and bestd <= math.max(2, #name // 3) then return best end
+  return nil
+end
+
+local function sorted_keys(t)
+  local ks = {}
+  for k in pairs(t) do ks[#ks + 1] = k end
+  table.sort(ks, function(a, b) return tostring(a) < tostring(b) end)
+  return ks
+end
+M.sorted_keys = sorted_keys
+
+--- Check `opts` against the keys of `defaults` and return a new table with defaults filled in.
+-- Positional (integer) keys are allowed only if `defaults` has them.
+function M.options(opts, defaults, where)
+  if opts ~= nil and type(opts) ~= "table" then
+    error(string.format("%s: options must be a table, got %s", where, type(opts)), 3)
+  end
+  local out = {}
+  for k, v in pairs(opts or {}) do
+    if defaults[k] == nil then
+      local names = {}
+      for dk in pairs(defaults) do
+        if type(dk) == "string" then names[#names + 1] = dk end
+      end
+      table.sort(names)
+      local hint = type(k) == "string" and M.suggest(k, names)
+      error(string.format("%s: unknown option '%s'%s", where, tostring(k),
+        hint and string.format(" (did you mean '%s'?)", hint)
+        or (#names > 0 and " (options: " .. table.concat(names, ", ") .. ")" or "")), 3)
+    end
+    out[k] = v
+  end
+  for k, v in pairs(defaults) do
+    if out[k] == nil and v ~= M.NIL then out[k] = v end
+  end
+  return out
+end
+
+--- Raise unless `cond`; the message names the function (level 3 = the caller of the public function).
+function M.check(cond, where, fmt, ...)
+  if not cond then error(where .. ": " .. string.format(fmt, ...), 3) end
+  return cond
+end
+
+--- Parse a length with a unit ("100nm", "0.1um", "0.1 µm", "1e-7", "1e-7 m") into metres.
+local units = { m = 1, mm = 1e-3, cm = 1e-2, um = 1e-6, ["µm"] = 1e-6, micron = 1e-6, microns = 1e-6, nm = 1e-9, pm = 1e-12 }
+function M.parse_length(s)
+  if type(s) == "number" then return s end
+  local num, unit = tostring(s):match("^%s*([%d%.eE%+%-]+)%s*(%S*)%s*$")
+  local v = tonumber(num)
+  if not v then return nil, string.format("'%s' is not a length (examples: 100nm, 0.1um, 1e-7)", s) end
+  if unit == "" then return v end
+  local f = units[unit]
+  if not f then return nil, string.format("'%s': unknown unit '%s' (use m, mm, um, µm, nm)", s, unit) end
+  return v * f
+end
+
+--- A length in metres as a readable string with a sensible unit.
+function M.format_length(m)
+  local a = math.abs(m)
+  if a == 0 then return "0 m" end
+  if a < 1e-6 then return string.format("%.4g nm", m * 1e9) end
+  if a < 1e-3 then return string.format("%.4g µm", m * 1e6) end
+  if a < 1 then return string.format("%.4g mm", m * 1e3) end
+  return string.format("%.4g m", m)
+end
+
+return M

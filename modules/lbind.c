@@ -1,0 +1,308 @@
+/* lbind.c — helpers shared by the bindings: the per-state context, running engine operations with
+ * Ctrl-C and a progress bar, volume userdata checks, the one place where Lua ranges become engine ranges.
+ *
+ * Progress is drawn here, in C, rather than by calling back into Lua: engine callbacks run inside OpenMP
+ * parallel regions (on thread 0), where the house style forbids Lua calls. The Lua layer only decides
+ * whether the bar is on (core.set_progress; on by default when stderr is a terminal).
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "lbind.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#define CTX_KEY "tortuga.ctx"
+
+typedef struct lt_state {
+    tg_ctx ctx;
+    int show_progress; /* draw a bar on stderr */
+    int drawn;         /* a bar is on the screen */
+    int depth;         /* nested lt_begin calls */
+    struct sigaction old_int;
+} lt_state;
+
+static lt_state *state(lua_State *L)
+{
+    lt_state *s;
+    if (lua_getfield(L, LUA_REGISTRYINDEX, CTX_KEY) == LUA_TUSERDATA) {
+        s = lua_touserdata(L, -1);
+        lua_pop(L, 1);
+        return s;
+    }
+    lua_pop(L, 1);
+    s = lua_newuserdatauv(L, sizeof *s, 0);
+    memset(s, 0, sizeof *s);
+    tg_ctx_init(&s->ctx);
+    lua_setfield(L, LUA_REGISTRYINDEX, CTX_KEY);
+    return s;
+}
+
+tg_ctx *lt_ctx(lua_State *L) { return &state(L)->ctx; }
+
+/* ---- Ctrl-C and progress ---- */
+
+static tg_ctx *volatile running_ctx; /* the operation Ctrl-C cancels; one Lua thread runs engine code at a time */
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    tg_ctx *c = running_ctx;
+    if (c) atomic_store(&c->cancel, 1);
+}
+
+static int draw_progress(void *ud, double fraction, const char *what)
+{
+    lt_state *s = ud;
+    int width = 30, filled = (int)(fraction * width + 0.5);
+    char bar[64];
+    for (int i = 0; i < width; i++) bar[i] = i < filled ? '#' : '.';
+    bar[width] = '\0';
+    fprintf(stderr, "\r%-12.12s [%s] %3d%%", what ? what : "", bar, (int)(fraction * 100.0 + 0.5));
+    fflush(stderr);
+    s->drawn = 1;
+    return 0;
+}
+
+void lt_begin(lua_State *L)
+{
+    lt_state *s = state(L);
+    if (s->depth++ > 0) return;
+    atomic_store(&s->ctx.cancel, 0);
+    s->ctx.msg[0] = '\0';
+    s->ctx.last_report = tg_now(); /* the first bar appears after 0.1 s: quick operations stay silent */
+    s->ctx.progress = s->show_progress ? draw_progress : NULL;
+    s->ctx.progress_ud = s;
+    s->drawn = 0;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sigemptyset(&sa.sa_mask);
+    running_ctx = &s->ctx;
+    sigaction(SIGINT, &sa, &s->old_int);
+}
+
+static int finish(lua_State *L)
+{
+    lt_state *s = state(L);
+    if (--s->depth > 0) return 0;
+    sigaction(SIGINT, &s->old_int, NULL);
+    running_ctx = NULL;
+    if (s->drawn) {
+        fputs("\r\033[K", stderr);
+        fflush(stderr);
+        s->drawn = 0;
+    }
+    return 1;
+}
+
+void lt_end(lua_State *L, tg_status st)
+{
+    finish(L);
+    if (st == TG_OK) return;
+    tg_ctx *c = lt_ctx(L);
+    if (st == TG_ERR_CANCELLED) luaL_error(L, "interrupted%s%s", c->msg[0] ? ": " : "", c->msg);
+    luaL_error(L, "%s", c->msg[0] ? c->msg : tg_status_name(st));
+}
+
+int lt_end_io(lua_State *L, tg_status st)
+{
+    if (st == TG_OK || st == TG_ERR_CANCELLED || st == TG_ERR_ARG || st == TG_ERR_NOMEM) {
+        lt_end(L, st);
+        return 0;
+    }
+    finish(L);
+    tg_ctx *c = lt_ctx(L);
+    luaL_pushfail(L);
+    lua_pushstring(L, c->msg[0] ? c->msg : tg_status_name(st));
+    return 2;
+}
+
+static int l_set_progress(lua_State *L)
+{
+    state(L)->show_progress = lua_toboolean(L, 1);
+    return 0;
+}
+
+static int l_isatty(lua_State *L)
+{
+    lua_pushboolean(L, isatty((int)luaL_checkinteger(L, 1)));
+    return 1;
+}
+
+static int l_threads(lua_State *L)
+{
+    tg_ctx *c = lt_ctx(L);
+    if (!lua_isnoneornil(L, 1)) {
+        lua_Integer n = luaL_checkinteger(L, 1);
+        luaL_argcheck(L, n >= 1 && n <= 1024, 1, "thread count must be between 1 and 1024");
+        c->nthreads = (int)n;
+    }
+    lua_pushinteger(L, c->nthreads);
+    return 1;
+}
+
+static int l_default_threads(lua_State *L)
+{
+    lua_pushinteger(L, tg_default_threads());
+    return 1;
+}
+
+static int l_alloc_live(lua_State *L)
+{
+    lua_pushinteger(L, tg_alloc_live());
+    return 1;
+}
+
+void lt_open_state(lua_State *L)
+{
+    state(L);
+    static const luaL_Reg fns[] = {{"set_progress", l_set_progress}, {"isatty", l_isatty},       {"threads", l_threads},
+                                   {"default_threads", l_default_threads}, {"alloc_live", l_alloc_live}, {NULL, NULL}};
+    luaL_setfuncs(L, fns, 0);
+}
+
+/* ---- volumes ---- */
+
+tg_volume *lt_newvolume(lua_State *L)
+{
+    tg_volume *v = lua_newuserdatauv(L, sizeof *v, 0);
+    tg_volume_init(v);
+    luaL_setmetatable(L, LT_VOLUME_MT);
+    return v;
+}
+
+tg_volume *lt_testvolume(lua_State *L, int idx) { return luaL_testudata(L, idx, LT_VOLUME_MT); }
+
+tg_volume *lt_checkvolume(lua_State *L, int idx)
+{
+    tg_volume *v = luaL_checkudata(L, idx, LT_VOLUME_MT);
+    if (!v->buf) luaL_argerror(L, idx, "the volume has been released");
+    return v;
+}
+
+void lt_gcstep(lua_State *L, const tg_volume *v)
+{
+    if (v->buf && v->buf->bytes > (1u << 20)) lua_gc(L, LUA_GCSTEP, (int)(v->buf->bytes >> 10 > 1 << 30 ? 1 << 30 : v->buf->bytes >> 10));
+}
+
+/* ---- ranges: the one place where 1-based inclusive becomes 0-based half-open ---- */
+
+static lua_Integer range_int(lua_State *L, int idx, lua_Integer i, const char *what)
+{
+    lua_geti(L, idx, i);
+    int ok;
+    lua_Integer v = lua_tointegerx(L, -1, &ok);
+    if (!ok) luaL_error(L, "%s: range must be {first, last} with integers", what);
+    lua_pop(L, 1);
+    return v;
+}
+
+void lt_range(lua_State *L, int idx, int64_t n, int64_t *lo, int64_t *hi, const char *what)
+{
+    idx = lua_absindex(L, idx);
+    lua_Integer first = 1, last = n;
+    if (lua_isnoneornil(L, idx)) {
+        /* the whole axis */
+    } else if (lua_isinteger(L, idx)) {
+        first = last = lua_tointeger(L, idx);
+    } else if (lua_istable(L, idx)) {
+        first = range_int(L, idx, 1, what);
+        last = range_int(L, idx, 2, what);
+    } else {
+        luaL_error(L, "%s: expected {first, last} or an index, got %s", what, luaL_typename(L, idx));
+    }
+    if (first < 1 || last > n || first > last)
+        luaL_error(L, "%s: range {%d, %d} is outside 1..%d or empty", what, (int)first, (int)last, (int)n);
+    *lo = first - 1;
+    *hi = last;
+}
+
+/* ---- options ---- */
+
+lua_Number lt_optnumber(lua_State *L, int idx, const char *key, lua_Number def)
+{
+    if (!lua_istable(L, idx)) return def;
+    lua_getfield(L, idx, key);
+    lua_Number v = def;
+    if (!lua_isnil(L, -1)) {
+        int ok;
+        v = lua_tonumberx(L, -1, &ok);
+        if (!ok) luaL_error(L, "option '%s' must be a number, got %s", key, luaL_typename(L, -1));
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+lua_Integer lt_optinteger(lua_State *L, int idx, const char *key, lua_Integer def)
+{
+    if (!lua_istable(L, idx)) return def;
+    lua_getfield(L, idx, key);
+    lua_Integer v = def;
+    if (!lua_isnil(L, -1)) {
+        int ok;
+        v = lua_tointegerx(L, -1, &ok);
+        if (!ok) luaL_error(L, "option '%s' must be an integer, got %s", key, luaL_typename(L, -1));
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+const char *lt_optstring(lua_State *L, int idx, const char *key, const char *def)
+{
+    if (!lua_istable(L, idx)) return def;
+    lua_getfield(L, idx, key);
+    const char *v = def;
+    if (!lua_isnil(L, -1)) {
+        if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "option '%s' must be a string, got %s", key, luaL_typename(L, -1));
+        v = lua_tostring(L, -1); /* stays alive: the options table holds it */
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+int lt_optboolean(lua_State *L, int idx, const char *key, int def)
+{
+    if (!lua_istable(L, idx)) return def;
+    lua_getfield(L, idx, key);
+    int v = lua_isnil(L, -1) ? def : lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    return v;
+}
+
+tg_dtype lt_checkdtype(lua_State *L, int idx)
+{
+    const char *name = luaL_checkstring(L, idx);
+    tg_dtype t;
+    if (tg_dtype_parse(name, &t) != 0) luaL_argerror(L, idx, lua_pushfstring(L, "unknown dtype '%s' (use u8, u16, i32, f32 or f64)", name));
+    return t;
+}
+
+void lt_spacing(lua_State *L, int idx, double s[3])
+{
+    idx = lua_absindex(L, idx);
+    if (lua_isnoneornil(L, idx)) return;
+    if (lua_isnumber(L, idx)) {
+        double v = lua_tonumber(L, idx);
+        if (!(v > 0)) luaL_error(L, "spacing must be positive, got %g", v);
+        s[0] = s[1] = s[2] = v;
+        return;
+    }
+    if (!lua_istable(L, idx) || luaL_len(L, idx) != 3) luaL_error(L, "spacing must be a number or {sx, sy, sz} in metres");
+    for (int i = 0; i < 3; i++) {
+        lua_geti(L, idx, i + 1);
+        int ok;
+        double v = lua_tonumberx(L, -1, &ok);
+        if (!ok || !(v > 0)) luaL_error(L, "spacing[%d] must be a positive number (metres)", i + 1);
+        s[i] = v;
+        lua_pop(L, 1);
+    }
+}
+
+void lt_register(lua_State *L, const char *name, const luaL_Reg *fns)
+{
+    lua_newtable(L);
+    luaL_setfuncs(L, fns, 0);
+    lua_setfield(L, -2, name);
+}
