@@ -64,5 +64,9 @@ void lt_open_io(lua_State *L);
 void lt_open_generate(lua_State *L);
 void lt_open_measure(lua_State *L);
 void lt_open_png(lua_State *L);
+void lt_open_mesh(lua_State *L);
+void lt_open_filter(lua_State *L);
+void lt_open_transport(lua_State *L);
+void lt_open_walk(lua_State *L);
 
 #endif

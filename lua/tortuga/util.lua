@@ -96,4 +96,43 @@ function M.format_length(m)
   return string.format("%.4g m", m)
 end
 
+--- Parse a script's command line: `--name value`, `--flag` (for boolean defaults) and positional arguments.
+-- util.script_args(arg, {small = false, out = "out", size = 200}) --> options, positionals
+-- Numbers are converted when the default is a number; unknown flags raise with a hint.
+function M.script_args(argv, defaults, where)
+  where = where or (argv and argv[0]) or "script"
+  local opts, pos = {}, {}
+  for k, v in pairs(defaults) do opts[k] = v end
+  local i = 1
+  while argv and argv[i] do
+    local a = argv[i]
+    local name = a:match("^%-%-([%w_%-]+)$")
+    if name then
+      local key = name:gsub("%-", "_")
+      local def = defaults[key]
+      if def == nil then
+        local names = {}
+        for k in pairs(defaults) do names[#names + 1] = k end
+        local hint = M.suggest(key, names)
+        error(string.format("%s: unknown flag --%s%s", where, name, hint and (" (did you mean --" .. hint .. "?)") or ""), 0)
+      end
+      if type(def) == "boolean" then
+        opts[key] = true
+      else
+        local val = argv[i + 1]
+        if val == nil then error(string.format("%s: --%s needs a value", where, name), 0) end
+        if type(def) == "number" then
+          val = tonumber(val) or error(string.format("%s: --%s expects a number, got '%s'", where, name, argv[i + 1]), 0)
+        end
+        opts[key] = val
+        i = i + 1
+      end
+    else
+      pos[#pos + 1] = a
+    end
+    i = i + 1
+  end
+  return opts, pos
+end
+
 return M
