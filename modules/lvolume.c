@@ -313,7 +313,8 @@ static int l_tostring(lua_State *L)
         lua_pushstring(L, "tortuga.Volume(released)");
         return 1;
     }
-    push_spacing(L, v->spacing);
+    if (v->spacing[0] == 1.0 && v->spacing[1] == 1.0 && v->spacing[2] == 1.0) lua_pushliteral(L, "uncalibrated");
+    else push_spacing(L, v->spacing);
     lua_pushfstring(L, "tortuga.Volume(%dx%dx%d %s, %s)", (int)v->dims[0], (int)v->dims[1], (int)v->dims[2],
                     tg_dtype_name(v->dtype), lua_tostring(L, -1));
     return 1;

@@ -16,6 +16,7 @@ describe("tg.volume", function()
     assert.equal("tortuga.Volume(400x300x20 u8, 100 nm)", tostring(tg.volume.new{ 400, 300, 20, spacing = 1e-7 }))
     assert.equal("tortuga.Volume(2x2x2 f32, 100x100x200 nm)",
       tostring(tg.volume.new{ 2, 2, 2, dtype = "f32", spacing = { 1e-7, 1e-7, 2e-7 } }))
+    assert.equal("tortuga.Volume(4x3x2 u8, uncalibrated)", tostring(tg.volume.new{ 4, 3, 2 }))
   end)
 
   it("gets and sets with 1-based indices, saturating to the dtype", function()
