@@ -1,0 +1,209 @@
+/* tg_walk.c — lattice random walks: the tortuosity factor from the mean square displacement (MSD).
+ *
+ * Method (pytrax, Tranter et al., Transport in Porous Media 2018, doi:10.1007/s11242-018-1101-4): every step a
+ * walker picks an axis and a direction; a move into a voxel outside the phase is refused but the step counts;
+ * at a face of the volume the walker crosses into a mirror image of the volume (the face voxel is repeated:
+ * `c b a | a b c`), so walkers never leave the domain and long walks sample far more than the volume's
+ * extent. The MSD per axis grows as MSD_a(t) = p_a t / tau_a, where p_a is the probability of choosing
+ * axis a (free space: tau = 1).
+ * Anisotropic voxels: axes are chosen with probability p_a proportional to 1/s_a^2, so that in free space
+ * the physical diffusivity p_a s_a^2 / 2 is the same along every axis; tau_a is then the ratio of free to
+ * effective diffusivity along a. With isotropic voxels p_a = 1/d, pytrax's choice.
+ * Randomness: Philox keyed by (seed, walker): walker i's path is the same whatever the thread count.
+ * Square displacements are integers (voxels^2) summed exactly in 64-bit integers, so the MSD curve does not
+ * depend on the thread count either.
+ * Cost: O(walkers * steps), one mask lookup and a quarter of a Philox block per step; walkers run one after the
+ * other on each thread, so a walker's neighbourhood stays in cache.
+ * Memory: the mask (1 byte per voxel, the caller's) + one int64 per row for start sampling (8/nx bytes per
+ * voxel) + 3 int64 per record per thread.
+ */
+#include "tg_walk.h"
+
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "core/tg_rng.h"
+
+#define WALK_STREAM 0x5741u /* "WA": the purpose tag of walker streams */
+
+void tg_walk_result_free(tg_walk_result *r)
+{
+    tg_free(r->steps);
+    for (int a = 0; a < 3; a++) tg_free(r->msd[a]);
+    memset(r, 0, sizeof *r);
+}
+
+static inline int in_phase(const tg_volume *m, const int64_t p[3])
+{
+    return *(const uint8_t *)tg_volume_ptr(m, p[0], p[1], p[2]) != 0;
+}
+
+/* A voxel walkers may start on: in the start mask and in the phase. */
+static inline int can_start(const tg_volume *m, const tg_volume *s, int64_t x, int64_t y, int64_t z)
+{
+    return *(const uint8_t *)tg_volume_ptr(s, x, y, z) && *(const uint8_t *)tg_volume_ptr(m, x, y, z);
+}
+
+/* Row prefix counts of start voxels, to pick the k-th start voxel without a list of all of them. */
+static tg_status row_counts(tg_ctx *ctx, const tg_volume *m, const tg_volume *s, int64_t **rows_out, int64_t *total)
+{
+    int64_t ny = s->dims[1], nz = s->dims[2], nx = s->dims[0], nrows = ny * nz;
+    int64_t *rows = tg_malloc((size_t)(nrows + 1) * sizeof *rows);
+    if (!rows) return tg_fail(ctx, TG_ERR_NOMEM, "random walk: out of memory for start positions");
+#pragma omp parallel for schedule(static) num_threads(ctx->nthreads)
+    for (int64_t r = 0; r < nrows; r++) {
+        int64_t c = 0;
+        for (int64_t x = 0; x < nx; x++) c += can_start(m, s, x, r % ny, r / ny);
+        rows[r + 1] = c;
+    }
+    rows[0] = 0;
+    for (int64_t r = 0; r < nrows; r++) rows[r + 1] += rows[r];
+    *rows_out = rows;
+    *total = rows[nrows];
+    return TG_OK;
+}
+
+static void kth_voxel(const tg_volume *m, const tg_volume *s, const int64_t *rows, int64_t k, int64_t p[3])
+{
+    int64_t lo = 0, hi = s->dims[1] * s->dims[2]; /* find the row r with rows[r] <= k < rows[r+1] */
+    while (hi - lo > 1) {
+        int64_t mid = (lo + hi) / 2;
+        if (rows[mid] <= k) lo = mid;
+        else hi = mid;
+    }
+    int64_t r = lo, left = k - rows[r], y = r % s->dims[1], z = r / s->dims[1];
+    for (int64_t x = 0;; x++)
+        if (can_start(m, s, x, y, z) && left-- == 0) {
+            p[0] = x;
+            p[1] = y;
+            p[2] = z;
+            return;
+        }
+}
+
+/* One walker: image position p (inside the volume), mirror signs m (+1: the image runs the same way as
+ * real space), real displacement d. Adds its square displacements to acc at every record. */
+static void walk_one(const tg_volume *mask, const uint32_t thresh[3], const tg_walk_opts *o, int64_t p[3], int64_t *acc,
+                     tg_rng *rng)
+{
+    int64_t d[3] = {0, 0, 0};
+    int m[3] = {1, 1, 1};
+    int64_t rec = 1;
+    for (int64_t t = 1; t <= o->steps; t++) {
+        uint32_t w = tg_rng_u32(rng);
+        int dir = (w & 1u) ? 1 : -1;
+        uint32_t u = w >> 1;
+        int a = u < thresh[0] ? 0 : (u < thresh[1] ? 1 : 2);
+        int64_t q[3] = {p[0], p[1], p[2]};
+        int64_t step = m[a] * dir;
+        q[a] += step;
+        if (q[a] < 0 || q[a] >= mask->dims[a]) {
+            m[a] = -m[a]; /* crossing into the mirror image: the walker stays on its voxel */
+            d[a] += dir;
+        } else if (in_phase(mask, q)) {
+            p[a] = q[a];
+            d[a] += dir;
+        }
+        if (t % o->stride == 0) {
+            int64_t *r = acc + 3 * rec++;
+            r[0] += d[0] * d[0];
+            r[1] += d[1] * d[1];
+            r[2] += d[2] * d[2];
+        }
+    }
+}
+
+tg_status tg_random_walk(tg_ctx *ctx, const tg_volume *mask, const tg_volume *start, const tg_walk_opts *o,
+                         tg_walk_result *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!mask || !mask->buf) return tg_fail(ctx, TG_ERR_ARG, "random walk: the mask is empty");
+    if (mask->dtype != TG_U8) return tg_fail(ctx, TG_ERR_ARG, "random walk: the mask must be u8, got %s", tg_dtype_name(mask->dtype));
+    if (!start) start = mask;
+    if (start->dtype != TG_U8) return tg_fail(ctx, TG_ERR_ARG, "random walk: the start mask must be u8");
+    for (int a = 0; a < 3; a++)
+        if (start->dims[a] != mask->dims[a]) return tg_fail(ctx, TG_ERR_ARG, "random walk: start mask and mask differ in size");
+    if (o->walkers < 1) return tg_fail(ctx, TG_ERR_ARG, "random walk: walkers must be at least 1, got %lld", (long long)o->walkers);
+    if (o->steps < 1) return tg_fail(ctx, TG_ERR_ARG, "random walk: steps must be at least 1, got %lld", (long long)o->steps);
+    if (o->stride < 1 || o->stride > o->steps)
+        return tg_fail(ctx, TG_ERR_ARG, "random walk: stride must be between 1 and steps, got %lld", (long long)o->stride);
+
+    /* axis probabilities, as thresholds on a 31-bit uniform */
+    double w[3], sum = 0.0;
+    int active = 0;
+    for (int a = 0; a < 3; a++) {
+        w[a] = mask->dims[a] > 1 ? 1.0 / (mask->spacing[a] * mask->spacing[a]) : 0.0;
+        active += mask->dims[a] > 1;
+        sum += w[a];
+    }
+    if (active == 0) return tg_fail(ctx, TG_ERR_ARG, "random walk: the volume is a single voxel");
+    uint32_t thresh[3];
+    double cum = 0.0;
+    for (int a = 0; a < 3; a++) {
+        out->prob[a] = w[a] / sum;
+        cum += out->prob[a];
+        thresh[a] = a == 2 ? 0x80000000u : (uint32_t)(cum * 2147483648.0 + 0.5);
+    }
+    out->dims_active = active;
+
+    int64_t *rows = NULL, total = 0, *acc = NULL;
+    tg_status st = row_counts(ctx, mask, start, &rows, &total);
+    if (st) return st;
+    out->start_voxels = total;
+    if (total == 0) {
+        st = tg_fail(ctx, TG_ERR_ARG, "random walk: no voxel to start from (the phase is absent%s)", start != mask ? " or does not percolate" : "");
+        goto done;
+    }
+    int64_t nrec = o->steps / o->stride + 1;
+    int nt = ctx->nthreads;
+    acc = tg_calloc((size_t)nt * (size_t)nrec * 3, sizeof *acc);
+    out->steps = tg_malloc((size_t)nrec * sizeof *out->steps);
+    for (int a = 0; a < 3; a++) out->msd[a] = tg_malloc((size_t)nrec * sizeof(double));
+    if (!acc || !out->steps || !out->msd[0] || !out->msd[1] || !out->msd[2]) {
+        st = tg_fail(ctx, TG_ERR_NOMEM, "random walk: out of memory for %lld records", (long long)nrec);
+        goto done;
+    }
+    out->nrec = nrec;
+    int64_t finished = 0;
+#pragma omp parallel num_threads(nt)
+    {
+        int tid = 0;
+#ifdef _OPENMP
+        tid = omp_get_thread_num();
+#endif
+        int64_t *my = acc + (size_t)tid * (size_t)nrec * 3;
+#pragma omp for schedule(dynamic, 16)
+        for (int64_t i = 0; i < o->walkers; i++) {
+            if (tg_cancelled(ctx)) continue;
+            tg_rng rng = tg_rng_make(o->seed, tg_rng_stream(WALK_STREAM, (uint64_t)i));
+            uint64_t pick = ((uint64_t)tg_rng_u32(&rng) << 32) | tg_rng_u32(&rng);
+            int64_t p[3];
+            kth_voxel(mask, start, rows, (int64_t)(pick % (uint64_t)total), p);
+            walk_one(mask, thresh, o, p, my, &rng);
+            int64_t f;
+#pragma omp atomic capture
+            f = ++finished;
+            tg_progress(ctx, (double)f / (double)o->walkers, "random walk");
+        }
+    }
+    if (tg_cancelled(ctx)) {
+        st = tg_fail(ctx, TG_ERR_CANCELLED, "random walk: interrupted");
+        goto done;
+    }
+    for (int64_t r = 0; r < nrec; r++) {
+        out->steps[r] = r * o->stride;
+        for (int a = 0; a < 3; a++) {
+            int64_t s = 0;
+            for (int t = 0; t < nt; t++) s += acc[((size_t)t * (size_t)nrec + (size_t)r) * 3 + (size_t)a];
+            out->msd[a][r] = (double)s / (double)o->walkers;
+        }
+    }
+    tg_progress_done(ctx, "random walk");
+done:
+    tg_free(rows);
+    tg_free(acc);
+    if (st) tg_walk_result_free(out);
+    return st;
+}

@@ -1,0 +1,32 @@
+/* tg_walk.h — lattice random walks for the tortuosity factor (pytrax's method). See tg_walk.c for the manual. */
+#ifndef TG_WALK_H
+#define TG_WALK_H
+
+#include "core/tg_volume.h"
+
+typedef struct tg_walk_opts {
+    int64_t walkers;  /* number of walkers (>= 1) */
+    int64_t steps;    /* steps per walker (>= 1) */
+    int64_t stride;   /* record the mean square displacement every `stride` steps (>= 1) */
+    uint64_t seed;
+} tg_walk_opts;
+#define TG_WALK_OPTS_INIT {2000, 5000, 1, 1}
+
+typedef struct tg_walk_result {
+    int64_t nrec;      /* records: steps 0, stride, 2*stride, ..., up to `steps` */
+    int64_t *steps;    /* nrec step counts */
+    double *msd[3];    /* nrec mean square displacements per axis, in voxels^2 (x, y, z) */
+    double prob[3];    /* probability of choosing each axis per step (0 for an axis of length 1) */
+    int dims_active;   /* axes with more than one voxel */
+    int64_t start_voxels; /* voxels walkers could start on */
+} tg_walk_result;
+
+/* Walk `opts->walkers` walkers for `opts->steps` steps on the voxels where mask != 0 (u8, any layout).
+ * Walkers start at voxels where start != 0 (u8 of the same dims; NULL = the mask itself), chosen uniformly
+ * at random. Axis probabilities are proportional to 1/spacing^2 (isotropic spacing: uniform, as pytrax).
+ * On success out holds arrays allocated with tg_malloc: free them with tg_walk_result_free. */
+tg_status tg_random_walk(tg_ctx *ctx, const tg_volume *mask, const tg_volume *start, const tg_walk_opts *opts,
+                         tg_walk_result *out);
+void tg_walk_result_free(tg_walk_result *r);
+
+#endif
