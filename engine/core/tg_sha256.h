@@ -1,0 +1,26 @@
+/* tg_sha256.h — SHA-256 of a file, streamed, for provenance records.
+ *
+ * tg_sha256_file() reads the file in 1 MiB blocks through OpenSSL's EVP interface (libcrypto) and
+ * writes the digest as 64 lower-case hex digits plus a terminating NUL. Its size in bytes is returned
+ * in *size_bytes when that is not NULL. Failures of the outside world (missing or unreadable file)
+ * return TG_ERR_IO with "path: reason" in ctx->msg.
+ *
+ * Cost: one read of the file; memory: one 1 MiB buffer. Single-threaded (I/O bound; SHA-256 is
+ * sequential). Progress is reported by bytes read, and the cancel flag is honoured between blocks.
+ */
+#ifndef TG_SHA256_H
+#define TG_SHA256_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/tg_core.h"
+
+#define TG_SHA256_HEX 65 /* 64 hex digits + NUL */
+
+tg_status tg_sha256_file(tg_ctx *ctx, const char *path, char hex[TG_SHA256_HEX], uint64_t *size_bytes);
+
+/* The digest of a memory buffer (for small records and tests). */
+tg_status tg_sha256_buffer(tg_ctx *ctx, const void *data, size_t n, char hex[TG_SHA256_HEX]);
+
+#endif
