@@ -149,6 +149,12 @@ static int l_default_threads(lua_State *L)
     return 1;
 }
 
+static int l_now(lua_State *L)
+{
+    lua_pushnumber(L, tg_now());
+    return 1;
+}
+
 static int l_alloc_live(lua_State *L)
 {
     lua_pushinteger(L, tg_alloc_live());
@@ -159,7 +165,7 @@ void lt_open_state(lua_State *L)
 {
     state(L);
     static const luaL_Reg fns[] = {{"set_progress", l_set_progress}, {"isatty", l_isatty},       {"threads", l_threads},
-                                   {"default_threads", l_default_threads}, {"alloc_live", l_alloc_live}, {NULL, NULL}};
+                                   {"default_threads", l_default_threads}, {"alloc_live", l_alloc_live}, {"now", l_now}, {NULL, NULL}};
     luaL_setfuncs(L, fns, 0);
 }
 

@@ -3,26 +3,364 @@
 --   tg.measure.fractions(labels) --> { [0] = 0.07, [1] = 0.55, [2] = 0.38, units = "1" }
 --     Volume fraction of every label present (voxel count / total voxels), for u8, u16 or i32 labels.
 --     With {phases = {pore = 0, cam = 1, ise = 2}} the result also has `by_name = {pore = ..., ...}`.
+--     With {profile = "z"} (or "x", "y") every label maps to an array of per-slice fractions along that axis
+--     (PoreSpy's porosity_profile): { [0] = {f1, f2, ...}, [1] = {...}, axis = "z", units = "1" }.
+--
+--   tg.measure.chords(labels, {phase = 1, axis = "z", spacing = 2, trim = "faces"})
+--     --> { lengths = {m...}, histogram = {[L] = count of chords of L voxels}, n = ..., phase = 1, axis = "z",
+--           spacing = 2, trim = "faces", voxel_length = m, units = "m" }
+--     PoreSpy's apply_chords conventions: chord lines on every (spacing+1)-th row/column starting at index 0
+--     (spacing = empty lines between chord lines; 2 = the paper's "two voxels between adjacent chords");
+--     trim = "faces" drops every chord touching any face of the subsampled grid (PoreSpy's trim_edges=True);
+--     "ends" drops only chords reaching the two ends of the axis; false keeps all. Length = voxel count x the
+--     voxel spacing along the axis. axis = "all" gives { x = {...}, y = {...}, z = {...} }.
+--
+--   tg.measure.cld(chords, {bins = nil, log = false, weight = "count"})
+--     Chord length distribution with PoreSpy's chord_length_distribution outputs: pdf, relfreq (= pdf x width,
+--     sums to 1), cdf (fraction of chords in this bin or longer — a "fraction at least this long"), bin_centers,
+--     bin_edges, bin_widths, plus n, mean and median chord length (count-weighted) and mean_length_weighted.
+--     bins = nil: one bin per voxel length, edges (0, 1, ..., max+1) x voxel length (PoreSpy's bins=None);
+--     an integer: that many equal bins from the shortest to the longest chord (np.histogram); a table: edges.
+--     weight = "length" multiplies the counts by the bin-centre length before normalising (PoreSpy's
+--     normalization='length'; with log bins the weight is the length 10^centre, not the log value).
+--     log = true bins log10(length) (default 10 bins). No chords: empty arrays, n = 0, mean = median = 0.
+--
+--   tg.measure.components(mask, {connectivity = 6, phase = nil})
+--     --> { labels = <i32 volume>, n = ..., sizes = {...}, bboxes = {{x1, y1, z1, x2, y2, z2}, ...}, connectivity = 6 }
+--     Labels 1..n numbered in raster order of each component's first voxel (scipy.ndimage.label's numbering);
+--     bounding boxes 1-based inclusive. mask: an integer volume, nonzero = in (or labels with phase = ...).
+--
+--   tg.measure.percolation(labels, {phase = 1, axis = "z", connectivity = 6})
+--     --> { fractions = {spanning, inlet, outlet, isolated}, of_volume = {...}, voxels = {...}, clusters = {...},
+--           phase_fraction = ..., n_clusters = ..., phase = 1, axis = "z", connectivity = 6, units = "1" }
+--     Fractions of the phase's voxels in clusters touching both faces normal to the axis (spanning), only the
+--     first slice (inlet), only the last (outlet), or neither (isolated). An absent phase gives zeros.
+--
+--   tg.measure.distance(mask, {phase = nil, dtype = "f64", squared = false}) --> volume
+--     Exact Euclidean distance (metres, the volume's spacing honoured) from each mask voxel to the nearest zero
+--     voxel; = scipy.ndimage.distance_transform_edt(mask, sampling=(sz, sy, sx)). The volume faces are not walls.
+--
+--   tg.measure.thickness(mask, {phase = nil, bins = 32})
+--     --> { map = <f32 volume: diameter in m>, d10, d50, d90, mean, max, distribution = {bin_edges, bin_centers,
+--           fraction, pdf}, units = "m" }
+--     Local thickness: the diameter of the largest inscribed sphere covering each voxel (Hildebrand & Rüegsegger
+--     1997); the distribution and d10/d50/d90 are volume-weighted (fraction of the phase's volume).
+--
+--   tg.measure.mesh, tg.measure.surfaces: marching cubes and areas (lua/tortuga/mesh.lua, when present).
+local core = require "tortuga.core"
 local util = require "tortuga.util"
 local volume = require "tortuga.volume"
 
 local M = {}
+local NIL = util.NIL
+local AXES = { x = 0, y = 1, z = 2 }
+
+local function check_labels(v, where, what)
+  if not volume.is_volume(v) then error(where .. ": expected " .. (what or "a label volume") .. ", got " .. type(v), 3) end
+  if v.dtype ~= "u8" and v.dtype ~= "u16" and v.dtype ~= "i32" then
+    error(where .. ": " .. (what or "labels") .. " must be an integer volume (u8, u16, i32), got " .. v.dtype, 3)
+  end
+end
+
+local function check_axis(a, where, allow_all)
+  if AXES[a] or (allow_all and a == "all") then return a end
+  error(string.format("%s: axis must be \"x\", \"y\" or \"z\"%s, got %s", where, allow_all and " (or \"all\")" or "",
+    tostring(a)), 3)
+end
+
+local function check_phase(p, where)
+  if math.type(p) ~= "integer" then
+    error(where .. ": option 'phase' (the label value) is required and must be an integer, got " .. tostring(p), 3)
+  end
+  return p
+end
+
+local function check_conn(c, where)
+  if c ~= 6 and c ~= 18 and c ~= 26 then
+    error(where .. ": connectivity must be 6, 18 or 26, got " .. tostring(c), 3)
+  end
+  return c
+end
+
+-- The mask of an operation: the volume itself, or labels:eq(phase) when a phase is given.
+local function mask_of(v, phase, where)
+  check_labels(v, where, phase and "a label volume" or "a mask (integer volume, nonzero = in)")
+  if phase ~= nil then return v:eq(check_phase(phase, where)) end
+  return v
+end
+
+--- Per-slice fractions of every label along an axis.
+local function profile(labels, axis)
+  local dims = { labels:dims() }
+  local n = dims[AXES[axis] + 1]
+  local per_slice = dims[1] * dims[2] * dims[3] / n
+  local out = { axis = axis, units = "1" }
+  local present = labels:counts()
+  for label in pairs(present) do out[label] = {} end
+  for k = 1, n do
+    local range = { [axis] = { k, k } }
+    local c = labels:view(range):counts()
+    for label in pairs(present) do out[label][k] = (c[label] or 0) / per_slice end
+  end
+  return out
+end
 
 function M.fractions(labels, opts)
   if not volume.is_volume(labels) then error("tg.measure.fractions: expected a label volume, got " .. type(labels), 2) end
-  local o = util.options(opts, { phases = util.NIL }, "tg.measure.fractions")
+  local o = util.options(opts, { phases = NIL, profile = NIL }, "tg.measure.fractions")
   if labels.dtype ~= "u8" and labels.dtype ~= "u16" and labels.dtype ~= "i32" then
     error("tg.measure.fractions: labels must be an integer volume (u8, u16, i32), got " .. labels.dtype, 2)
   end
-  local nx, ny, nz = labels:dims()
-  local total = nx * ny * nz
-  local out = { units = "1" }
-  for label, n in pairs(labels:counts()) do out[label] = n / total end
+  local out
+  if o.profile ~= nil then
+    if not AXES[o.profile] then
+      error("tg.measure.fractions: profile must be \"x\", \"y\" or \"z\", got " .. tostring(o.profile), 2)
+    end
+    out = profile(labels, o.profile)
+  else
+    local nx, ny, nz = labels:dims()
+    local total = nx * ny * nz
+    out = { units = "1" }
+    for label, n in pairs(labels:counts()) do out[label] = n / total end
+  end
   if o.phases then
     out.by_name = {}
-    for name, label in pairs(o.phases) do out.by_name[name] = out[label] or 0.0 end
+    local zeros = {}
+    if o.profile then
+      local dims = { labels:dims() }
+      for k = 1, dims[AXES[o.profile] + 1] do zeros[k] = 0.0 end
+    end
+    for name, label in pairs(o.phases) do out.by_name[name] = out[label] or (o.profile and zeros or 0.0) end
   end
   return out
+end
+
+local TRIMS = { faces = "faces", ends = "ends", [false] = "none" }
+
+function M.chords(labels, opts)
+  local where = "tg.measure.chords"
+  check_labels(labels, where)
+  local o = util.options(opts, { phase = NIL, axis = "z", spacing = 2, trim = "faces" }, where)
+  check_phase(o.phase, where)
+  check_axis(o.axis, where, true)
+  if math.type(o.spacing) ~= "integer" or o.spacing < 0 then
+    error(where .. ": spacing (empty lines between chord lines) must be an integer >= 0, got " .. tostring(o.spacing), 2)
+  end
+  if TRIMS[o.trim] == nil then
+    error(where .. ": trim must be \"faces\", \"ends\" or false, got " .. tostring(o.trim), 2)
+  end
+  local function one(axis)
+    local r = core.measure.chords(labels, o.phase, AXES[axis], o.spacing, TRIMS[o.trim])
+    r.phase, r.axis, r.spacing, r.trim, r.units = o.phase, axis, o.spacing, o.trim, "m"
+    return r
+  end
+  if o.axis ~= "all" then return one(o.axis) end
+  return { x = one("x"), y = one("y"), z = one("z"), phase = o.phase, axis = "all", spacing = o.spacing,
+           trim = o.trim, units = "m" }
+end
+
+-- Distinct chord lengths (ascending) and their counts, from a chords result or a plain list of lengths.
+local function length_counts(c)
+  local values, counts = {}, {}
+  if type(c.histogram) == "table" and type(c.voxel_length) == "number" then
+    for l = 1, #c.histogram do
+      if c.histogram[l] > 0 then
+        values[#values + 1] = l * c.voxel_length
+        counts[#counts + 1] = c.histogram[l]
+      end
+    end
+    return values, counts
+  end
+  local list = c.lengths or c
+  local by = {}
+  for i = 1, #list do
+    local v = list[i]
+    if type(v) ~= "number" or v ~= v or v <= 0 then
+      error("tg.measure.cld: chord lengths must be positive numbers, got " .. tostring(v) .. " at " .. i, 3)
+    end
+    by[v] = (by[v] or 0) + 1
+  end
+  for v in pairs(by) do values[#values + 1] = v end
+  table.sort(values)
+  for i, v in ipairs(values) do counts[i] = by[v] end
+  return values, counts
+end
+
+-- np.linspace(lo, hi, n + 1) as numpy computes it (i * step + lo, last = hi).
+local function linspace(lo, hi, n)
+  local e, step = {}, (hi - lo) / n
+  for i = 0, n do e[i + 1] = i * step + lo end
+  e[n + 1] = hi
+  return e
+end
+
+-- Bin index of x in edges (np.histogram: [e_i, e_i+1), the last bin closed), or nil outside.
+local function bin_of(edges, x)
+  local nb = #edges - 1
+  if x < edges[1] or x > edges[nb + 1] then return nil end
+  if x == edges[nb + 1] then return nb end
+  local lo, hi = 1, nb
+  while lo < hi do
+    local mid = (lo + hi + 1) // 2
+    if edges[mid] <= x then lo = mid else hi = mid - 1 end
+  end
+  return lo
+end
+
+local function median(values, counts, n)
+  local function kth(k) -- 1-based k-th smallest
+    local acc = 0
+    for i, v in ipairs(values) do
+      acc = acc + counts[i]
+      if acc >= k then return v end
+    end
+  end
+  if n % 2 == 1 then return kth((n + 1) // 2) end
+  return 0.5 * (kth(n // 2) + kth(n // 2 + 1))
+end
+
+function M.cld(chords, opts)
+  local where = "tg.measure.cld"
+  if type(chords) ~= "table" then error(where .. ": expected the result of tg.measure.chords or a list of lengths", 2) end
+  local o = util.options(opts, { bins = NIL, log = false, weight = "count" }, where)
+  if o.weight ~= "count" and o.weight ~= "length" then
+    error(where .. ": weight must be \"count\" or \"length\", got " .. tostring(o.weight), 2)
+  end
+  if chords.axis == "all" then
+    return { x = M.cld(chords.x, opts), y = M.cld(chords.y, opts), z = M.cld(chords.z, opts), axis = "all" }
+  end
+  local values, counts = length_counts(chords)
+  local n = 0
+  for _, c in ipairs(counts) do n = n + c end
+  local out = { n = n, weight = o.weight, log = o.log, units = "m", pdf = {}, relfreq = {}, cdf = {},
+                bin_centers = {}, bin_edges = {}, bin_widths = {}, mean = 0.0, median = 0.0, mean_length_weighted = 0.0,
+                phase = chords.phase, axis = chords.axis }
+  if n == 0 then return out end
+  local sum, sum2 = 0.0, 0.0
+  for i, v in ipairs(values) do
+    sum = sum + v * counts[i]
+    sum2 = sum2 + v * v * counts[i]
+  end
+  out.mean, out.mean_length_weighted, out.median = sum / n, sum2 / sum, median(values, counts, n)
+  local xs = {}
+  for i, v in ipairs(values) do xs[i] = o.log and math.log(v, 10) or v end
+  local edges
+  if type(o.bins) == "table" then
+    edges = o.bins
+    for i = 2, #edges do
+      if not (edges[i] > edges[i - 1]) then error(where .. ": bin edges must increase", 2) end
+    end
+    if #edges < 2 then error(where .. ": bins as a table needs at least two edges", 2) end
+  elseif o.bins == nil and not o.log then
+    if type(chords.voxel_length) ~= "number" then
+      error(where .. ": bins = nil needs the result of tg.measure.chords (it knows the voxel length); give bins = N", 2)
+    end
+    edges = {}
+    local maxv = math.floor(values[#values] / chords.voxel_length + 0.5)
+    for i = 0, maxv + 1 do edges[i + 1] = i * chords.voxel_length end
+  else
+    local nb = o.bins or 10
+    if math.type(nb) ~= "integer" or nb < 1 then error(where .. ": bins must be a positive integer or a table of edges", 2) end
+    local lo, hi = xs[1], xs[#xs]
+    if lo == hi then lo, hi = lo - 0.5, hi + 0.5 end
+    edges = linspace(lo, hi, nb)
+  end
+  local nb = #edges - 1
+  local h = {}
+  for i = 1, nb do h[i] = 0.0 end
+  for i, x in ipairs(xs) do
+    local b = bin_of(edges, x)
+    if b then h[b] = h[b] + counts[i] end
+  end
+  for i = 1, nb do
+    out.bin_edges[i] = edges[i]
+    out.bin_widths[i] = edges[i + 1] - edges[i]
+    out.bin_centers[i] = 0.5 * (edges[i] + edges[i + 1])
+    if o.weight == "length" then h[i] = h[i] * (o.log and 10 ^ out.bin_centers[i] or out.bin_centers[i]) end
+  end
+  out.bin_edges[nb + 1] = edges[nb + 1]
+  local total = 0.0
+  for i = 1, nb do total = total + h[i] end
+  for i = 1, nb do
+    out.pdf[i] = total > 0 and h[i] / total / out.bin_widths[i] or 0.0
+    out.relfreq[i] = out.pdf[i] * out.bin_widths[i]
+  end
+  local acc = 0.0
+  for i = nb, 1, -1 do
+    acc = acc + out.relfreq[i]
+    out.cdf[i] = acc
+  end
+  out[o.log and "LogL" or "L"] = out.bin_centers
+  return out
+end
+
+function M.components(mask, opts)
+  local where = "tg.measure.components"
+  local o = util.options(opts, { connectivity = 6, phase = NIL }, where)
+  check_conn(o.connectivity, where)
+  check_labels(mask, where, o.phase ~= nil and "a label volume" or "a mask (integer volume, nonzero = in)")
+  if o.phase ~= nil then check_phase(o.phase, where) end
+  local labels, n, sizes, bboxes = core.measure.components(mask, o.connectivity, o.phase)
+  return { labels = labels, n = n, sizes = sizes, bboxes = bboxes, connectivity = o.connectivity, phase = o.phase }
+end
+
+function M.percolation(labels, opts)
+  local where = "tg.measure.percolation"
+  check_labels(labels, where)
+  local o = util.options(opts, { phase = NIL, axis = "z", connectivity = 6 }, where)
+  check_phase(o.phase, where)
+  check_axis(o.axis, where)
+  check_conn(o.connectivity, where)
+  local r = core.measure.percolation(labels, o.phase, AXES[o.axis], o.connectivity)
+  local fr, ov = {}, {}
+  for k, v in pairs(r.voxels) do
+    fr[k] = r.phase_voxels > 0 and v / r.phase_voxels or 0.0
+    ov[k] = v / r.total_voxels
+  end
+  return { fractions = fr, of_volume = ov, voxels = r.voxels, clusters = r.clusters, n_clusters = r.n_clusters,
+           phase_fraction = r.phase_voxels / r.total_voxels, phase = o.phase, axis = o.axis,
+           connectivity = o.connectivity, units = "1" }
+end
+
+function M.distance(mask, opts)
+  local where = "tg.measure.distance"
+  local o = util.options(opts, { phase = NIL, dtype = "f64", squared = false }, where)
+  if o.dtype ~= "f64" and o.dtype ~= "f32" then error(where .. ": dtype must be \"f64\" or \"f32\", got " .. tostring(o.dtype), 2) end
+  return core.measure.distance(mask_of(mask, o.phase, where), o.dtype, o.squared)
+end
+
+function M.thickness(mask, opts)
+  local where = "tg.measure.thickness"
+  local o = util.options(opts, { phase = NIL, bins = 32 }, where)
+  if math.type(o.bins) ~= "integer" or o.bins < 1 then error(where .. ": bins must be a positive integer", 2) end
+  local map = core.measure.thickness(mask_of(mask, o.phase, where))
+  local q = core.measure.quantiles(map, { 0.1, 0.5, 0.9 })
+  local s = map:stats()
+  local nx, ny, nz = map:dims()
+  local total = nx * ny * nz
+  local out = { map = map, d10 = q[1], d50 = q[2], d90 = q[3], max = s.max, mean = 0.0, units = "m", phase = o.phase,
+                distribution = { bin_edges = {}, bin_centers = {}, fraction = {}, pdf = {} } }
+  if s.max <= 0 then return out end
+  local h = map:histogram { bins = o.bins, range = { 0, s.max } }
+  -- background voxels (0) fall in the first bin: take them out
+  local positive = map:threshold(1e-30):counts()[1] or 0
+  h.counts[1] = h.counts[1] - (total - positive)
+  out.mean = s.mean * total / positive
+  local d = out.distribution
+  for i = 1, o.bins do
+    local w = h.edges[i + 1] - h.edges[i]
+    d.bin_edges[i], d.bin_centers[i] = h.edges[i], 0.5 * (h.edges[i] + h.edges[i + 1])
+    d.fraction[i] = h.counts[i] / positive
+    d.pdf[i] = d.fraction[i] / w
+  end
+  d.bin_edges[o.bins + 1] = h.edges[o.bins + 1]
+  return out
+end
+
+-- Surfaces and meshes live in tortuga.mesh (another part); loaded on first use to avoid a require cycle.
+if package.searchpath("tortuga.mesh", package.path) then
+  M.mesh = function(...) return require("tortuga.mesh").mesh(...) end
+  M.surfaces = function(...) return require("tortuga.mesh").surfaces(...) end
 end
 
 return M

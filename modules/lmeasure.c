@@ -1,0 +1,233 @@
+/* lmeasure.c — core.measure: the C half of tg.measure (chords, components, percolation, distance, thickness).
+ * Only translates: option checking, units and result shapes live in lua/tortuga/measure.lua.
+ *
+ *   core.measure.chords(labels, phase, axis0, spacing, trim) -> {lengths = {m...}, histogram = {[L] = count},
+ *                                                                n = , nlines = , max_voxels = , voxel_length = m}
+ *   core.measure.components(mask, conn) -> labels, n, sizes{1..n}, bboxes{{x1,y1,z1,x2,y2,z2} 1-based inclusive}
+ *   core.measure.percolation(labels, phase, axis0, conn) -> {phase_voxels, total_voxels, voxels = {spanning, inlet,
+ *                                                            outlet, isolated}, clusters = {...}}
+ *   core.measure.distance(mask, dtype, squared) -> f32/f64 volume (metres)
+ *   core.measure.thickness(mask) -> f32 volume (diameter, metres)
+ *   core.measure.quantiles(volume, {q...}) -> {values} (volume-weighted, positive voxels)
+ */
+#include "lbind.h"
+#include "measure/tg_chords.h"
+#include "measure/tg_components.h"
+#include "measure/tg_edt.h"
+#include "measure/tg_thickness.h"
+
+#include <string.h>
+
+static int checkaxis(lua_State *L, int idx)
+{
+    lua_Integer a = luaL_checkinteger(L, idx);
+    luaL_argcheck(L, a >= 0 && a <= 2, idx, "axis must be 0 (x), 1 (y) or 2 (z)");
+    return (int)a;
+}
+
+static int checkconn(lua_State *L, int idx)
+{
+    lua_Integer c = luaL_checkinteger(L, idx);
+    if (c != 6 && c != 18 && c != 26) return luaL_error(L, "connectivity must be 6, 18 or 26, got %d", (int)c);
+    return (int)c;
+}
+
+/* Boxed scratch arrays (freed by the collector), so an error between engine calls leaks nothing. */
+static void *scratch(lua_State *L, size_t bytes) { return lua_newuserdatauv(L, bytes ? bytes : 1, 0); }
+
+static int l_chords(lua_State *L)
+{
+    tg_volume *v = lt_checkvolume(L, 1);
+    tg_chords_opts o = TG_CHORDS_OPTS_INIT;
+    o.phase = luaL_checkinteger(L, 2);
+    o.axis = checkaxis(L, 3);
+    lua_Integer sp = luaL_checkinteger(L, 4);
+    luaL_argcheck(L, sp >= 0 && sp < (1 << 30), 4, "spacing must be >= 0 voxels");
+    o.spacing = (int)sp;
+    static const char *const trims[] = {"none", "faces", "ends", NULL};
+    o.trim = (tg_chord_trim)luaL_checkoption(L, 5, "faces", trims);
+    tg_chords_result r;
+    lt_begin(L);
+    lt_end(L, tg_chords(lt_ctx(L), v, &o, &r)); /* on failure the engine has freed r and this raises */
+    double vl = v->spacing[o.axis];
+    /* copy the list into a boxed array first, so nothing raises while the engine's list is held
+     * (only this one allocation could, on out-of-memory) */
+    int32_t *box = lua_newuserdatauv(L, (size_t)(r.n > 0 ? r.n : 1) * sizeof *box, 0);
+    if (r.n) memcpy(box, r.lengths, (size_t)r.n * sizeof *box);
+    int64_t n = r.n, nlines = r.nlines, maxl = r.max_length;
+    tg_chords_result_free(&r);
+    int64_t *hist = scratch(L, (size_t)(maxl + 1) * sizeof *hist); /* counts by length in voxels */
+    memset(hist, 0, (size_t)(maxl + 1) * sizeof *hist);
+    for (int64_t i = 0; i < n; i++) hist[box[i]]++;
+    lua_createtable(L, 0, 6);
+    lua_createtable(L, n > INT32_MAX ? 0 : (int)n, 0);
+    for (int64_t i = 0; i < n; i++) {
+        lua_pushnumber(L, (double)box[i] * vl);
+        lua_rawseti(L, -2, i + 1);
+    }
+    lua_setfield(L, -2, "lengths");
+    lua_createtable(L, (int)maxl, 0);
+    for (int64_t l = 1; l <= maxl; l++) {
+        lua_pushinteger(L, hist[l]);
+        lua_rawseti(L, -2, l);
+    }
+    lua_setfield(L, -2, "histogram");
+    lua_pushinteger(L, n);
+    lua_setfield(L, -2, "n");
+    lua_pushinteger(L, nlines);
+    lua_setfield(L, -2, "nlines");
+    lua_pushinteger(L, maxl);
+    lua_setfield(L, -2, "max_voxels");
+    lua_pushnumber(L, vl);
+    lua_setfield(L, -2, "voxel_length");
+    return 1;
+}
+
+
+/* components(volume, conn [, phase]): with a phase the voxels equal to it are labelled, otherwise the nonzero ones */
+static int l_components(lua_State *L)
+{
+    tg_volume *m = lt_checkvolume(L, 1);
+    tg_components_opts o = TG_COMPONENTS_OPTS_INIT;
+    o.connectivity = checkconn(L, 2);
+    if (!lua_isnoneornil(L, 3)) { o.use_phase = 1; o.phase = luaL_checkinteger(L, 3); }
+    lua_settop(L, 3);
+    tg_volume *lab = lt_newvolume(L); /* index 4 */
+    tg_components_info info;
+    int64_t n = 0;
+    lt_begin(L);
+    tg_status st = tg_components_ex(lt_ctx(L), m, &o, lab, &n, &info);
+    if (st != TG_OK) lt_end(L, st);
+    /* box the engine's arrays before anything can raise */
+    int64_t *sizes = scratch(L, (size_t)(n + 1) * sizeof *sizes), *bbox = scratch(L, (size_t)(n + 1) * 6 * sizeof *bbox);
+    memcpy(sizes, info.sizes, (size_t)(n + 1) * sizeof *sizes);
+    memcpy(bbox, info.bbox, (size_t)(n + 1) * 6 * sizeof *bbox);
+    tg_components_info_free(&info);
+    lt_end(L, TG_OK);
+    lt_gcstep(L, lab);
+    lua_pushvalue(L, 4);
+    lua_pushinteger(L, n);
+    lua_createtable(L, (int)n, 0);
+    for (int64_t i = 1; i <= n; i++) {
+        lua_pushinteger(L, sizes[i]);
+        lua_rawseti(L, -2, i);
+    }
+    lua_createtable(L, (int)n, 0);
+    for (int64_t i = 1; i <= n; i++) {
+        lua_createtable(L, 6, 0);
+        for (int k = 0; k < 3; k++) {
+            lua_pushinteger(L, bbox[i * 6 + k] + 1); /* 0-based lo -> 1-based first */
+            lua_rawseti(L, -2, k + 1);
+            lua_pushinteger(L, bbox[i * 6 + 3 + k]); /* half-open hi -> 1-based last */
+            lua_rawseti(L, -2, k + 4);
+        }
+        lua_rawseti(L, -2, i);
+    }
+    return 4; /* labels, n, sizes, bboxes */
+}
+
+static int l_percolation(lua_State *L)
+{
+    tg_volume *v = lt_checkvolume(L, 1);
+    tg_components_opts o = TG_COMPONENTS_OPTS_INIT;
+    o.use_phase = 1;
+    o.phase = luaL_checkinteger(L, 2);
+    int axis = checkaxis(L, 3);
+    o.connectivity = checkconn(L, 4);
+    tg_ctx *ctx = lt_ctx(L);
+    if (!tg_dtype_is_int(v->dtype))
+        return luaL_error(L, "percolation: labels must be an integer volume (u8, u16, i32), got %s", tg_dtype_name(v->dtype));
+    tg_volume *lab = lt_newvolume(L);
+    tg_components_info info;
+    int64_t n = 0;
+    lt_begin(L);
+    tg_status st = tg_components_ex(ctx, v, &o, lab, &n, &info);
+    if (st != TG_OK) lt_end(L, st);
+    int64_t *sizes = scratch(L, (size_t)(n + 1) * sizeof *sizes);
+    memcpy(sizes, info.sizes, (size_t)(n + 1) * sizeof *sizes);
+    tg_components_info_free(&info);
+    uint8_t *touch = scratch(L, (size_t)(n + 1));
+    lt_end(L, tg_components_touch(ctx, lab, n, axis, touch));
+    tg_volume_release(lab); /* the labels are not returned */
+    /* touch bit 0 = inlet (first slice), bit 1 = outlet: 0 isolated, 1 inlet only, 2 outlet only, 3 spanning */
+    int64_t vox[4] = {0, 0, 0, 0}, cl[4] = {0, 0, 0, 0}, phase_voxels = 0;
+    for (int64_t i = 1; i <= n; i++) {
+        vox[touch[i]] += sizes[i];
+        cl[touch[i]]++;
+        phase_voxels += sizes[i];
+    }
+    static const char *const names[4] = {"isolated", "inlet", "outlet", "spanning"};
+    lua_createtable(L, 0, 5);
+    lua_pushinteger(L, phase_voxels);
+    lua_setfield(L, -2, "phase_voxels");
+    lua_pushinteger(L, tg_volume_count(v));
+    lua_setfield(L, -2, "total_voxels");
+    lua_pushinteger(L, n);
+    lua_setfield(L, -2, "n_clusters");
+    lua_createtable(L, 0, 4);
+    for (int k = 0; k < 4; k++) {
+        lua_pushinteger(L, vox[k]);
+        lua_setfield(L, -2, names[k]);
+    }
+    lua_setfield(L, -2, "voxels");
+    lua_createtable(L, 0, 4);
+    for (int k = 0; k < 4; k++) {
+        lua_pushinteger(L, cl[k]);
+        lua_setfield(L, -2, names[k]);
+    }
+    lua_setfield(L, -2, "clusters");
+    return 1;
+}
+
+static int l_distance(lua_State *L)
+{
+    tg_volume *m = lt_checkvolume(L, 1);
+    tg_edt_opts o = TG_EDT_OPTS_INIT;
+    o.dtype = lua_isnoneornil(L, 2) ? TG_F64 : lt_checkdtype(L, 2);
+    o.squared = lua_toboolean(L, 3);
+    tg_volume *out = lt_newvolume(L);
+    lt_begin(L);
+    lt_end(L, tg_edt(lt_ctx(L), m, &o, out));
+    lt_gcstep(L, out);
+    return 1;
+}
+
+static int l_thickness(lua_State *L)
+{
+    tg_volume *m = lt_checkvolume(L, 1);
+    tg_volume *out = lt_newvolume(L);
+    lt_begin(L);
+    lt_end(L, tg_thickness(lt_ctx(L), m, out));
+    lt_gcstep(L, out);
+    return 1;
+}
+
+static int l_quantiles(lua_State *L)
+{
+    tg_volume *v = lt_checkvolume(L, 1);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    lua_Integer nq = luaL_len(L, 2);
+    luaL_argcheck(L, nq >= 1 && nq <= 1000, 2, "expected 1 to 1000 quantiles");
+    double *q = scratch(L, (size_t)nq * 2 * sizeof *q);
+    for (lua_Integer i = 0; i < nq; i++) {
+        lua_geti(L, 2, i + 1);
+        q[i] = luaL_checknumber(L, -1);
+        lua_pop(L, 1);
+    }
+    lt_begin(L);
+    lt_end(L, tg_positive_quantiles(lt_ctx(L), v, (int)nq, q, q + nq));
+    lua_createtable(L, (int)nq, 0);
+    for (lua_Integer i = 0; i < nq; i++) {
+        lua_pushnumber(L, q[nq + i]);
+        lua_rawseti(L, -2, i + 1);
+    }
+    return 1;
+}
+
+void lt_open_measure(lua_State *L)
+{
+    static const luaL_Reg fns[] = {{"chords", l_chords},       {"components", l_components}, {"percolation", l_percolation},
+                                   {"distance", l_distance},   {"thickness", l_thickness},   {"quantiles", l_quantiles},
+                                   {NULL, NULL}};
+    lt_register(L, "measure", fns);
+}
