@@ -107,7 +107,7 @@ tg_status tg_volume_alloc(tg_ctx *ctx, const int64_t dims[3], tg_dtype dtype, co
     if (n > SIZE_MAX / es) return tg_fail(ctx, TG_ERR_ARG, "volume too large");
     tg_buffer *b = tg_malloc(sizeof *b);
     if (!b) return tg_fail(ctx, TG_ERR_NOMEM, "out of memory allocating a volume header");
-    b->data = tg_calloc(n, es);
+    b->data = tg_calloc_large(n * es);
     if (!b->data) {
         tg_free(b);
         return tg_fail(ctx, TG_ERR_NOMEM, "out of memory allocating %lldx%lldx%lld %s (%.3g GiB)", (long long)dims[0],

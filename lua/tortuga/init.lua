@@ -24,7 +24,7 @@ end
 core.set_progress(core.isatty(2))
 
 -- Load the public modules that are present. A module that exists but fails to load is an error.
-local modules = { "util", "json", "volume", "io", "generate", "measure", "filter", "segment", "transport",
+local modules = { "util", "json", "volume", "io", "generate", "measure", "mesh", "filter", "segment", "transport",
                   "analysis", "report", "cli", "repl" }
 for _, name in ipairs(modules) do
   local modname = "tortuga." .. name
@@ -32,8 +32,11 @@ for _, name in ipairs(modules) do
     tg[name] = require(modname)
   end
 end
-if tg.io and not tg.io.write_png and package.searchpath("tortuga.png", package.path) then
-  tg.io.write_png = require("tortuga.png").write_png
+-- writers that live with the stage that makes their data
+if tg.io then
+  if not tg.io.write_png then tg.io.write_png = require("tortuga.png").write_png end
+  if not tg.io.write_mesh and tg.mesh then tg.io.write_mesh = tg.mesh.write_mesh end
+  if not tg.io.write_vtk and tg.transport and tg.transport.write_vtk then tg.io.write_vtk = tg.transport.write_vtk end
 end
 
 return tg

@@ -1,0 +1,196 @@
+--- tg.io — reading and writing TIFF stacks.
+--
+--   local v = tg.io.read("stack.tif")                 -- multi-page TIFF (pages are z)
+--   local v = tg.io.read("slices/")                   -- a folder of single-page slices, natural order
+--   local v = tg.io.read("run1/slice_*.tif")          -- a glob (wildcards * ? [..] in the file name only)
+--   local v = tg.io.read(src, {z = {10, 20}, dtype = "f32"})
+--       z      1-based inclusive range of pages (or of files); only those are decoded
+--       dtype  convert while reading (round to nearest, saturate, NaN -> 0), no second copy in memory
+--   tg.io.info(src)  --> {width, height, pages, dims = {nx, ny, nz}, dtype, spacing = {sx, sy, sz}, units = "m",
+--                         calibrated, z_calibrated, unit, compression, bigtiff, tiled, imagej, rgb, bits,
+--                         sample_format, samples, photometric, note, files (folders and globs)}   (no pixels read)
+--   tg.io.write("out.tif", v [, {compress = "deflate"|"lzw"|"packbits"|false, bigtiff = nil|true|false}])
+--       ImageJ-compatible stack that Fiji opens calibrated; BigTIFF automatically past ~4 GiB; written to a
+--       temporary name in the same folder and renamed when complete.
+--
+-- File types: 8/16-bit unsigned -> u8/u16; 32-bit unsigned -> i32 (an error if a value exceeds 2^31-1: read
+-- with dtype = "f64"); 8/16/32-bit signed -> i32; 32/64-bit float -> f32/f64. RGB is converted to grey
+-- (ITU-R BT.601 luma, a note on stderr). 1/4/12-bit, 16-bit float and complex files are refused.
+-- Spacing is read as Fiji reads it (ImageJ unit=, spacing=, X/YResolution) and given in metres; a file
+-- without a unit gives spacing 1 (unitless). Slices of a folder take the spacing of the first file.
+-- Errors name the file (and the page or slice) and the reason.
+local core = require "tortuga.core"
+local util = require "tortuga.util"
+
+local cio = core.io
+local M = {}
+
+local TIFF_EXT = { tif = true, tiff = true }
+
+local function lfs()
+  local ok, mod = pcall(require, "lfs")
+  if not ok then error("tg.io: reading a folder or a glob needs LuaFileSystem (Debian: lua-filesystem)", 3) end
+  return mod
+end
+
+--- "Natural" order: digit runs compare as numbers, so slice2 < slice10 (ties broken by plain order).
+function M.natural_less(a, b)
+  local i, j = 1, 1
+  while i <= #a and j <= #b do
+    local da, db = a:match("^%d+", i), b:match("^%d+", j)
+    if da and db then
+      local na, nb = da:gsub("^0+", ""), db:gsub("^0+", "")
+      if #na ~= #nb then return #na < #nb end
+      if na ~= nb then return na < nb end
+      i, j = i + #da, j + #db
+    else
+      local ca, cb = a:sub(i, i), b:sub(j, j)
+      if ca ~= cb then
+        local la, lb = ca:lower(), cb:lower()
+        if la ~= lb then return la < lb end
+        return ca < cb
+      end
+      i, j = i + 1, j + 1
+    end
+  end
+  if #a - i ~= #b - j then return #a - i < #b - j end
+  return a < b
+end
+
+-- a shell glob (*, ?, [abc], [a-z], [!x]) as an anchored Lua pattern
+local function glob_pattern(g)
+  local out, i = { "^" }, 1
+  while i <= #g do
+    local c = g:sub(i, i)
+    if c == "*" then out[#out + 1] = ".*"
+    elseif c == "?" then out[#out + 1] = "."
+    elseif c == "[" then
+      local close = g:find("]", i + 2, true)
+      if not close then error("tg.io.read: unclosed '[' in the glob '" .. g .. "'", 4) end
+      local set = g:sub(i + 1, close - 1):gsub("^!", "^"):gsub("%%", "%%%%")
+      out[#out + 1] = "[" .. set .. "]"
+      i = close
+    else
+      out[#out + 1] = c:gsub("[%^%$%(%)%%%.%[%]%*%+%-%?]", "%%%0")
+    end
+    i = i + 1
+  end
+  out[#out + 1] = "$"
+  return table.concat(out)
+end
+
+local function is_glob(s) return s:find("[%*%?%[]") ~= nil end
+
+local function list_dir(dir, accept)
+  local fs = lfs()
+  local names = {}
+  local ok, iter, state = pcall(fs.dir, dir)
+  if not ok then error(string.format("tg.io: cannot list the folder '%s': %s", dir, tostring(iter)), 4) end
+  for name in iter, state do
+    if name ~= "." and name ~= ".." and accept(name) then
+      local path = (dir == "" and name) or (dir:sub(-1) == "/" and dir .. name) or (dir .. "/" .. name)
+      if fs.attributes(path, "mode") == "file" then names[#names + 1] = name end
+    end
+  end
+  table.sort(names, M.natural_less)
+  local paths = {}
+  for k, name in ipairs(names) do
+    paths[k] = (dir:sub(-1) == "/" and dir .. name) or (dir .. "/" .. name)
+  end
+  return paths
+end
+
+--- The files a source names: nil for a single file, else the sorted list of slice files (raises when empty).
+local function slice_files(src, where)
+  if is_glob(src) then
+    local dir, pat = src:match("^(.*)/([^/]*)$")
+    if not dir then dir, pat = ".", src end
+    if dir == "" then dir = "/" end
+    if is_glob(dir) then error(where .. ": wildcards are only supported in the file name, not in '" .. dir .. "'", 3) end
+    local lp = glob_pattern(pat)
+    local files = list_dir(dir, function(n) return n:match(lp) ~= nil end)
+    if #files == 0 then error(where .. ": no file matches '" .. src .. "'", 3) end
+    return files
+  end
+  local ok, fs = pcall(require, "lfs")
+  if ok and fs.attributes(src, "mode") == "directory" then
+    local files = list_dir(src, function(n)
+      local ext = n:match("%.([%w]+)$")
+      return ext ~= nil and TIFF_EXT[ext:lower()] and n:sub(1, 1) ~= "."
+    end)
+    if #files == 0 then error(where .. ": the folder '" .. src .. "' has no .tif/.tiff files", 3) end
+    return files
+  end
+  return nil
+end
+
+local function check_source(src, where)
+  if type(src) ~= "string" or src == "" then
+    error(string.format("%s: expected a file, folder or glob (string), got %s", where, type(src)), 3)
+  end
+end
+
+--- Read a stack: a multi-page TIFF, a folder of slices or a glob.
+function M.read(src, opts)
+  local where = "tg.io.read"
+  check_source(src, where)
+  local o = util.options(opts, { z = util.NIL, dtype = util.NIL }, where)
+  local files = slice_files(src, where)
+  local first = files and files[1] or src
+  local info = cio.info(first)
+  if info and info.rgb then
+    io.stderr:write(string.format("%s: %s: RGB converted to grey (ITU-R BT.601 luma)\n", where, first))
+  end
+  local ok, v, err = pcall(files and cio.read_slices or cio.read_tiff, files or src, o)
+  if not ok then error(where .. ": " .. tostring(v), 2) end -- misuse: bad dtype, z outside the stack
+  if not v then error(where .. ": " .. err, 2) end
+  return v
+end
+
+--- Describe a stack without reading its pixels.
+function M.info(src)
+  local where = "tg.io.info"
+  check_source(src, where)
+  local files = slice_files(src, where)
+  local t, err = cio.info(files and files[1] or src)
+  if not t then error(where .. ": " .. err, 2) end
+  if files then
+    t.files = files
+    t.pages = #files
+    t.dims[3] = #files
+  end
+  return t
+end
+
+local COMPRESS = { deflate = true, zip = true, lzw = true, packbits = true, none = true }
+
+--- Write a volume as an ImageJ-compatible (Fiji opens it calibrated) multi-page TIFF.
+function M.write(path, v, opts)
+  local where = "tg.io.write"
+  if type(path) ~= "string" or path == "" then
+    error(string.format("%s: expected a file path, got %s", where, type(path)), 2)
+  end
+  local mt = getmetatable(v)
+  if type(v) ~= "userdata" or not mt or mt.__name ~= "tortuga.Volume" then
+    error(string.format("%s: expected a volume as the second argument, got %s", where, type(v)), 2)
+  end
+  local o = util.options(opts, { compress = false, bigtiff = util.NIL }, where)
+  if o.compress ~= false and not COMPRESS[o.compress] then
+    local hint = type(o.compress) == "string" and util.suggest(o.compress, { "deflate", "lzw", "packbits" })
+    error(string.format("%s: compress must be \"deflate\", \"lzw\", \"packbits\" or false, got %s%s", where,
+      tostring(o.compress), hint and string.format(" (did you mean '%s'?)", hint) or ""), 2)
+  end
+  if o.bigtiff ~= nil and type(o.bigtiff) ~= "boolean" then
+    error(where .. ": bigtiff must be true, false or nil (automatic)", 2)
+  end
+  local ok, err = cio.write_tiff(path, v, o)
+  if not ok then error(where .. ": " .. err, 2) end
+  return path
+end
+
+-- ---------------------------------------------------------------------------------------------------------------
+-- PNG: tg.io.write_png is added here by the PNG part (core.io.write_png / lua/tortuga/png.lua); init.lua wires
+-- require("tortuga.png").write_png in as tg.io.write_png when this module does not define it.
+-- ---------------------------------------------------------------------------------------------------------------
+
+return M
