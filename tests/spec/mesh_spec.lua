@@ -1,0 +1,189 @@
+-- tg.measure.mesh / tg.measure.surfaces / write_mesh: analytic shapes, scikit-image and PoreSpy numbers
+-- (fixtures written once by bench/surfaces_ref.py, and ../shared/reference/anchor-values.json), bad input.
+local tg = require "tortuga"
+local mesh = require "tortuga.mesh"
+local H = test_helper
+
+local function fixture_dir()
+  local src = debug.getinfo(1, "S").source:sub(2)
+  return (src:match("^(.*)/tests/spec/") or ".") .. "/tests/fixtures/surfaces"
+end
+
+local function ref()
+  local t = {}
+  for line in io.lines(fixture_dir() .. "/ref.txt") do
+    local k, v = line:match("^(%S+) (%S+)$")
+    if k and not k:match("^#") then t[k] = tonumber(v) end
+  end
+  return t
+end
+
+local function blobs()
+  local f = assert(io.open(fixture_dir() .. "/blobs_24x22x20.u8", "rb"))
+  local s = f:read("a")
+  f:close()
+  return tg.volume.from_bytes(s, { 24, 22, 20, dtype = "u8" })
+end
+
+local function two_layers(spacing)
+  local v = tg.volume.new{ 12, 10, 8, spacing = spacing }
+  for z = 1, 8 do for y = 1, 10 do for x = 1, 12 do v:set(x, y, z, z <= 3 and 1 or 2) end end end
+  return v
+end
+
+describe("tg.measure.surfaces", function()
+  it("gives the plane's area as the interface of two layers, scaled by anisotropic spacing", function()
+    local s = tg.measure.surfaces(two_layers(1e-6), { phases = { cam = 1, ise = 2 } })
+    assert.relnear(11 * 9 * 1e-12, s.phases[1], 1e-9)
+    assert.relnear(11 * 9 * 1e-12, s.interfaces["1-2"], 1e-9)
+    assert.equal("m2", s.units)
+    assert.equal("open", s.convention)
+    assert.equal("cam", s.names[1])
+    local a = tg.measure.surfaces(two_layers({ 1e-6, 3e-6, 7e-6 }), { phases = { 1, 2 } })
+    assert.relnear(11 * 9 * 3e-12, a.interfaces["1-2"], 1e-9) -- a z-normal plane scales with sx * sy only
+    assert.relnear(11 * 9 * 3e-12 / (12 * 10 * 8 * 21e-18), a.specific.per_volume.interfaces["1-2"], 1e-9)
+  end)
+
+  it("matches scikit-image (open) and PoreSpy (closed) on a random three-phase volume", function()
+    local r, v = ref(), blobs()
+    local s = tg.measure.surfaces(v, { phases = { pore = 0, cam = 1, ise = 2 } })
+    for p = 0, 2 do
+      assert.relnear(r["blobs_open_" .. p], s.phases[p], 1e-6)
+      assert.equal(r["blobs_voxels_" .. p], s.voxels[p])
+    end
+    assert.relnear(0.5 * (r.blobs_open_0 + r.blobs_open_1 - r.blobs_open_01), s.interfaces_union["0-1"], 1e-5)
+    assert.relnear(0.5 * (r.blobs_open_0 + r.blobs_open_1 - r.blobs_open_2), s.interfaces["0-1"], 1e-5)
+    local c = tg.measure.surfaces(v, { phases = { 0, 1, 2 }, convention = "closed" })
+    assert.is_true(c.smooth)
+    for p = 0, 2 do assert.relnear(r["blobs_closed_" .. p], c.phases[p], 5e-3) end
+    local l = tg.measure.surfaces(v, { method = "lorensen" })
+    assert.is_true(l.phases[1] < s.phases[1]) -- the classic table separates where Lewiner joins
+  end)
+
+  it("reports per-gram areas of a named phase", function()
+    local s = tg.measure.surfaces(two_layers(1e-6), { phases = { cam = 1, ise = 2 }, density = { cam = 4.7e3 },
+                                                      per_gram_of = "cam" })
+    local grams = 12 * 10 * 3 * 1e-18 * 4.7e3 * 1e3
+    assert.relnear(grams, s.specific.per_gram.grams, 1e-12)
+    assert.relnear(11 * 9 * 1e-12 / grams, s.specific.per_gram.interfaces["1-2"], 1e-9)
+    assert.equal("cam", s.specific.per_gram.of)
+  end)
+
+  it("agrees with the peers on the shared synthetic volume", function()
+    local path = H.shared_data("synth-3phase-100/synth_3phase_100.tif")
+    if not (tg.io and tg.io.read) then pending("tg.io.read is not there yet") return end
+    if not path then pending("shared data synth_3phase_100 not found") return end
+    local v = tg.io.read(path)
+    local s = tg.measure.surfaces(v, { phases = { 0, 1, 2 } })
+    -- anchor-values.json: surface_open_skimage (voxel units; the file's spacing may be metres per voxel)
+    local sx, sy = table.unpack(v:spacing())
+    local open = { [0] = 48105.65625, 71444.515625, 98739.109375 }
+    for p = 0, 2 do assert.relnear(open[p] * sx * sy, s.phases[p], 1e-3) end
+    local eq1 = { ["0-1"] = 10405.53125, ["0-2"] = 37700.125, ["1-2"] = 61038.984375 }
+    assert.equal("eq1", s.interface_formula)
+    for k, a in pairs(eq1) do assert.relnear(a * sx * sy, s.interfaces[k], 1e-3) end
+  end)
+
+  it("handles absent phases and rejects bad input with clear messages", function()
+    local v = two_layers(1e-6)
+    local s = tg.measure.surfaces(v, { phases = { 1, 5 } })
+    assert.equal(0, s.phases[5])
+    assert.same({ 5 }, s.absent)
+    assert.equal(0, s.interfaces["1-5"])
+    assert.raises_with(function() tg.measure.surfaces(v:astype("f32")) end, "labels must be an integer volume")
+    assert.raises_with(function() tg.measure.surfaces(v, { convension = "open" }) end, "did you mean 'convention'")
+    assert.raises_with(function() tg.measure.surfaces(v, { convention = "shut" }) end, "convention must be")
+    assert.raises_with(function() tg.measure.surfaces(v, { phases = { cam = 1 }, per_gram_of = "cam" }) end,
+      "needs density")
+    assert.raises_with(function() tg.measure.surfaces(v, { phases = { cam = 1 }, per_gram_of = "ise", density = {} }) end,
+      "per_gram_of 'ise' is not one of the phases")
+    assert.raises_with(function() tg.measure.surfaces(v, { phases = { 1, 1 } }) end, "label 1 is listed twice")
+  end)
+end)
+
+describe("tg.measure.mesh", function()
+  it("makes a closed, outward-oriented mesh whose volume is close to the voxels'", function()
+    local n, r = 33, 12
+    local v = tg.volume.new{ n, n, n, spacing = { 1e-6, 1e-6, 2e-6 } }
+    local count = 0
+    for z = 1, n do for y = 1, n do for x = 1, n do
+      if (x - 17) ^ 2 + (y - 17) ^ 2 + (z - 17) ^ 2 <= r * r then v:set(x, y, z, 1); count = count + 1 end
+    end end end
+    local m = tg.measure.mesh(v, 1)
+    local nv, nt = m:counts()
+    assert.is_true(nt > 0 and nv > 0)
+    assert.relnear(count * 2e-18, m:volume(), 0.03)
+    local ms = tg.measure.mesh(v, 1, { smooth = true })
+    -- an ellipsoid of semi-axes 12, 12, 24 um: Knud Thomsen's formula is within about 1 %
+    local a, b, c, p = 12e-6, 12e-6, 24e-6, 1.6075
+    local ell = 4 * math.pi * (((a * b) ^ p + (a * c) ^ p + (b * c) ^ p) / 3) ^ (1 / p)
+    assert.relnear(ell, ms:area(), 0.03)
+    assert.matches("^tortuga.Mesh%(%d+ vertices, %d+ triangles", tostring(m))
+    m:release()
+    assert.equal("tortuga.Mesh(released)", tostring(m))
+    assert.raises_with(function() m:area() end, "released")
+  end)
+
+  it("puts vertices in metres with x = columns", function()
+    local v = tg.volume.new{ 10, 6, 6, spacing = { 2e-6, 1e-6, 1e-6 } }
+    for z = 2, 5 do for y = 2, 5 do v:set(8, y, z, 1) end end -- a slab in column 8 (0-based 7)
+    local m = tg.measure.mesh(v, 1)
+    local xmin, xmax = math.huge, -math.huge
+    local nv = m:counts()
+    for i = 1, nv do
+      local x = m:vertex(i)
+      xmin, xmax = math.min(xmin, x), math.max(xmax, x)
+    end
+    assert.relnear(6.5 * 2e-6, xmin, 1e-6)
+    assert.relnear(7.5 * 2e-6, xmax, 1e-6)
+  end)
+
+  it("refuses empty phases, float labels and unknown options", function()
+    local v = two_layers(1e-6)
+    assert.raises_with(function() tg.measure.mesh(v, 7) end, "no voxel has this label")
+    assert.raises_with(function() tg.measure.mesh(v:astype("f64"), 1) end, "labels must be an integer volume")
+    assert.raises_with(function() tg.measure.mesh(v, 1, { smoth = true }) end, "did you mean 'smooth'")
+    assert.raises_with(function() tg.measure.mesh(v, 1, { method = "mc33" }) end, "method must be")
+    assert.raises_with(function() tg.measure.mesh(v, 1.5) end, "phase must be an integer")
+  end)
+end)
+
+describe("write_mesh", function()
+  local function header(path)
+    local f = assert(io.open(path, "rb"))
+    local h = {}
+    for line in f:lines() do
+      h[#h + 1] = line
+      if line == "end_header" then break end
+    end
+    local size = f:seek("end")
+    f:close()
+    return h, size
+  end
+
+  it("writes binary PLY and STL that read back with the right counts", function()
+    local dir = H.tmpdir("mesh_spec")
+    local m = tg.measure.mesh(two_layers(1e-6), 1, { closed = true })
+    local nv, nt = m:counts()
+    local ply = mesh.write_mesh(dir .. "/layer.ply", m)
+    local h, size = header(ply)
+    assert.equal("format binary_little_endian 1.0", h[2])
+    local body = 0
+    for _, l in ipairs(h) do body = body + #l + 1 end
+    local hv = table.concat(h, "\n")
+    assert.equal(nv, tonumber(hv:match("element vertex (%d+)")))
+    assert.equal(nt, tonumber(hv:match("element face (%d+)")))
+    assert.equal(body + 12 * nv + 13 * nt, size)
+    local stl = mesh.write_mesh(dir .. "/layer.stl", m)
+    local f = assert(io.open(stl, "rb"))
+    local head = f:read(84)
+    local count = string.unpack("<I4", head, 81)
+    local total = f:seek("end")
+    f:close()
+    assert.equal(nt, count)
+    assert.equal(84 + 50 * nt, total)
+    assert.raises_with(function() mesh.write_mesh(dir .. "/none/x.ply", m) end, "tg.io.write_mesh: ")
+    assert.raises_with(function() mesh.write_mesh(dir .. "/x.obj", m) end, "use .ply or .stl")
+    assert.raises_with(function() mesh.write_mesh(dir .. "/x.ply", {}) end, "expected a tortuga.Mesh")
+  end)
+end)
