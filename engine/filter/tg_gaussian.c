@@ -1,0 +1,305 @@
+/* tg_gaussian.c — separable Gaussian and Gaussian-derivative filters. The manual is at the top of tg_gaussian.h.
+ *
+ * Layout of the work: the x pass reads rows of the input (any dtype, any strides) into a padded float row and
+ * writes contiguous f32 rows of the output. The y and z passes are the same "column pass": the lines along the
+ * axis are rows of 256 floats (a column block), copied into a per-thread block, then every output row is a
+ * weighted sum of whole block rows, so the inner loops run along x and vectorise.
+ */
+#include "filter/tg_gaussian.h"
+
+#include <math.h>
+#include <string.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#define BLOCK 256 /* columns per block in the y and z passes */
+
+static inline int thread_id(void)
+{
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+int tg_gaussian_radius(double sigma, double truncate) { return (int)(truncate * sigma + 0.5); }
+
+void tg_gaussian_kernel(double sigma, int order, double truncate, double *w)
+{
+    int r = tg_gaussian_radius(sigma, truncate);
+    double s2 = sigma * sigma, sum = 0;
+    for (int i = -r; i <= r; i++) {
+        w[i + r] = exp(-0.5 / s2 * (double)i * (double)i);
+        sum += w[i + r];
+    }
+    for (int i = -r; i <= r; i++) w[i + r] /= sum;
+    if (order == 0) return;
+    /* scipy's kernel k(x) = q(x) phi(x), then reversed for correlate1d: w[j] = k(r - j), i.e. k at -x. */
+    double *tmp = w; /* in place: compute k(x) at index x + r, then reverse */
+    for (int i = -r; i <= r; i++) {
+        double x = (double)i, q = order == 1 ? -x / s2 : (x * x - s2) / (s2 * s2);
+        tmp[i + r] *= q;
+    }
+    for (int i = 0; i < r; i++) {
+        double t = w[i];
+        w[i] = w[2 * r - i];
+        w[2 * r - i] = t;
+    }
+}
+
+/* ---- row helpers shared with the other filter files ---- */
+
+void tg_filter_load_row(const tg_volume *v, int64_t y, int64_t z, float *dst)
+{
+    int64_t nx = v->dims[0], sx = v->strides[0];
+    const char *p = (const char *)tg_volume_ptr(v, 0, y, z);
+#define LOAD(T)                                                       \
+    do {                                                              \
+        const T *s = (const T *)p;                                    \
+        for (int64_t x = 0; x < nx; x++) dst[x] = (float)s[x * sx];   \
+    } while (0)
+    switch (v->dtype) {
+    case TG_U8: LOAD(uint8_t); break;
+    case TG_U16: LOAD(uint16_t); break;
+    case TG_I32: LOAD(int32_t); break;
+    case TG_F32: LOAD(float); break;
+    case TG_F64: LOAD(double); break;
+    default: break;
+    }
+#undef LOAD
+}
+
+static inline double sat_round(float f, double lo, double hi)
+{
+    if (f != f) return 0;
+    double d = nearbyint((double)f);
+    return d < lo ? lo : d > hi ? hi : d;
+}
+
+void tg_filter_store_row(tg_volume *v, int64_t y, int64_t z, const float *src)
+{
+    int64_t nx = v->dims[0], sx = v->strides[0];
+    char *p = (char *)tg_volume_ptr(v, 0, y, z);
+    switch (v->dtype) {
+    case TG_U8: {
+        uint8_t *d = (uint8_t *)p;
+        for (int64_t x = 0; x < nx; x++) d[x * sx] = (uint8_t)sat_round(src[x], 0, 255);
+        break;
+    }
+    case TG_U16: {
+        uint16_t *d = (uint16_t *)p;
+        for (int64_t x = 0; x < nx; x++) d[x * sx] = (uint16_t)sat_round(src[x], 0, 65535);
+        break;
+    }
+    case TG_I32: {
+        int32_t *d = (int32_t *)p;
+        for (int64_t x = 0; x < nx; x++) d[x * sx] = (int32_t)sat_round(src[x], -2147483648.0, 2147483647.0);
+        break;
+    }
+    case TG_F32: {
+        float *d = (float *)p;
+        for (int64_t x = 0; x < nx; x++) d[x * sx] = src[x];
+        break;
+    }
+    case TG_F64: {
+        double *d = (double *)p;
+        for (int64_t x = 0; x < nx; x++) d[x * sx] = (double)src[x];
+        break;
+    }
+    default: break;
+    }
+}
+
+tg_status tg_filter_check_volume(tg_ctx *ctx, const tg_volume *v, const char *name)
+{
+    if (!v || !v->buf) return tg_fail(ctx, TG_ERR_ARG, "%s: the volume is empty (released)", name);
+    if (v->dtype < 0 || v->dtype >= TG_NDTYPES) return tg_fail(ctx, TG_ERR_ARG, "%s: unknown dtype", name);
+    if (v->dims[0] < 1 || v->dims[1] < 1 || v->dims[2] < 1)
+        return tg_fail(ctx, TG_ERR_ARG, "%s: the volume has no voxels", name);
+    return TG_OK;
+}
+
+/* ---- the 1D kernels ---- */
+
+/* Convolve one padded row p (n + 2r floats) into out (n floats). Symmetric (sym = 1), antisymmetric (-1). */
+static void conv_row(const float *p, int64_t n, const float *w, int r, int sym, float *out)
+{
+    const float c = w[r];
+    for (int64_t i = 0; i < n; i++) out[i] = c * p[i + r];
+    for (int j = 0; j < r; j++) {
+        const float wj = w[j];
+        const float *a = p + j, *b = p + 2 * r - j;
+        if (sym > 0)
+            for (int64_t i = 0; i < n; i++) out[i] += wj * (a[i] + b[i]);
+        else
+            for (int64_t i = 0; i < n; i++) out[i] += wj * (a[i] - b[i]);
+    }
+}
+
+/* Column pass over n lines of width bw held in blk (row i at blk + i*BLOCK), writing output row i to dst(i). */
+static void conv_block(const float *blk, int64_t n, int64_t bw, const float *w, int r, int sym, float *acc,
+                       float *dst, int64_t dstride)
+{
+    for (int64_t i = 0; i < n; i++) {
+        const float *c = blk + i * BLOCK;
+        for (int64_t x = 0; x < bw; x++) acc[x] = w[r] * c[x];
+        for (int j = 0; j < r; j++) {
+            const float wj = w[j];
+            const float *a = blk + tg_reflect_index(i + j - r, n) * BLOCK;
+            const float *b = blk + tg_reflect_index(i + r - j, n) * BLOCK;
+            if (sym > 0)
+                for (int64_t x = 0; x < bw; x++) acc[x] += wj * (a[x] + b[x]);
+            else
+                for (int64_t x = 0; x < bw; x++) acc[x] += wj * (a[x] - b[x]);
+        }
+        memcpy(dst + i * dstride, acc, (size_t)bw * sizeof(float));
+    }
+}
+
+typedef struct gpass {
+    float *w;
+    int r, sym;
+} gpass;
+
+static int check_stop(tg_ctx *ctx, int *stop, double frac, const char *what)
+{
+    int halt;
+    #pragma omp atomic read
+    halt = *stop;
+    if (halt) return 1;
+    if (thread_id() == 0 && tg_progress(ctx, frac, what)) {
+        #pragma omp atomic write
+        *stop = 1;
+        return 1;
+    }
+    return 0;
+}
+
+static tg_status validate(tg_ctx *ctx, const tg_volume *in, const tg_gaussian_opts *o)
+{
+    tg_status st;
+    if ((st = tg_filter_check_volume(ctx, in, "filter.gaussian"))) return st;
+    if (!(o->truncate > 0) || !isfinite(o->truncate))
+        return tg_fail(ctx, TG_ERR_ARG, "filter.gaussian: truncate must be a positive number, got %g", o->truncate);
+    int any = 0;
+    static const char ax[3] = {'x', 'y', 'z'};
+    for (int a = 0; a < 3; a++) {
+        double s = o->sigma[a];
+        if (!(s >= 0) || !isfinite(s))
+            return tg_fail(ctx, TG_ERR_ARG, "filter.gaussian: sigma along %c must be a number >= 0, got %g", ax[a], s);
+        if (o->order[a] < 0 || o->order[a] > 2)
+            return tg_fail(ctx, TG_ERR_ARG, "filter.gaussian: derivative order along %c must be 0, 1 or 2, got %d",
+                           ax[a], o->order[a]);
+        int used = s > 0 && !(a == 2 && o->per_slice);
+        if (o->order[a] > 0 && !used)
+            return tg_fail(ctx, TG_ERR_ARG, "filter.gaussian: a derivative along %c needs sigma > 0 along %c%s", ax[a],
+                           ax[a], a == 2 && o->per_slice ? " and a 3D filter (per_slice is set)" : "");
+        if (used && tg_gaussian_radius(s, o->truncate) > TG_GAUSSIAN_MAX_RADIUS)
+            return tg_fail(ctx, TG_ERR_ARG, "filter.gaussian: sigma %g along %c is too large (radius > %d)", s, ax[a],
+                           TG_GAUSSIAN_MAX_RADIUS);
+        any |= used;
+    }
+    if (!any) return tg_fail(ctx, TG_ERR_ARG, "filter.gaussian: every sigma is 0: nothing to filter");
+    return TG_OK;
+}
+
+tg_status tg_gaussian(tg_ctx *ctx, const tg_volume *in, const tg_gaussian_opts *o, tg_volume *out)
+{
+    tg_status st;
+    float *kern = NULL, *work = NULL;
+    double *wd = NULL;
+    tg_volume res;
+    tg_volume_init(&res);
+    if (out != in) tg_volume_init(out); /* out must be another volume than in */
+    if ((st = validate(ctx, in, o))) return st;
+
+    int64_t nx = in->dims[0], ny = in->dims[1], nz = in->dims[2];
+    int nt = ctx->nthreads > 0 ? ctx->nthreads : 1;
+    gpass P[3];
+    int rmax = 0, used[3];
+    size_t koff[3], ktot = 0;
+    for (int a = 0; a < 3; a++) {
+        used[a] = o->sigma[a] > 0 && !(a == 2 && o->per_slice);
+        P[a].r = used[a] ? tg_gaussian_radius(o->sigma[a], o->truncate) : 0;
+        P[a].sym = o->order[a] == 1 ? -1 : 1;
+        koff[a] = ktot;
+        ktot += (size_t)(2 * P[a].r + 1);
+        if (P[a].r > rmax) rmax = P[a].r;
+    }
+    int64_t lines = ny > nz ? ny : nz;
+    size_t per_thread = (size_t)(nx + 2 * rmax) + (size_t)nx + (size_t)lines * BLOCK + BLOCK;
+    kern = tg_malloc(ktot * sizeof *kern);
+    wd = tg_malloc((size_t)(2 * rmax + 1) * sizeof *wd);
+    work = tg_malloc((size_t)nt * per_thread * sizeof *work);
+    if (!kern || !wd || !work) {
+        st = tg_fail(ctx, TG_ERR_NOMEM, "filter.gaussian: out of memory for the work buffers");
+        goto done;
+    }
+    for (int a = 0; a < 3; a++) {
+        P[a].w = kern + koff[a];
+        if (!used[a]) { P[a].w[0] = 1; continue; }
+        tg_gaussian_kernel(o->sigma[a], o->order[a], o->truncate, wd);
+        for (int i = 0; i <= 2 * P[a].r; i++) P[a].w[i] = (float)wd[i];
+    }
+    if ((st = tg_volume_alloc(ctx, in->dims, TG_F32, in->spacing, &res))) goto done;
+    float *R = (float *)tg_volume_ptr(&res, 0, 0, 0);
+    int stop = 0;
+    int npass = used[0] + used[1] + used[2], pass = 0;
+
+    /* x pass (also converts the input to f32 when x is not filtered) */
+    {
+        const gpass *g = &P[0];
+        int64_t nrows = ny * nz;
+        #pragma omp parallel for schedule(static) num_threads(nt)
+        for (int64_t row = 0; row < nrows; row++) {
+            if (check_stop(ctx, &stop, (double)row / (double)nrows / (npass ? npass : 1), "gaussian")) continue;
+            int64_t y = row % ny, z = row / ny;
+            float *T = work + (size_t)thread_id() * per_thread;
+            float *dst = R + (size_t)row * (size_t)nx;
+            if (!used[0]) { tg_filter_load_row(in, y, z, dst); continue; }
+            float *line = T + g->r, *pad = T;
+            tg_filter_load_row(in, y, z, line);
+            for (int i = 1; i <= g->r; i++) {
+                pad[g->r - i] = line[tg_reflect_index(-i, nx)];
+                line[nx - 1 + i] = line[tg_reflect_index(nx - 1 + i, nx)];
+            }
+            conv_row(pad, nx, g->w, g->r, g->sym, dst);
+        }
+        if (used[0]) pass++;
+    }
+    /* y pass: lines along y of each slice; z pass: lines along z of each (y) row */
+    for (int a = 1; a < 3 && !stop; a++) {
+        if (!used[a]) continue;
+        const gpass *g = &P[a];
+        int64_t n = a == 1 ? ny : nz, outer = a == 1 ? nz : ny;
+        int64_t lstride = a == 1 ? nx : nx * ny, ostride = a == 1 ? nx * ny : nx;
+        int64_t nblk = (nx + BLOCK - 1) / BLOCK, jobs = outer * nblk;
+        #pragma omp parallel for schedule(static) num_threads(nt)
+        for (int64_t job = 0; job < jobs; job++) {
+            if (check_stop(ctx, &stop, (pass + (double)job / (double)jobs) / npass, "gaussian")) continue;
+            int64_t ob = job / nblk, x0 = (job % nblk) * BLOCK, bw = nx - x0 < BLOCK ? nx - x0 : BLOCK;
+            float *T = work + (size_t)thread_id() * per_thread;
+            float *blk = T + (nx + 2 * rmax) + nx, *acc = blk + (size_t)lines * BLOCK;
+            float *base = R + (size_t)(ob * ostride + x0);
+            for (int64_t i = 0; i < n; i++) memcpy(blk + i * BLOCK, base + i * lstride, (size_t)bw * sizeof(float));
+            conv_block(blk, n, bw, g->w, g->r, g->sym, acc, base, lstride);
+        }
+        pass++;
+    }
+    if (stop || tg_cancelled(ctx)) {
+        st = tg_fail(ctx, TG_ERR_CANCELLED, "filter.gaussian: cancelled");
+        goto done;
+    }
+    tg_progress_done(ctx, "gaussian");
+    *out = res;
+    tg_volume_init(&res);
+done:
+    tg_volume_release(&res);
+    tg_free(kern);
+    tg_free(wd);
+    tg_free(work);
+    return st;
+}

@@ -1,0 +1,70 @@
+/* tg_gaussian.h — separable Gaussian smoothing and Gaussian derivative filters, 2D per slice or 3D.
+ *
+ * What: out = in * G_sx^(ox) (x) * G_sy^(oy) (y) * G_sz^(oz) (z), one 1D pass per axis whose sigma is > 0,
+ * G^(0) the sampled, normalised Gaussian, G^(1), G^(2) its first and second derivatives.
+ * Convention: exactly scipy.ndimage.gaussian_filter(in, sigma, order, mode="reflect", truncate=4.0):
+ *   - kernel radius r = (int)(truncate * sigma + 0.5); weights exp(-x^2 / (2 sigma^2)) for x = -r..r, divided by
+ *     their sum; derivative kernels multiply these by the polynomial of scipy's _gaussian_kernel1d
+ *     (order 1: -x / sigma^2, order 2: (x^2 - sigma^2) / sigma^4), not renormalised; applied as a convolution,
+ *     so an increasing ramp has a positive first derivative;
+ *   - boundary "reflect" = half-sample symmetric (d c b a | a b c d | d c b a), periodic with period 2n, so
+ *     kernels wider than the axis are fine;
+ *   - sigma and axes in voxels (the Lua layer converts metres using the spacing); an axis with sigma 0 is not
+ *     filtered (as scipy skips it); per_slice never filters along z.
+ *   - like scipy with a float32 output, each pass stores its result as f32 before the next axis.
+ * Output: a new contiguous f32 volume for every input dtype (u8, u16, i32, f32, f64 — f64 is computed in f32).
+ * Integer inputs cannot overflow: the output is float. NaN in the input spreads over the kernel's support.
+ * Cost: sum over filtered axes of (2r + 1) multiply-adds per voxel (symmetric kernels use r + 1 multiplies),
+ *   vectorised along x rows in every pass. Memory per voxel: 4 bytes (the f32 output); per thread one block of
+ *   max(ny, nz) x 256 floats plus one padded row.
+ * Threading: OpenMP over (z, y) rows for the x pass and over (slice or row, 256-column block) for the y and z
+ *   passes; every output value is computed by the same arithmetic whatever the thread count (bit-identical).
+ * Progress is reported per pass; cancel stops between rows.
+ */
+#ifndef TG_GAUSSIAN_H
+#define TG_GAUSSIAN_H
+
+#include "core/tg_core.h"
+#include "core/tg_volume.h"
+
+typedef struct tg_gaussian_opts {
+    double sigma[3];  /* per axis, voxels, >= 0 (0 = axis not filtered); at least one > 0 */
+    int order[3];     /* derivative order per axis: 0, 1 or 2 (needs sigma > 0 on that axis) */
+    int per_slice;    /* non-zero: 2D filter of each slice (z is never filtered) */
+    double truncate;  /* kernel radius = (int)(truncate * sigma + 0.5), truncate > 0 */
+} tg_gaussian_opts;
+
+#define TG_GAUSSIAN_OPTS_INIT { {1.0, 1.0, 1.0}, {0, 0, 0}, 0, 4.0 }
+
+/* Largest supported kernel radius (sigma * truncate up to this many voxels). */
+#define TG_GAUSSIAN_MAX_RADIUS 100000
+
+/* Kernel radius of scipy: (int)(truncate * sigma + 0.5). */
+int tg_gaussian_radius(double sigma, double truncate);
+/* The 2r+1 convolution weights (as scipy's correlate1d receives them: w[j] multiplies in[i + j - r]).
+ * order 0, 1 or 2. w must hold 2 * tg_gaussian_radius(sigma, truncate) + 1 doubles. */
+void tg_gaussian_kernel(double sigma, int order, double truncate, double *w);
+
+/* out: a new f32 volume (out must not be in). */
+tg_status tg_gaussian(tg_ctx *ctx, const tg_volume *in, const tg_gaussian_opts *opt, tg_volume *out);
+
+/* ---- helpers shared by the filter files (engine-internal, but plain functions) ---- */
+
+/* Half-sample symmetric index: maps any integer i onto [0, n) as d c b a | a b c d | d c b a. */
+static inline int64_t tg_reflect_index(int64_t i, int64_t n)
+{
+    if (i >= 0 && i < n) return i;
+    int64_t m = 2 * n;
+    i %= m;
+    if (i < 0) i += m;
+    return i < n ? i : m - 1 - i;
+}
+
+/* Copy row (y, z) of any dtype into dst as floats (views with any strides). */
+void tg_filter_load_row(const tg_volume *v, int64_t y, int64_t z, float *dst);
+/* Store nx floats into row (y, z) of v, rounded and saturated for integer dtypes (NaN becomes 0). */
+void tg_filter_store_row(tg_volume *v, int64_t y, int64_t z, const float *src);
+/* Check a volume argument: non-empty. name is used in the message ("filter.gaussian: ..."). */
+tg_status tg_filter_check_volume(tg_ctx *ctx, const tg_volume *v, const char *name);
+
+#endif

@@ -1,0 +1,250 @@
+/* tg_rank.c — median and box filters. The manual is at the top of tg_rank.h. */
+#include "filter/tg_rank.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "filter/tg_gaussian.h" /* tg_reflect_index, row helpers */
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#define BLOCK 256
+
+static inline int thread_id(void)
+{
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+static tg_status validate(tg_ctx *ctx, const tg_volume *in, const tg_rank_opts *o, const char *name)
+{
+    tg_status st;
+    if ((st = tg_filter_check_volume(ctx, in, name))) return st;
+    if (o->radius < 1) return tg_fail(ctx, TG_ERR_ARG, "%s: radius must be >= 1, got %d", name, o->radius);
+    if (o->radius > 1000) return tg_fail(ctx, TG_ERR_ARG, "%s: radius %d is too large (at most 1000)", name, o->radius);
+    return TG_OK;
+}
+
+static void load_row_d(const tg_volume *v, int64_t y, int64_t z, double *dst)
+{
+    int64_t nx = v->dims[0], sx = v->strides[0];
+    const char *p = (const char *)tg_volume_ptr(v, 0, y, z);
+#define LOAD(T) do { const T *s = (const T *)p; for (int64_t x = 0; x < nx; x++) dst[x] = (double)s[x * sx]; } while (0)
+    switch (v->dtype) {
+    case TG_U8: LOAD(uint8_t); break;
+    case TG_U16: LOAD(uint16_t); break;
+    case TG_I32: LOAD(int32_t); break;
+    case TG_F32: LOAD(float); break;
+    case TG_F64: LOAD(double); break;
+    default: break;
+    }
+#undef LOAD
+}
+
+/* out is contiguous and of the input dtype; the values are exact copies of input values */
+static void store_row_d(tg_volume *v, int64_t y, int64_t z, const double *src)
+{
+    int64_t nx = v->dims[0];
+    void *p = tg_volume_ptr(v, 0, y, z);
+#define STORE(T) do { T *d = (T *)p; for (int64_t x = 0; x < nx; x++) d[x] = (T)src[x]; } while (0)
+    switch (v->dtype) {
+    case TG_U8: STORE(uint8_t); break;
+    case TG_U16: STORE(uint16_t); break;
+    case TG_I32: STORE(int32_t); break;
+    case TG_F32: STORE(float); break;
+    case TG_F64: STORE(double); break;
+    default: break;
+    }
+#undef STORE
+}
+
+/* The k-th smallest of a[0..n) (quickselect, Hoare partition with a median-of-three pivot). */
+static double select_kth(double *a, int n, int k)
+{
+    int lo = 0, hi = n - 1;
+    while (hi > lo) {
+        int mid = lo + (hi - lo) / 2;
+        double x = a[lo], y = a[mid], z = a[hi];
+        double piv = x < y ? (y < z ? y : (x < z ? z : x)) : (x < z ? x : (y < z ? z : y));
+        int i = lo, j = hi;
+        while (i <= j) {
+            while (a[i] < piv) i++;
+            while (a[j] > piv) j--;
+            if (i <= j) {
+                double t = a[i];
+                a[i] = a[j];
+                a[j] = t;
+                i++;
+                j--;
+            }
+        }
+        if (k <= j) hi = j;
+        else if (k >= i) lo = i;
+        else return a[k];
+    }
+    return a[k];
+}
+
+tg_status tg_median(tg_ctx *ctx, const tg_volume *in, const tg_rank_opts *o, tg_volume *out)
+{
+    tg_status st;
+    double *work = NULL;
+    tg_volume res;
+    tg_volume_init(&res);
+    if (out != in) tg_volume_init(out);
+    if ((st = validate(ctx, in, o, "filter.median"))) return st;
+    int64_t nx = in->dims[0], ny = in->dims[1], nz = in->dims[2];
+    int r = o->radius, w = 2 * r + 1, nt = ctx->nthreads > 0 ? ctx->nthreads : 1;
+    int krows = o->per_slice ? w : w * w, wsize = krows * w;
+    int64_t padn = nx + 2 * r;
+    size_t per_thread = (size_t)krows * (size_t)padn + (size_t)wsize + (size_t)nx;
+    work = tg_malloc((size_t)nt * per_thread * sizeof *work);
+    if (!work) { st = tg_fail(ctx, TG_ERR_NOMEM, "filter.median: out of memory for the work rows"); goto done; }
+    if ((st = tg_volume_alloc(ctx, in->dims, in->dtype, in->spacing, &res))) goto done;
+
+    int stop = 0;
+    int64_t nrows = ny * nz;
+    #pragma omp parallel for schedule(dynamic, 16) num_threads(nt)
+    for (int64_t row = 0; row < nrows; row++) {
+        int halt;
+        #pragma omp atomic read
+        halt = stop;
+        if (halt) continue;
+        int tid = thread_id();
+        if (tid == 0 && tg_progress(ctx, (double)row / (double)nrows, "median")) {
+            #pragma omp atomic write
+            stop = 1;
+        }
+        int64_t y = row % ny, z = row / ny;
+        double *rows = work + (size_t)tid * per_thread, *win = rows + (size_t)krows * (size_t)padn, *orow = win + wsize;
+        int k = 0;
+        for (int dz = o->per_slice ? 0 : -r; dz <= (o->per_slice ? 0 : r); dz++)
+            for (int dy = -r; dy <= r; dy++, k++) {
+                double *p = rows + (size_t)k * (size_t)padn;
+                load_row_d(in, tg_reflect_index(y + dy, ny), tg_reflect_index(z + dz, nz), p + r);
+                for (int i = 1; i <= r; i++) {
+                    p[r - i] = p[r + tg_reflect_index(-i, nx)];
+                    p[r + nx - 1 + i] = p[r + tg_reflect_index(nx - 1 + i, nx)];
+                }
+            }
+        for (int64_t x = 0; x < nx; x++) {
+            int n = 0, nan = 0;
+            for (int kk = 0; kk < krows; kk++) {
+                const double *p = rows + (size_t)kk * (size_t)padn + x;
+                for (int i = 0; i < w; i++) {
+                    if (p[i] == p[i]) win[n++] = p[i];
+                    else nan++;
+                }
+            }
+            int mid = wsize / 2; /* NaN sorts last */
+            orow[x] = mid < n ? select_kth(win, n, mid) : NAN;
+        }
+        store_row_d(&res, y, z, orow);
+    }
+    if (stop || tg_cancelled(ctx)) { st = tg_fail(ctx, TG_ERR_CANCELLED, "filter.median: cancelled"); goto done; }
+    tg_progress_done(ctx, "median");
+    *out = res;
+    tg_volume_init(&res);
+done:
+    tg_volume_release(&res);
+    tg_free(work);
+    return st;
+}
+
+/* Running box sum over a column block of n lines (blk rows of BLOCK floats): dst row i = mean of rows i-r..i+r. */
+static void box_block(const float *blk, int64_t n, int64_t bw, int r, double *acc, float *dst, int64_t dstride)
+{
+    double inv = 1.0 / (2 * r + 1);
+    for (int64_t x = 0; x < bw; x++) acc[x] = 0;
+    for (int64_t i = -r; i <= r; i++) {
+        const float *s = blk + tg_reflect_index(i, n) * BLOCK;
+        for (int64_t x = 0; x < bw; x++) acc[x] += s[x];
+    }
+    for (int64_t i = 0; i < n; i++) {
+        float *d = dst + i * dstride;
+        for (int64_t x = 0; x < bw; x++) d[x] = (float)(acc[x] * inv);
+        const float *add = blk + tg_reflect_index(i + r + 1, n) * BLOCK, *sub = blk + tg_reflect_index(i - r, n) * BLOCK;
+        for (int64_t x = 0; x < bw; x++) acc[x] += (double)add[x] - (double)sub[x];
+    }
+}
+
+tg_status tg_mean(tg_ctx *ctx, const tg_volume *in, const tg_rank_opts *o, tg_volume *out)
+{
+    tg_status st;
+    float *work = NULL;
+    tg_volume res;
+    tg_volume_init(&res);
+    if (out != in) tg_volume_init(out);
+    if ((st = validate(ctx, in, o, "filter.mean"))) return st;
+    int64_t nx = in->dims[0], ny = in->dims[1], nz = in->dims[2];
+    int r = o->radius, nt = ctx->nthreads > 0 ? ctx->nthreads : 1;
+    int64_t lines = ny > nz ? ny : nz;
+    /* per thread: a padded row (floats), a block, and a double accumulator of BLOCK (2 floats each) */
+    size_t per_thread = (size_t)(nx + 2 * r) + (size_t)lines * BLOCK + 2 * BLOCK + 2;
+    work = tg_malloc((size_t)nt * per_thread * sizeof *work);
+    if (!work) { st = tg_fail(ctx, TG_ERR_NOMEM, "filter.mean: out of memory for the work buffers"); goto done; }
+    if ((st = tg_volume_alloc(ctx, in->dims, TG_F32, in->spacing, &res))) goto done;
+    float *R = (float *)tg_volume_ptr(&res, 0, 0, 0);
+    int stop = 0;
+    int64_t nrows = ny * nz;
+    #pragma omp parallel for schedule(static) num_threads(nt)
+    for (int64_t row = 0; row < nrows; row++) {
+        int halt;
+        #pragma omp atomic read
+        halt = stop;
+        if (halt) continue;
+        if (thread_id() == 0 && tg_progress(ctx, (double)row / (double)nrows / 3, "mean")) {
+            #pragma omp atomic write
+            stop = 1;
+        }
+        float *pad = work + (size_t)thread_id() * per_thread, *line = pad + r, *dst = R + (size_t)row * (size_t)nx;
+        tg_filter_load_row(in, row % ny, row / ny, line);
+        for (int i = 1; i <= r; i++) {
+            pad[r - i] = line[tg_reflect_index(-i, nx)];
+            line[nx - 1 + i] = line[tg_reflect_index(nx - 1 + i, nx)];
+        }
+        double acc = 0, inv = 1.0 / (2 * r + 1);
+        for (int i = 0; i < 2 * r + 1; i++) acc += pad[i];
+        for (int64_t x = 0; x < nx; x++) {
+            dst[x] = (float)(acc * inv);
+            if (x + 1 < nx) acc += (double)pad[x + 2 * r + 1] - (double)pad[x];
+        }
+    }
+    for (int a = 1; a < 3 && !stop; a++) {
+        if (a == 2 && o->per_slice) break;
+        int64_t n = a == 1 ? ny : nz, outer = a == 1 ? nz : ny;
+        int64_t lstride = a == 1 ? nx : nx * ny, ostride = a == 1 ? nx * ny : nx;
+        int64_t nblk = (nx + BLOCK - 1) / BLOCK, jobs = outer * nblk;
+        #pragma omp parallel for schedule(static) num_threads(nt)
+        for (int64_t job = 0; job < jobs; job++) {
+            int halt;
+            #pragma omp atomic read
+            halt = stop;
+            if (halt) continue;
+            if (thread_id() == 0 && tg_progress(ctx, (a + (double)job / (double)jobs) / 3, "mean")) {
+                #pragma omp atomic write
+                stop = 1;
+            }
+            int64_t ob = job / nblk, x0 = (job % nblk) * BLOCK, bw = nx - x0 < BLOCK ? nx - x0 : BLOCK;
+            float *T = work + (size_t)thread_id() * per_thread;
+            float *blk = T + (nx + 2 * r);
+            double *acc = (double *)(void *)(((uintptr_t)(blk + (size_t)lines * BLOCK) + 7) & ~(uintptr_t)7);
+            float *base = R + (size_t)(ob * ostride + x0);
+            for (int64_t i = 0; i < n; i++) memcpy(blk + i * BLOCK, base + i * lstride, (size_t)bw * sizeof(float));
+            box_block(blk, n, bw, r, acc, base, lstride);
+        }
+    }
+    if (stop || tg_cancelled(ctx)) { st = tg_fail(ctx, TG_ERR_CANCELLED, "filter.mean: cancelled"); goto done; }
+    tg_progress_done(ctx, "mean");
+    *out = res;
+    tg_volume_init(&res);
+done:
+    tg_volume_release(&res);
+    tg_free(work);
+    return st;
+}

@@ -1,0 +1,75 @@
+/* tg_register.h — slice drift: translation registration by phase correlation, and applying shifts.
+ *
+ * tg_register — what: for each slice z, the in-plane translation d_z (pixels) of its content relative to the
+ * reference slice, "drift" in the convention of tg_sem: content at (x, y) of the reference frame appears at
+ * (x + dx, y + dy) of slice z. d_ref = (0, 0).
+ * Algorithm: phase correlation (Kuglin & Hines 1975): the ROI of both slices, mean removed, times a separable
+ * Hann window, is Fourier transformed (FFTW, real-to-complex); the cross-power spectrum B conj(A) / |B conj(A)|
+ * (optionally weighted by a Gaussian low-pass, and with the kx = 0 column and ky = 0 row removed so stripes
+ * constant along x or y, such as curtaining, do not pull the estimate to zero) is transformed back; its
+ * integer maximum is refined to subpixel by Newton's method on the continuous correlation surface
+ * c(d) = Re sum_k W(k) R(k) exp(2 pi i k.d / N) (the exact band-limited interpolation of the correlation, the
+ * limit of the upsampled-DFT refinement of Guizar-Sicairos et al. 2008 as its factor grows).
+ * Sequential mode (MultiStackReg/StackReg's default): each slice is registered to its neighbour toward the
+ * reference and the pair shifts are accumulated outwards from the reference; fixed mode registers every slice
+ * directly to the reference. Shifts are limited to less than half the ROI per pair (phase correlation wraps).
+ * Cost: per pair 2 forward + 1 inverse FFT of the ROI (O(N log N)) + about 6 Newton iterations of 3 complex
+ *   multiply-adds per frequency. Memory: nothing per voxel; per thread 3 ROI-sized float buffers + 2 complex.
+ * Threading: OpenMP over slice pairs, plans made once; pair estimates are independent, accumulated serially:
+ *   bit-identical for any thread count.
+ *
+ * tg_shift — what: out(x, y, z) = in(x + dx_z, y + dy_z, z): undoes the drift d_z (sign: pass the result of
+ * tg_register as it is; invert = 1 applies the opposite, i.e. creates that drift). Interpolation: linear, or
+ * Keys cubic convolution (a = -0.5); sample points outside [0, n-1] get the fill value, or the nearest edge
+ * pixel with fill_nearest; neighbours of an inside point that fall outside are clamped to the edge.
+ * Output keeps the dtype (integers rounded to nearest and saturated, so cubic overshoot cannot wrap).
+ * With crop, the output is the common valid region: the (x, y) whose sample points lie inside every slice
+ * (tg_shift_valid_region), so no fill value remains.
+ * Cost: 2x2 (linear) or 4x4 (cubic) multiply-adds per voxel. Memory per voxel: the output; per thread 2 rows.
+ * Threading: OpenMP over rows; bit-identical for any thread count.
+ */
+#ifndef TG_REGISTER_H
+#define TG_REGISTER_H
+
+#include "core/tg_core.h"
+#include "core/tg_volume.h"
+
+typedef struct tg_register_opts {
+    int64_t roi_lo[2], roi_hi[2]; /* x, y: half-open region of interest; roi_hi[a] = 0 means the whole axis */
+    int64_t reference;            /* 0-based index of the slice whose shift is 0 */
+    int sequential;               /* 1: neighbour to neighbour, accumulated; 0: every slice to the reference */
+    int subpixel;                 /* 1: Newton refinement; 0: integer shifts */
+    int window;                   /* 1: Hann window before the FFT */
+    double lowpass;               /* > 0: Gaussian spectral weight exp(-(f / (lowpass f_nyq))^2 / 2); 0 = none (pure phase
+                                   * correlation). Default 0.3: interpolation, noise and blur corrupt the phase of the
+                                   * high frequencies, which plain phase correlation weighs as much as the low ones */
+    int ignore_axes;              /* 1: drop the kx = 0 column and ky = 0 row of the cross-power spectrum */
+    double whiten;                /* the cross-power spectrum is divided by |B conj(A)|^whiten: 1 = phase correlation,
+                                   * 0 = plain cross-correlation; in between, partial whitening */
+} tg_register_opts;
+
+#define TG_REGISTER_OPTS_INIT { {0, 0}, {0, 0}, 0, 1, 1, 1, 0.3, 1, 1.0 }
+
+/* shifts: 2 * nz doubles receiving (dx, dy) per slice. quality (may be NULL): nz values, the height of the
+ * normalised correlation peak of each slice's pair (1 = identical up to translation, ~0 = unrelated; 1 for
+ * the reference). The slices must be at least 4 x 4 (the ROI too). */
+tg_status tg_register(tg_ctx *ctx, const tg_volume *in, const tg_register_opts *opt, double *shifts, double *quality);
+
+typedef struct tg_shift_opts {
+    int cubic;        /* 0: linear, 1: Keys cubic */
+    double fill;      /* value of samples outside the slice */
+    int fill_nearest; /* 1: outside samples take the nearest edge pixel instead of fill */
+    int invert;       /* 1: apply -shift (move the content by +shift) */
+    int crop;         /* 1: output only the common valid region */
+} tg_shift_opts;
+
+#define TG_SHIFT_OPTS_INIT { 0, 0.0, 0, 0, 0 }
+
+/* shifts: 2 * nz doubles (dx, dy), finite. out: a new volume of the input dtype. */
+tg_status tg_shift(tg_ctx *ctx, const tg_volume *in, const double *shifts, const tg_shift_opts *opt, tg_volume *out);
+
+/* The common valid region [lo, hi) in x and y for these shifts (sign as tg_shift with invert). Returns 0, or -1 if
+ * it is empty. */
+int tg_shift_valid_region(const int64_t dims[3], const double *shifts, int invert, int64_t lo[2], int64_t hi[2]);
+
+#endif

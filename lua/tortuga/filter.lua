@@ -1,0 +1,221 @@
+--- tg.filter — preprocessing of image stacks: smoothing, rank filters, illumination, curtaining, contrast, drift.
+--
+--   tg.filter.gaussian(v, sigma [, {per_slice, order, truncate, units}])   smoothing and Gaussian derivatives
+--   tg.filter.median(v, radius [, {per_slice}])      tg.filter.mean(v, radius [, {per_slice}])
+--   tg.filter.flatten(v [, {sigma}])                 illumination: v / blur(v), each slice keeping its mean
+--   tg.filter.destripe(v [, {levels, wavelet, sigma, direction}])   curtaining (Münch et al. 2009)
+--   tg.filter.normalize(v [, {saturated, per_slice}]) --> volume, ranges   ImageJ "Enhance Contrast, normalize"
+--   tg.filter.register(v [, {reference, mode, roi, subpixel, ...}]) --> shifts, info   slice drift
+--   tg.filter.shift(v, shifts [, {interpolation, fill, invert, crop}])   apply (undo) the drift on any paired stack
+--   tg.filter.valid_region(v, shifts)  tg.filter.daubechies(n)
+--
+-- Axes: x = columns, y = rows, z = slices. Sigmas and radii are in voxels unless given with a unit
+-- ("200nm", or units = "m"), then the volume's spacing converts them per axis.
+-- Output types: gaussian, mean, flatten and destripe give f32 for every input type (nothing can overflow);
+-- median and shift keep the input type (shift rounds and saturates); normalize keeps u8/u16 (full range)
+-- and gives f32 in [0, 1] otherwise. Memory per voxel: the output, plus what each engine file header states.
+-- NaN: gaussian, mean, flatten, destripe spread it; median sorts it last; normalize ignores it.
+local core = require "tortuga.core"
+local util = require "tortuga.util"
+local volume = require "tortuga.volume"
+
+local C = core.filter
+local NIL = util.NIL
+local M = {}
+
+local function check_volume(v, where)
+  if not volume.is_volume(v) then error(string.format("%s: expected a volume, got %s", where, type(v)), 3) end
+end
+
+local function is_number(x) return type(x) == "number" and x == x and x ~= math.huge and x ~= -math.huge end
+
+-- A length in voxels along axis a: a number (voxels, or metres with units = "m") or a string with a unit.
+local function to_voxels(s, a, v, units, where, what)
+  if type(s) == "string" then
+    local m, err = util.parse_length(s)
+    if not m then error(string.format("%s: %s: %s", where, what, err), 4) end
+    return m / v:spacing()[a]
+  end
+  if not is_number(s) then error(string.format("%s: %s must be a number, got %s", where, what, tostring(s)), 4) end
+  if units == "m" then return s / v:spacing()[a] end
+  return s
+end
+
+--- Gaussian smoothing, or a Gaussian derivative, 2D per slice or 3D.
+-- sigma: a number (the same on every axis), {sx, sy} or {sx, sy, sz}; voxels, or metres with units = "m",
+-- or strings with a unit ("150nm"). Every sigma must be > 0, except that an axis may be 0 in a table (not filtered).
+-- Options: per_slice = false (true: 2D in each slice), order = {ox, oy, oz} (0, 1 or 2: derivative order per axis),
+-- truncate = 4.0 (kernel radius in sigmas), units = "voxels" | "m".
+-- Exactly scipy.ndimage.gaussian_filter(v, sigma, order, mode="reflect", truncate=4.0) (to float rounding).
+-- Returns a new f32 volume.
+function M.gaussian(v, sigma, opts)
+  local where = "tg.filter.gaussian"
+  check_volume(v, where)
+  local o = util.options(opts, { per_slice = false, order = NIL, truncate = 4.0, units = "voxels" }, where)
+  util.check(o.units == "voxels" or o.units == "m", where, "units must be 'voxels' or 'm', got '%s'", tostring(o.units))
+  util.check(is_number(o.truncate) and o.truncate > 0, where, "truncate must be a positive number")
+  local s = {}
+  if type(sigma) == "table" then
+    util.check(#sigma == 2 or #sigma == 3, where, "sigma must be a number or {sx, sy} or {sx, sy, sz}, got a table of %d", #sigma)
+    for a = 1, 3 do
+      s[a] = sigma[a] ~= nil and to_voxels(sigma[a], a, v, o.units, where, "sigma[" .. a .. "]") or 0
+      util.check(s[a] >= 0, where, "sigma[%d] must be >= 0, got %s", a, tostring(sigma[a]))
+    end
+    util.check(s[1] > 0 or s[2] > 0 or (s[3] > 0 and not o.per_slice), where, "at least one sigma must be > 0")
+  else
+    util.check(sigma ~= nil, where, "sigma is missing (a number of voxels, or a length such as '200nm')")
+    for a = 1, 3 do s[a] = to_voxels(sigma, a, v, o.units, where, "sigma") end
+    util.check(s[1] > 0, where, "sigma must be > 0, got %s", tostring(sigma))
+  end
+  if o.per_slice then s[3] = 0 end
+  local order = o.order or { 0, 0, 0 }
+  util.check(type(order) == "table", where, "order must be {ox, oy, oz}")
+  for a = 1, 3 do
+    local k = order[a] or 0
+    util.check(math.type(k) == "integer" and k >= 0 and k <= 2, where, "order[%d] must be 0, 1 or 2, got %s", a, tostring(k))
+  end
+  return C.gaussian(v, s, order, o.per_slice, o.truncate)
+end
+
+local function radius_of(r, where)
+  if math.type(r) ~= "integer" or r < 1 then
+    error(string.format("%s: radius must be an integer >= 1 (the window is 2*radius+1 wide), got %s", where, tostring(r)), 3)
+  end
+  return r
+end
+
+--- Median over a (2r+1)^3 cube, or a (2r+1)^2 square per slice with per_slice = true; scipy's mode "reflect".
+-- Keeps the input type. NaN sorts after every number.
+function M.median(v, radius, opts)
+  check_volume(v, "tg.filter.median")
+  local o = util.options(opts, { per_slice = false }, "tg.filter.median")
+  return C.median(v, radius_of(radius, "tg.filter.median"), o.per_slice)
+end
+
+--- Mean (box) filter over a (2r+1)^3 cube or a (2r+1)^2 square per slice; scipy's uniform_filter, mode "reflect". f32.
+function M.mean(v, radius, opts)
+  check_volume(v, "tg.filter.mean")
+  local o = util.options(opts, { per_slice = false }, "tg.filter.mean")
+  return C.mean(v, radius_of(radius, "tg.filter.mean"), o.per_slice)
+end
+
+--- Illumination correction: each slice divided by its Gaussian blur (sigma per slice, voxels or a length), then
+-- scaled so the slice keeps its mean grey level. Default sigma: 1/8 of the larger slice side. Returns f32.
+function M.flatten(v, opts)
+  local where = "tg.filter.flatten"
+  check_volume(v, where)
+  local o = util.options(opts, { sigma = NIL, units = "voxels" }, where)
+  local nx, ny = v:dims()
+  local sigma = o.sigma or math.max(nx, ny) / 8
+  local s = {}
+  for a = 1, 2 do
+    local sa = type(sigma) == "table" and sigma[a] or sigma
+    s[a] = to_voxels(sa, a, v, o.units, where, "sigma")
+    util.check(s[a] > 0, where, "sigma must be > 0, got %s", tostring(sa))
+  end
+  return C.flatten(v, s[1], s[2])
+end
+
+--- The Münch et al. (2009) wavelet–FFT stripe filter (Fiji Xlib's "Stripes Filter"), per slice.
+-- Options: levels (default: min(4, the deepest level the slice allows)), wavelet = 6 (Daubechies order, db1..db20),
+-- sigma = 2 (width of the Gaussian notch in frequency indices; smaller keeps more of the image),
+-- direction = "vertical" (stripes constant along y, FIB curtaining) | "horizontal". Returns f32.
+-- The filter removes everything in the damped bands that is constant along the stripes, image content included:
+-- deep levels and large sigma remove more stripes and more of the image's own column structure.
+function M.destripe(v, opts)
+  local where = "tg.filter.destripe"
+  check_volume(v, where)
+  local o = util.options(opts, { levels = NIL, wavelet = 6, sigma = 2.0, direction = "vertical" }, where)
+  util.check(math.type(o.wavelet) == "integer" and o.wavelet >= 1 and o.wavelet <= 20, where,
+    "wavelet must be the Daubechies order 1..20, got %s", tostring(o.wavelet))
+  util.check(is_number(o.sigma) and o.sigma > 0, where, "sigma must be a positive number, got %s", tostring(o.sigma))
+  util.check(o.direction == "vertical" or o.direction == "horizontal", where,
+    "direction must be 'vertical' or 'horizontal', got '%s'", tostring(o.direction))
+  local nx, ny = v:dims()
+  local maxl = C.destripe_max_levels(nx, ny, o.wavelet)
+  util.check(maxl >= 1, where, "%dx%d slices are too small for db%d (a level needs 4N pixels)", nx, ny, o.wavelet)
+  local levels = o.levels or math.min(4, maxl)
+  util.check(math.type(levels) == "integer" and levels >= 1 and levels <= maxl, where,
+    "levels must be an integer in 1..%d for %dx%d slices with db%d, got %s", maxl, nx, ny, o.wavelet, tostring(levels))
+  return C.destripe(v, levels, o.wavelet, o.sigma, o.direction == "horizontal")
+end
+
+--- The 2N coefficients of the Daubechies scaling filter dbN (minimum phase; PyWavelets' rec_lo).
+function M.daubechies(n)
+  util.check(math.type(n) == "integer" and n >= 1 and n <= 20, "tg.filter.daubechies", "order must be 1..20, got %s", tostring(n))
+  return C.daubechies(n)
+end
+
+--- Percentile contrast stretch (ImageJ Process > Enhance Contrast, "Normalize"): saturated % of the voxels
+-- (half at each end) saturate; per_slice = true (ImageJ's default on stacks) or one range for the volume.
+-- u8/u16 keep their type over the full range; other types give f32 in [0, 1].
+-- Returns the volume and the ranges used: { {lo=, hi=}, ... } (one per slice, or one).
+function M.normalize(v, opts)
+  local where = "tg.filter.normalize"
+  check_volume(v, where)
+  local o = util.options(opts, { saturated = 0.35, per_slice = true }, where)
+  util.check(is_number(o.saturated) and o.saturated >= 0 and o.saturated < 100, where,
+    "saturated must be a percentage in [0, 100), got %s", tostring(o.saturated))
+  return C.normalize(v, o.saturated, o.per_slice)
+end
+
+--- Slice drift by phase correlation. Returns shifts = { {x=0, y=0}, {x=0.4, y=-1.2}, ... } (pixels, one per slice:
+-- the content of the reference frame appears at (x + dx, y + dy) in that slice; tg.generate.sem's info.drift has the
+-- same convention) and info = {quality = {...}, reference = ..., mode = ..., units = "px"}.
+-- Options: reference = 1 (the slice with shift 0), mode = "sequential" (each slice to its neighbour toward the
+-- reference, accumulated, as StackReg/MultiStackReg) | "fixed" (each slice to the reference),
+-- roi = {x = {first, last}, y = {first, last}} (pixels, 1-based inclusive), subpixel = true, window = true (Hann),
+-- lowpass = 0.3 (Gaussian spectral weight, sigma in units of the Nyquist frequency; 0 = pure phase correlation), ignore_axes = true (ignore
+-- the kx = 0 and ky = 0 lines of the spectrum, where stripes and curtaining live), whiten = 1 (the cross-power
+-- spectrum is divided by its magnitude to this power: 1 = phase correlation, 0 = plain cross-correlation).
+function M.register(v, opts)
+  local where = "tg.filter.register"
+  check_volume(v, where)
+  local o = util.options(opts, { reference = 1, mode = "sequential", roi = NIL, subpixel = true, window = true,
+                                 lowpass = 0.3, ignore_axes = true, whiten = 1.0 }, where)
+  local _, _, nz = v:dims()
+  util.check(math.type(o.reference) == "integer" and o.reference >= 1 and o.reference <= nz, where,
+    "reference must be a slice index in 1..%d, got %s", nz, tostring(o.reference))
+  util.check(o.mode == "sequential" or o.mode == "fixed", where, "mode must be 'sequential' or 'fixed', got '%s'", tostring(o.mode))
+  util.check(is_number(o.lowpass) and o.lowpass >= 0, where, "lowpass must be a number >= 0")
+  util.check(is_number(o.whiten) and o.whiten >= 0 and o.whiten <= 1, where, "whiten must be in [0, 1]")
+  local roi = o.roi and util.options(o.roi, { x = NIL, y = NIL }, where .. " roi") or {}
+  local shifts, quality = C.register(v, { x = roi.x, y = roi.y, reference = o.reference, sequential = o.mode == "sequential",
+                                          subpixel = o.subpixel, window = o.window, lowpass = o.lowpass,
+                                          ignore_axes = o.ignore_axes, whiten = o.whiten })
+  return shifts, { quality = quality, reference = o.reference, mode = o.mode, units = "px" }
+end
+
+local function check_shifts(v, shifts, where)
+  local _, _, nz = v:dims()
+  if type(shifts) ~= "table" then error(string.format("%s: shifts must be a table of {x=, y=} per slice", where), 3) end
+  if #shifts ~= nz then
+    error(string.format("%s: %d shifts for %d slices (one {x=, y=} per slice is needed)", where, #shifts, nz), 3)
+  end
+end
+
+--- Undo a drift: out(x, y, z) = v(x + dx_z, y + dy_z, z), with the shifts of tg.filter.register (or info.drift).
+-- Options: interpolation = "linear" | "cubic" (Keys, a = -0.5), fill = 0 (value outside the slice) or "nearest",
+-- invert = false (true: apply the opposite, i.e. create the drift), crop = false (true: keep only the region
+-- valid in every slice). Keeps the input type (rounded, saturated).
+function M.shift(v, shifts, opts)
+  local where = "tg.filter.shift"
+  check_volume(v, where)
+  check_shifts(v, shifts, where)
+  local o = util.options(opts, { interpolation = "linear", fill = 0, invert = false, crop = false }, where)
+  util.check(o.interpolation == "linear" or o.interpolation == "cubic", where,
+    "interpolation must be 'linear' or 'cubic', got '%s'", tostring(o.interpolation))
+  util.check(o.fill == "nearest" or is_number(o.fill), where, "fill must be a number or 'nearest', got %s", tostring(o.fill))
+  return C.shift(v, shifts, o.interpolation == "cubic", o.fill ~= "nearest" and o.fill or 0, o.fill == "nearest",
+    o.invert, o.crop)
+end
+
+--- The region valid in every slice after shift(v, shifts): {x = {first, last}, y = {first, last}} (1-based), or nil.
+function M.valid_region(v, shifts, opts)
+  check_volume(v, "tg.filter.valid_region")
+  check_shifts(v, shifts, "tg.filter.valid_region")
+  local o = util.options(opts, { invert = false }, "tg.filter.valid_region")
+  return C.valid_region(v, shifts, o.invert)
+end
+
+return M
