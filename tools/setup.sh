@@ -9,6 +9,7 @@ packages=(
   libtiff-dev libpng-dev libreadline-dev libssl-dev
   libfftw3-dev libopenblas-dev liblapacke-dev
   tmux
+  imagej xvfb xauth
 )
 if [ "${TG_WITH_PEERS:-0}" = 1 ]; then
   # only for the benchmarks in bench/ (peer tools measured in the same run)

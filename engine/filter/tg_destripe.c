@@ -60,7 +60,7 @@ int tg_daubechies(int N, double *h)
     if (N < 1 || N > TG_DAUBECHIES_MAX) return -1;
     /* |H|^2 ~ cos^2N(w/2) Q(y), y = sin^2(w/2), Q(y) = sum_k C(N-1+k, k) y^k. Each root y_j of Q gives the zero
      * pair z, 1/z of z^2 - (2 - 4 y_j) z + 1; the minimum-phase filter keeps the zero inside the unit circle. */
-    double q[TG_DAUBECHIES_MAX];
+    double q[TG_DAUBECHIES_MAX] = {0};
     double complex yr[TG_DAUBECHIES_MAX], p[2 * TG_DAUBECHIES_MAX];
     for (int k = 0; k < N; k++) q[k] = binom(N - 1 + k, k);
     if (N > 1) poly_roots(q, N - 1, yr);
