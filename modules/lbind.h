@@ -68,5 +68,9 @@ void lt_open_mesh(lua_State *L);
 void lt_open_filter(lua_State *L);
 void lt_open_transport(lua_State *L);
 void lt_open_walk(lua_State *L);
+void lt_open_features(lua_State *L);
+void lt_open_segment(lua_State *L);
+void lt_open_kernel(lua_State *L);
+void lt_open_analysis(lua_State *L);
 
 #endif

@@ -4,7 +4,7 @@
  */
 #include "lbind.h"
 
-#define PARTS(X) X(volume) X(io) X(png) X(generate) X(measure) X(mesh) X(filter) X(transport) X(walk)
+#define PARTS(X) X(volume) X(io) X(png) X(generate) X(measure) X(mesh) X(filter) X(transport) X(walk) X(features) X(segment) X(kernel) X(analysis)
 #define DECLARE_WEAK(name) __attribute__((weak)) void lt_open_##name(lua_State *L);
 PARTS(DECLARE_WEAK)
 

@@ -7,7 +7,7 @@ packages=(
   build-essential cmake pkg-config
   liblua5.4-dev lua5.4 lua-filesystem lua-cjson lua-busted
   libtiff-dev libpng-dev libreadline-dev libssl-dev
-  libfftw3-dev libopenblas-dev liblapacke-dev
+  libfftw3-dev libopenblas-dev liblapacke-dev libzmq3-dev
   tmux
   imagej xvfb xauth
 )
