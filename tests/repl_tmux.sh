@@ -1,7 +1,8 @@
 #!/bin/sh
 # repl_tmux.sh TORTUGA_EXE — drive the live tortuga REPL in a tmux pane, as a person would, and check the
 # screen: an expression, a multi-line function, an error followed by a working command, tab completion of
-# tg.vol, Ctrl-C at the prompt (clears the line) and during a running loop (interrupts it), the history
+# tg.vol, Ctrl-C at the prompt (clears the line), during a running loop and during an engine operation with its
+# progress bar (interrupts it), the history
 # file, and Ctrl-D (exits with status 0). Exits 77 (skipped) when tmux is not installed.
 set -u
 EXE=${1:?usage: repl_tmux.sh TORTUGA_EXE}
@@ -107,6 +108,15 @@ $T send-keys -t repl C-c
 wait_for 'interrupted!' "Ctrl-C interrupts a running loop"
 type_line '1 + 1'
 wait_for '^2$' "the session goes on after an interrupt"
+
+# an engine operation: a progress bar on the terminal, and Ctrl-C cancels it and returns to the prompt
+type_line 'big = tg.generate.cathode{size = {500, 500, 500}, seed = 2}'
+wait_for '\[#*\.+\] +[0-9]+%' "a long engine operation draws a progress bar"
+$T send-keys -t repl C-c
+wait_for 'interrupted' "Ctrl-C cancels a running engine operation"
+wait_last '^tg> $' "the prompt comes back after the cancelled operation"
+type_line 'print(big == nil, tg.generate.cathode{size = {20, 20, 20}})'
+wait_for '^true\s+tortuga\.Volume\(20x20x20 u8' "no half result is left, and the engine works after a cancel"
 
 $T send-keys -t repl C-d
 wait_for '^EXITED rc=0$' "Ctrl-D exits with status 0"
