@@ -65,8 +65,9 @@ void *tg_malloc(size_t bytes);
 void *tg_calloc(size_t n, size_t size);
 void *tg_realloc(void *p, size_t bytes);
 void tg_free(void *p);
-/* A zeroed block for large data (volumes): huge-page aligned past 8 MiB. Free with tg_free. */
-void *tg_calloc_large(size_t bytes);
+/* Blocks for large data (volumes): huge-page aligned past 8 MiB. Free with tg_free. */
+void *tg_calloc_large(size_t bytes); /* zeroed */
+void *tg_malloc_large(size_t bytes); /* contents undefined */
 /* Test hooks: live block count, and fail the nth allocation from now (n >= 1; 0 disables). */
 long tg_alloc_live(void);
 void tg_alloc_fail_after(long n);

@@ -92,7 +92,7 @@ void tg_volume_init(tg_volume *v)
     v->spacing[0] = v->spacing[1] = v->spacing[2] = 1.0;
 }
 
-tg_status tg_volume_alloc(tg_ctx *ctx, const int64_t dims[3], tg_dtype dtype, const double spacing[3], tg_volume *out)
+static tg_status volume_alloc(tg_ctx *ctx, const int64_t dims[3], tg_dtype dtype, const double spacing[3], int zero, tg_volume *out)
 {
     tg_volume_init(out);
     if ((unsigned)dtype >= TG_NDTYPES) return tg_fail(ctx, TG_ERR_ARG, "unknown dtype %d", (int)dtype);
@@ -107,7 +107,7 @@ tg_status tg_volume_alloc(tg_ctx *ctx, const int64_t dims[3], tg_dtype dtype, co
     if (n > SIZE_MAX / es) return tg_fail(ctx, TG_ERR_ARG, "volume too large");
     tg_buffer *b = tg_malloc(sizeof *b);
     if (!b) return tg_fail(ctx, TG_ERR_NOMEM, "out of memory allocating a volume header");
-    b->data = tg_calloc_large(n * es);
+    b->data = zero ? tg_calloc_large(n * es) : tg_malloc_large(n * es);
     if (!b->data) {
         tg_free(b);
         return tg_fail(ctx, TG_ERR_NOMEM, "out of memory allocating %lldx%lldx%lld %s (%.3g GiB)", (long long)dims[0],
@@ -125,6 +125,16 @@ tg_status tg_volume_alloc(tg_ctx *ctx, const int64_t dims[3], tg_dtype dtype, co
     out->strides[1] = dims[0];
     out->strides[2] = dims[0] * dims[1];
     return TG_OK;
+}
+
+tg_status tg_volume_alloc(tg_ctx *ctx, const int64_t dims[3], tg_dtype dtype, const double spacing[3], tg_volume *out)
+{
+    return volume_alloc(ctx, dims, dtype, spacing, 1, out);
+}
+
+tg_status tg_volume_alloc_uninit(tg_ctx *ctx, const int64_t dims[3], tg_dtype dtype, const double spacing[3], tg_volume *out)
+{
+    return volume_alloc(ctx, dims, dtype, spacing, 0, out);
 }
 
 void tg_volume_release(tg_volume *v)
@@ -171,9 +181,10 @@ static tg_status check_input(tg_ctx *ctx, const tg_volume *in)
     return TG_OK;
 }
 
+/* outputs of the operations below are written completely */
 static tg_status alloc_like(tg_ctx *ctx, const tg_volume *in, tg_dtype dtype, tg_volume *out)
 {
-    return tg_volume_alloc(ctx, in->dims, dtype, in->spacing, out);
+    return tg_volume_alloc_uninit(ctx, in->dims, dtype, in->spacing, out);
 }
 
 /* Per-slice work runs in parallel; a cancelled run stops taking new slices. */

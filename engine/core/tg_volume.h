@@ -43,6 +43,8 @@ double tg_dtype_max(tg_dtype t);
 void tg_volume_init(tg_volume *v);
 /* Allocate a contiguous zeroed volume. dims >= 1 each; spacing may be NULL (then 1,1,1). */
 tg_status tg_volume_alloc(tg_ctx *ctx, const int64_t dims[3], tg_dtype dtype, const double spacing[3], tg_volume *out);
+/* The same without zeroing, for outputs the caller writes completely (readers, conversions): saves a pass. */
+tg_status tg_volume_alloc_uninit(tg_ctx *ctx, const int64_t dims[3], tg_dtype dtype, const double spacing[3], tg_volume *out);
 /* Drop this reference; the volume becomes empty. Idempotent. */
 void tg_volume_release(tg_volume *v);
 /* A new reference to the same data (no copy). */

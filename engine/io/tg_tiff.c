@@ -642,7 +642,7 @@ static tg_status tt_alloc_out(tg_ctx *ctx, const char *name, const int64_t dims[
         return tg_fail(ctx, TG_ERR_RANGE, "%s: %lldx%lldx%lld %s needs %.0f bytes, above the limit of %lld", name,
                        (long long)dims[0], (long long)dims[1], (long long)dims[2], tg_dtype_name(dt), bytes,
                        (long long)max_bytes);
-    return tg_volume_alloc(ctx, dims, dt, sp, out);
+    return tg_volume_alloc_uninit(ctx, dims, dt, sp, out); /* every page is written, or the volume released */
 }
 
 /* One page of an ImageJ single-IFD stack: raw bytes at ij_offset + z * page, swapped to host order. */
