@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake pkg-config
+  build-essential cmake pkg-config clang libclang-rt-14-dev libomp-dev
   liblua5.4-dev lua5.4 lua-filesystem lua-cjson lua-busted
   libtiff-dev libpng-dev libreadline-dev libssl-dev
   libfftw3-dev libopenblas-dev liblapacke-dev libzmq3-dev
