@@ -1,0 +1,530 @@
+/* tg_features.c — ilastik's feature set per channel, by z slabs. The manual is at the top of tg_features.h.
+ *
+ * Layout of the work for one channel and one scale: the slab (with its z halo) is filtered by tg_gaussian one
+ * axis at a time, sharing the x and xy intermediates between derivative orders; the final derivative volumes are
+ * combined voxel by voxel straight into the caller's (voxels x features) matrix.
+ */
+#include "segment/tg_features.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "filter/tg_gaussian.h"
+#include "segment/tg_conv.h"
+
+static const char *const kind_name[TG_FEAT_NKINDS] = {"gaussian", "log", "gradmag", "dog", "st", "hessian"};
+
+/* Columns of one kind at one scale (0 when the kind is skipped at that scale). */
+static int kind_cols(int kind, double s, int dims)
+{
+    if (kind != TG_FEAT_GAUSSIAN && s < TG_FEATURES_MIN_DERIV_SIGMA) return 0;
+    return kind >= TG_FEAT_ST ? dims : 1;
+}
+
+static int filter_cols(const tg_features_opts *o)
+{
+    int n = 0;
+    for (int k = 0; k < TG_FEAT_NKINDS; k++)
+        if (o->kinds & TG_FEAT_BIT(k))
+            for (int i = 0; i < o->nsigmas; i++) n += kind_cols(k, o->sigmas[i], o->dims);
+    return n;
+}
+
+static int channel_cols(const tg_features_opts *o) { return filter_cols(o) + (o->conv ? tg_conv_outputs(o->conv) : 0); }
+
+tg_status tg_features_check(tg_ctx *ctx, const tg_features_opts *o)
+{
+    if (!o) return tg_fail(ctx, TG_ERR_ARG, "segment.features: no options");
+    if (o->dims != 2 && o->dims != 3)
+        return tg_fail(ctx, TG_ERR_ARG, "segment.features: dims must be 2 (per slice) or 3, got %d", o->dims);
+    if (o->nsigmas < 1 || o->nsigmas > TG_FEATURES_MAX_SIGMAS)
+        return tg_fail(ctx, TG_ERR_ARG, "segment.features: between 1 and %d sigmas are needed, got %d",
+                       TG_FEATURES_MAX_SIGMAS, o->nsigmas);
+    for (int i = 0; i < o->nsigmas; i++) {
+        double s = o->sigmas[i];
+        if (!(s > 0 && s <= TG_FEATURES_MAX_SIGMA))
+            return tg_fail(ctx, TG_ERR_ARG, "segment.features: sigma %d is %g; it must be in (0, %g] voxels", i + 1, s,
+                           TG_FEATURES_MAX_SIGMA);
+        for (int j = 0; j < i; j++)
+            if (o->sigmas[j] == s)
+                return tg_fail(ctx, TG_ERR_ARG, "segment.features: sigma %g is listed twice", s);
+    }
+    if (o->kinds & ~(unsigned)TG_FEATURES_FULL)
+        return tg_fail(ctx, TG_ERR_ARG, "segment.features: unknown feature kind bits 0x%x", o->kinds);
+    if (!(o->truncate > 0 && o->truncate <= 20))
+        return tg_fail(ctx, TG_ERR_ARG, "segment.features: truncate must be in (0, 20], got %g", o->truncate);
+    if (o->conv) {
+        tg_status st = tg_conv_check(ctx, o->conv);
+        if (st) return st;
+    }
+    if (channel_cols(o) < 1)
+        return tg_fail(ctx, TG_ERR_ARG, "segment.features: the chosen kinds and sigmas give no feature "
+                                        "(only 'gaussian' is computed at sigma < %g)", TG_FEATURES_MIN_DERIV_SIGMA);
+    return TG_OK;
+}
+
+int tg_features_count(const tg_features_opts *o, int nch)
+{
+    tg_ctx tmp;
+    tg_ctx_init(&tmp);
+    if (nch < 1 || tg_features_check(&tmp, o)) return 0;
+    return nch * channel_cols(o);
+}
+
+int tg_features_name(const tg_features_opts *o, int nch, int i, char *buf, size_t size)
+{
+    if (size) buf[0] = 0;
+    int per = channel_cols(o);
+    if (i < 0 || per < 1 || nch < 1 || i >= nch * per) return -1;
+    int c = i / per, j = i % per;
+    for (int k = 0; k < TG_FEAT_NKINDS; k++) {
+        if (!(o->kinds & TG_FEAT_BIT(k))) continue;
+        for (int si = 0; si < o->nsigmas; si++) {
+            int n = kind_cols(k, o->sigmas[si], o->dims);
+            if (j < n) {
+                if (k >= TG_FEAT_ST) snprintf(buf, size, "ch%d:%s_ev%d(%g)", c + 1, kind_name[k], j + 1, o->sigmas[si]);
+                else snprintf(buf, size, "ch%d:%s(%g)", c + 1, kind_name[k], o->sigmas[si]);
+                return 0;
+            }
+            j -= n;
+        }
+    }
+    snprintf(buf, size, "ch%d:conv%d", c + 1, j + 1);
+    return 0;
+}
+
+int tg_features_halo(const tg_features_opts *o)
+{
+    if (o->dims != 3) return 0;
+    int h = 0;
+    for (int i = 0; i < o->nsigmas; i++) {
+        double s = o->sigmas[i];
+        int r = tg_gaussian_radius(s, o->truncate);
+        if (r > h) h = r;
+        if ((o->kinds & TG_FEAT_BIT(TG_FEAT_ST)) && s >= TG_FEATURES_MIN_DERIV_SIGMA) {
+            int rr = r + tg_gaussian_radius(0.5 * s, o->truncate);
+            if (rr > h) h = rr;
+        }
+    }
+    return h;
+}
+
+tg_status tg_features_check_channels(tg_ctx *ctx, const tg_volume *const *ch, int nch)
+{
+    if (!ch || nch < 1) return tg_fail(ctx, TG_ERR_ARG, "segment.features: at least one channel is needed");
+    for (int c = 0; c < nch; c++) {
+        if (!ch[c] || !ch[c]->buf) return tg_fail(ctx, TG_ERR_ARG, "segment.features: channel %d is empty (released)", c + 1);
+        if (ch[c]->dtype < 0 || ch[c]->dtype >= TG_NDTYPES)
+            return tg_fail(ctx, TG_ERR_ARG, "segment.features: channel %d has an unknown dtype", c + 1);
+        for (int a = 0; a < 3; a++)
+            if (ch[c]->dims[a] != ch[0]->dims[a])
+                return tg_fail(ctx, TG_ERR_ARG,
+                               "segment.features: channels differ in shape: channel 1 is %lldx%lldx%lld, channel %d is "
+                               "%lldx%lldx%lld",
+                               (long long)ch[0]->dims[0], (long long)ch[0]->dims[1], (long long)ch[0]->dims[2], c + 1,
+                               (long long)ch[c]->dims[0], (long long)ch[c]->dims[1], (long long)ch[c]->dims[2]);
+        if (ch[c]->dims[0] < 1 || ch[c]->dims[1] < 1 || ch[c]->dims[2] < 1)
+            return tg_fail(ctx, TG_ERR_ARG, "segment.features: channel %d has no voxels", c + 1);
+    }
+    return TG_OK;
+}
+
+/* ---- eigenvalues ---- */
+
+void tg_sym2_eigenvalues(double a, double b, double c, double ev[2])
+{
+    double m = 0.5 * (a + c), h = 0.5 * (a - c);
+    double d = sqrt(h * h + b * b);
+    ev[0] = m + d;
+    ev[1] = m - d;
+}
+
+void tg_sym3_eigenvalues(const double m[6], double ev[3])
+{
+    double a00 = m[0], a01 = m[1], a02 = m[2], a11 = m[3], a12 = m[4], a22 = m[5];
+    double p1 = a01 * a01 + a02 * a02 + a12 * a12;
+    double q = (a00 + a11 + a22) / 3.0;
+    double b00 = a00 - q, b11 = a11 - q, b22 = a22 - q;
+    double p2 = b00 * b00 + b11 * b11 + b22 * b22 + 2.0 * p1;
+    if (p1 == 0 || p2 == 0) {
+        ev[0] = a00; ev[1] = a11; ev[2] = a22;
+    } else {
+        double p = sqrt(p2 / 6.0), ip = 1.0 / p;
+        double c00 = b00 * ip, c11 = b11 * ip, c22 = b22 * ip, c01 = a01 * ip, c02 = a02 * ip, c12 = a12 * ip;
+        double det = c00 * (c11 * c22 - c12 * c12) - c01 * (c01 * c22 - c12 * c02) + c02 * (c01 * c12 - c11 * c02);
+        double r = 0.5 * det;
+        double phi = r <= -1 ? M_PI / 3.0 : r >= 1 ? 0.0 : acos(r) / 3.0;
+        ev[0] = q + 2.0 * p * cos(phi);
+        ev[2] = q + 2.0 * p * cos(phi + 2.0 * M_PI / 3.0);
+        ev[1] = 3.0 * q - ev[0] - ev[2];
+    }
+    /* sort descending (the diagonal case, and rounding in the middle value) */
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 2 - i; j++)
+            if (ev[j] < ev[j + 1]) { double t = ev[j]; ev[j] = ev[j + 1]; ev[j + 1] = t; }
+}
+
+/* ---- one channel, one scale ---- */
+
+/* The columns of one channel are first written feature-major (column j at out + j * nv, contiguous streams),
+ * then transposed by blocks into the caller's voxel-major matrix: writing one float per matrix row for each
+ * feature would touch a cache line per voxel and feature. */
+typedef struct slab {
+    int64_t nxy, nv;   /* voxels per slice; voxels of [z0, z1) */
+    int64_t off;       /* index of (0, 0, z0) in a slab-with-halo volume */
+    float *out;        /* the channel's columns, feature-major */
+    int nt;
+} slab;
+
+/* out[i * nfeat + base + j] = cols[j * nv + i] for the per columns of one channel. */
+static void transpose_into(const float *cols, int64_t nv, int per, float *out, int nfeat, int base, int nt)
+{
+    const int64_t B = 64;
+    #pragma omp parallel for schedule(static) num_threads(nt)
+    for (int64_t b0 = 0; b0 < nv; b0 += B) {
+        int64_t b1 = b0 + B < nv ? b0 + B : nv;
+        for (int j = 0; j < per; j++) {
+            const float *src = cols + (size_t)j * (size_t)nv;
+            for (int64_t i = b0; i < b1; i++) out[(size_t)i * (size_t)nfeat + (size_t)(base + j)] = src[i];
+        }
+    }
+}
+
+/* NULL for a volume that was not computed (its kind is not selected at this scale). */
+static float *fptr(const tg_volume *v) { return v->buf ? (float *)tg_volume_ptr(v, 0, 0, 0) : NULL; }
+
+/* One tg_gaussian pass along axis a (order o) or, with a = -1, a full smoothing (all axes of dims). */
+static tg_status pass(tg_ctx *ctx, const tg_volume *in, int a, double s, int o, int dims, double trunc, tg_volume *out)
+{
+    tg_gaussian_opts g = TG_GAUSSIAN_OPTS_INIT;
+    for (int i = 0; i < 3; i++) { g.sigma[i] = a < 0 ? s : (i == a ? s : 0); g.order[i] = i == a ? o : 0; }
+    g.per_slice = dims == 2;
+    g.truncate = trunc;
+    return tg_gaussian(ctx, in, &g, out);
+}
+
+/* The derivative volumes D[ox][oy][oz] flagged in need, sharing the x and xy passes. */
+static tg_status derivatives(tg_ctx *ctx, const tg_volume *src, double s, int dims, double trunc,
+                             const char need[3][3][3], tg_volume D[3][3][3])
+{
+    tg_status st = TG_OK;
+    tg_volume X, XY;
+    tg_volume_init(&X);
+    tg_volume_init(&XY);
+    for (int ox = 0; ox < 3; ox++) {
+        int anyx = 0;
+        for (int oy = 0; oy < 3; oy++)
+            for (int oz = 0; oz < 3; oz++) anyx |= need[ox][oy][oz];
+        if (!anyx) continue;
+        if ((st = pass(ctx, src, 0, s, ox, dims, trunc, &X))) goto done;
+        for (int oy = 0; oy < 3; oy++) {
+            int anyy = 0;
+            for (int oz = 0; oz < 3; oz++) anyy |= need[ox][oy][oz];
+            if (!anyy) continue;
+            if ((st = pass(ctx, &X, 1, s, oy, dims, trunc, &XY))) goto done;
+            if (dims == 2) {
+                D[ox][oy][0] = XY;
+                tg_volume_init(&XY);
+                continue;
+            }
+            for (int oz = 0; oz < 3; oz++)
+                if (need[ox][oy][oz] && (st = pass(ctx, &XY, 2, s, oz, dims, trunc, &D[ox][oy][oz]))) goto done;
+            tg_volume_release(&XY);
+        }
+        tg_volume_release(&X);
+    }
+done:
+    tg_volume_release(&X);
+    tg_volume_release(&XY);
+    return st;
+}
+
+static void put_column(const slab *S, int col, const float *v)
+{
+    #pragma omp parallel for schedule(static) num_threads(S->nt)
+    for (int64_t i = 0; i < S->nv; i++) S->out[(size_t)col * S->nv + i] = v[S->off + i];
+}
+
+static void put_log(const slab *S, int col, const float *a, const float *b, const float *c)
+{
+    #pragma omp parallel for schedule(static) num_threads(S->nt)
+    for (int64_t i = 0; i < S->nv; i++) {
+        int64_t k = S->off + i;
+        S->out[(size_t)col * S->nv + i] = c ? (a[k] + b[k]) + c[k] : a[k] + b[k];
+    }
+}
+
+static void put_gradmag(const slab *S, int col, const float *a, const float *b, const float *c)
+{
+    #pragma omp parallel for schedule(static) num_threads(S->nt)
+    for (int64_t i = 0; i < S->nv; i++) {
+        int64_t k = S->off + i;
+        double g = (double)a[k] * a[k] + (double)b[k] * b[k] + (c ? (double)c[k] * c[k] : 0.0);
+        S->out[(size_t)col * S->nv + i] = (float)sqrt(g);
+    }
+}
+
+static void put_dog(const slab *S, int col, const float *a, const float *b)
+{
+    #pragma omp parallel for schedule(static) num_threads(S->nt)
+    for (int64_t i = 0; i < S->nv; i++) S->out[(size_t)col * S->nv + i] = a[S->off + i] - b[S->off + i];
+}
+
+/* Eigenvalues of the symmetric tensor with components t (2D: xx, xy, yy; 3D: xx, xy, xz, yy, yz, zz). */
+static void put_eigen(const slab *S, int col, int dims, const float *const *t)
+{
+    #pragma omp parallel for schedule(static) num_threads(S->nt)
+    for (int64_t i = 0; i < S->nv; i++) {
+        int64_t k = S->off + i;
+        float *o = S->out + (size_t)col * S->nv + i;
+        const size_t st = (size_t)S->nv;
+        if (dims == 2) {
+            double ev[2];
+            tg_sym2_eigenvalues(t[0][k], t[1][k], t[2][k], ev);
+            o[0] = (float)ev[0];
+            o[st] = (float)ev[1];
+        } else {
+            double m[6] = {t[0][k], t[1][k], t[2][k], t[3][k], t[4][k], t[5][k]}, ev[3];
+            tg_sym3_eigenvalues(m, ev);
+            o[0] = (float)ev[0];
+            o[st] = (float)ev[1];
+            o[2 * st] = (float)ev[2];
+        }
+    }
+}
+
+/* Structure tensor: products of the first derivatives, each smoothed at 0.5 s over the whole slab. */
+static tg_status structure_tensor(tg_ctx *ctx, tg_volume D[3][3][3], double s, int dims, double trunc, const slab *S,
+                                  int col)
+{
+    tg_status st = TG_OK;
+    const tg_volume *g[3] = {&D[1][0][0], &D[0][1][0], &D[0][0][1]};
+    tg_volume P, T[6];
+    tg_volume_init(&P);
+    for (int i = 0; i < 6; i++) tg_volume_init(&T[i]);
+    int nt = 0;
+    for (int a = 0; a < dims; a++)
+        for (int b = a; b < dims; b++) {
+            if ((st = tg_volume_alloc(ctx, g[0]->dims, TG_F32, g[0]->spacing, &P))) goto done;
+            const float *ga = fptr(g[a]), *gb = fptr(g[b]);
+            float *p = fptr(&P);
+            int64_t n = tg_volume_count(&P);
+            #pragma omp parallel for schedule(static) num_threads(S->nt)
+            for (int64_t i = 0; i < n; i++) p[i] = ga[i] * gb[i];
+            if ((st = pass(ctx, &P, -1, 0.5 * s, 0, dims, trunc, &T[nt++]))) goto done;
+            tg_volume_release(&P);
+        }
+    const float *t[6];
+    for (int i = 0; i < nt; i++) t[i] = fptr(&T[i]);
+    put_eigen(S, col, dims, t);
+done:
+    tg_volume_release(&P);
+    for (int i = 0; i < 6; i++) tg_volume_release(&T[i]);
+    return st;
+}
+
+/* First column of (kind, scale si) within a channel's filter columns (kind-major, then scale). */
+static int column_of(const tg_features_opts *o, int kind, int si)
+{
+    int n = 0;
+    for (int k = 0; k < TG_FEAT_NKINDS; k++) {
+        if (!(o->kinds & TG_FEAT_BIT(k))) continue;
+        for (int i = 0; i < o->nsigmas; i++) {
+            if (k == kind && i == si) return n;
+            n += kind_cols(k, o->sigmas[i], o->dims);
+        }
+    }
+    return n;
+}
+
+static tg_status scale_features(tg_ctx *ctx, const tg_volume *src, int si, const tg_features_opts *o,
+                                const slab *S, int base)
+{
+    double s = o->sigmas[si];
+    tg_status st = TG_OK;
+    int dims = o->dims;
+    unsigned k = o->kinds;
+    int deriv = s >= TG_FEATURES_MIN_DERIV_SIGMA;
+    char need[3][3][3];
+    tg_volume D[3][3][3], G66;
+    memset(need, 0, sizeof need);
+    tg_volume_init(&G66);
+    for (int i = 0; i < 27; i++) tg_volume_init(&D[0][0][0] + i);
+
+    int want_g = (k & TG_FEAT_BIT(TG_FEAT_GAUSSIAN)) || (deriv && (k & TG_FEAT_BIT(TG_FEAT_DOG)));
+    int want_1 = deriv && (k & (TG_FEAT_BIT(TG_FEAT_GRADMAG) | TG_FEAT_BIT(TG_FEAT_ST)));
+    int want_2 = deriv && (k & (TG_FEAT_BIT(TG_FEAT_LOG) | TG_FEAT_BIT(TG_FEAT_HESSIAN)));
+    int want_mixed = deriv && (k & TG_FEAT_BIT(TG_FEAT_HESSIAN));
+    need[0][0][0] = (char)want_g;
+    need[1][0][0] = need[0][1][0] = (char)want_1;
+    need[2][0][0] = need[0][2][0] = (char)want_2;
+    need[1][1][0] = (char)want_mixed;
+    if (dims == 3) {
+        need[0][0][1] = (char)want_1;
+        need[0][0][2] = (char)want_2;
+        need[1][0][1] = need[0][1][1] = (char)want_mixed;
+    }
+    if ((st = derivatives(ctx, src, s, dims, o->truncate, need, D))) goto done;
+    const float *xx = fptr(&D[2][0][0]), *yy = fptr(&D[0][2][0]), *zz = dims == 3 ? fptr(&D[0][0][2]) : NULL;
+    const float *gx = fptr(&D[1][0][0]), *gy = fptr(&D[0][1][0]), *gz = dims == 3 ? fptr(&D[0][0][1]) : NULL;
+    for (int kind = 0; kind < TG_FEAT_NKINDS; kind++) {
+        int n = kind_cols(kind, s, dims);
+        if (!(k & TG_FEAT_BIT(kind)) || !n) continue;
+        int c = base + column_of(o, kind, si);
+        switch (kind) {
+        case TG_FEAT_GAUSSIAN: put_column(S, c, fptr(&D[0][0][0])); break;
+        case TG_FEAT_LOG: put_log(S, c, xx, yy, zz); break;
+        case TG_FEAT_GRADMAG: put_gradmag(S, c, gx, gy, gz); break;
+        case TG_FEAT_DOG:
+            if ((st = pass(ctx, src, -1, 0.66 * s, 0, dims, o->truncate, &G66))) goto done;
+            put_dog(S, c, fptr(&D[0][0][0]), fptr(&G66));
+            tg_volume_release(&G66);
+            break;
+        case TG_FEAT_ST:
+            if ((st = structure_tensor(ctx, D, s, dims, o->truncate, S, c))) goto done;
+            break;
+        case TG_FEAT_HESSIAN: {
+            const float *t2[3] = {xx, fptr(&D[1][1][0]), yy};
+            const float *t3[6] = {xx, fptr(&D[1][1][0]), dims == 3 ? fptr(&D[1][0][1]) : NULL, yy,
+                                  dims == 3 ? fptr(&D[0][1][1]) : NULL, zz};
+            put_eigen(S, c, dims, dims == 2 ? t2 : t3);
+            break;
+        }
+        default: break;
+        }
+    }
+done:
+    tg_volume_release(&G66);
+    for (int i = 0; i < 27; i++) tg_volume_release(&D[0][0][0] + i);
+    return st;
+}
+
+static tg_status conv_features(tg_ctx *ctx, const tg_volume *ch, const tg_features_opts *o, int64_t z0, int64_t z1,
+                               const slab *S, int col)
+{
+    tg_status st = TG_OK;
+    int64_t nx = ch->dims[0], ny = ch->dims[1], nxy = nx * ny;
+    int m = tg_conv_outputs(o->conv);
+    float *in = tg_malloc((size_t)nxy * sizeof *in), *planes = tg_malloc((size_t)nxy * (size_t)m * sizeof *planes);
+    if (!in || !planes) {
+        st = tg_fail(ctx, TG_ERR_NOMEM, "segment.features: out of memory for the convolution of a %lldx%lld slice",
+                     (long long)nx, (long long)ny);
+        goto done;
+    }
+    for (int64_t z = z0; z < z1; z++) {
+        for (int64_t y = 0; y < ny; y++) tg_filter_load_row(ch, y, z, in + y * nx);
+        if ((st = tg_conv_slice(ctx, o->conv, in, 1, nx, ny, planes))) goto done;
+        for (int j = 0; j < m; j++)
+            memcpy(S->out + (size_t)(col + j) * (size_t)S->nv + (size_t)((z - z0) * nxy),
+                   planes + (size_t)j * (size_t)nxy, (size_t)nxy * sizeof(float));
+    }
+done:
+    tg_free(in);
+    tg_free(planes);
+    return st;
+}
+
+tg_status tg_features_slab(tg_ctx *ctx, const tg_volume *const *ch, int nch, const tg_features_opts *o, int64_t z0,
+                           int64_t z1, float *out)
+{
+    tg_status st;
+    if ((st = tg_features_check(ctx, o))) return st;
+    if ((st = tg_features_check_channels(ctx, ch, nch))) return st;
+    int64_t nx = ch[0]->dims[0], ny = ch[0]->dims[1], nz = ch[0]->dims[2];
+    if (z0 < 0 || z1 > nz || z0 >= z1)
+        return tg_fail(ctx, TG_ERR_RANGE, "segment.features: z range [%lld, %lld) is not within [0, %lld)",
+                       (long long)z0, (long long)z1, (long long)nz);
+    if (!out) return tg_fail(ctx, TG_ERR_ARG, "segment.features: no output buffer");
+    int h = tg_features_halo(o);
+    int64_t za = z0 - h < 0 ? 0 : z0 - h, zb = z1 + h > nz ? nz : z1 + h;
+    int per = channel_cols(o), fcols = filter_cols(o), nfeat = nch * per;
+    slab S = {nx * ny, nx * ny * (z1 - z0), nx * ny * (z0 - za), NULL, ctx->nthreads > 0 ? ctx->nthreads : 1};
+    S.out = tg_malloc((size_t)S.nv * (size_t)per * sizeof(float));
+    if (!S.out)
+        return tg_fail(ctx, TG_ERR_NOMEM, "segment.features: out of memory for %lld voxels x %d features",
+                       (long long)S.nv, per);
+    tg_volume view;
+    tg_volume_init(&view);
+    for (int c = 0; c < nch && !st; c++) {
+        if (fcols) {
+            int64_t lo[3] = {0, 0, za}, hi[3] = {nx, ny, zb};
+            if ((st = tg_volume_view(ctx, ch[c], lo, hi, &view))) break;
+            for (int i = 0; i < o->nsigmas && !st; i++) {
+                st = scale_features(ctx, &view, i, o, &S, 0);
+                if (!st && tg_progress(ctx, (c + (i + 1.0) / o->nsigmas) / nch, "features"))
+                    st = tg_fail(ctx, TG_ERR_CANCELLED, "segment.features: cancelled");
+            }
+            tg_volume_release(&view);
+        }
+        if (!st && o->conv) st = conv_features(ctx, ch[c], o, z0, z1, &S, fcols);
+        if (!st) transpose_into(S.out, S.nv, per, out, nfeat, c * per, S.nt);
+    }
+    tg_volume_release(&view);
+    tg_free(S.out);
+    if (!st) tg_progress_done(ctx, "features");
+    return st;
+}
+
+tg_status tg_features_points(tg_ctx *ctx, const tg_volume *const *ch, int nch, const tg_features_opts *o,
+                             const int64_t *xyz, int64_t n, int64_t max_slab, float *out)
+{
+    tg_status st;
+    int64_t *start = NULL, *order = NULL;
+    float *buf = NULL;
+    if ((st = tg_features_check(ctx, o))) return st;
+    if ((st = tg_features_check_channels(ctx, ch, nch))) return st;
+    if (n < 0 || (n > 0 && (!xyz || !out))) return tg_fail(ctx, TG_ERR_ARG, "segment.features: bad point list");
+    if (n == 0) return TG_OK;
+    int64_t nx = ch[0]->dims[0], ny = ch[0]->dims[1], nz = ch[0]->dims[2], nxy = nx * ny;
+    int nfeat = tg_features_count(o, nch);
+    for (int64_t i = 0; i < n; i++) {
+        const int64_t *p = xyz + 3 * i;
+        if (p[0] < 0 || p[0] >= nx || p[1] < 0 || p[1] >= ny || p[2] < 0 || p[2] >= nz)
+            return tg_fail(ctx, TG_ERR_RANGE, "segment.features: point %lld (%lld, %lld, %lld) is outside the %lldx%lldx%lld "
+                           "channels", (long long)i, (long long)p[0], (long long)p[1], (long long)p[2], (long long)nx,
+                           (long long)ny, (long long)nz);
+    }
+    if (max_slab <= 0) { /* at most 64 M floats (256 MiB) of slab output, at most 32 slices */
+        max_slab = (int64_t)(64 << 20) / (nxy * nfeat);
+        if (max_slab > 32) max_slab = 32;
+        if (max_slab < 1) max_slab = 1;
+    }
+    /* counting sort of the points by z */
+    start = tg_calloc((size_t)nz + 1, sizeof *start);
+    order = tg_malloc((size_t)n * sizeof *order);
+    buf = tg_malloc((size_t)(max_slab * nxy) * (size_t)nfeat * sizeof *buf);
+    if (!start || !order || !buf) {
+        st = tg_fail(ctx, TG_ERR_NOMEM, "segment.features: out of memory for a slab of %lld slices of %d features",
+                     (long long)max_slab, nfeat);
+        goto done;
+    }
+    for (int64_t i = 0; i < n; i++) start[xyz[3 * i + 2] + 1]++;
+    for (int64_t z = 0; z < nz; z++) start[z + 1] += start[z];
+    {
+        int64_t *fill = tg_malloc((size_t)nz * sizeof *fill);
+        if (!fill) { st = tg_fail(ctx, TG_ERR_NOMEM, "segment.features: out of memory"); goto done; }
+        memcpy(fill, start, (size_t)nz * sizeof *fill);
+        for (int64_t i = 0; i < n; i++) order[fill[xyz[3 * i + 2]]++] = i;
+        tg_free(fill);
+    }
+    int64_t gap = 2 * (int64_t)tg_features_halo(o) + 1;
+    for (int64_t z = 0; z < nz;) {
+        if (start[z + 1] == start[z]) { z++; continue; }
+        int64_t zs = z, last = z;
+        for (int64_t t = z + 1; t < nz && t < zs + max_slab && t - last <= gap; t++)
+            if (start[t + 1] > start[t]) last = t;
+        if ((st = tg_features_slab(ctx, ch, nch, o, zs, last + 1, buf))) goto done;
+        for (int64_t j = start[zs]; j < start[last + 1]; j++) {
+            const int64_t *p = xyz + 3 * order[j];
+            int64_t row = ((p[2] - zs) * ny + p[1]) * nx + p[0];
+            memcpy(out + (size_t)order[j] * (size_t)nfeat, buf + (size_t)row * (size_t)nfeat, (size_t)nfeat * sizeof *out);
+        }
+        z = last + 1;
+    }
+done:
+    tg_free(start);
+    tg_free(order);
+    tg_free(buf);
+    return st;
+}
