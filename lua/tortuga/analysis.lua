@@ -430,27 +430,11 @@ end
 
 -- ---------------------------------------------------------------- derived values
 
---- Eq. 2: sigma = l / (R A / layers) (halve R, layers = 2, for the full-blocking two-layer cell). S/m.
-function M.sigma_from_resistance(t)
-  local where = "tg.analysis.sigma_from_resistance"
-  local o = util.options(t, { R = NIL, thickness = NIL, area = NIL, layers = 1 }, where)
-  for _, k in ipairs { "R", "thickness", "area" } do
-    util.check(is_finite(o[k]) and o[k] > 0, where, "%s must be a positive number, got %s", k, tostring(o[k]))
-  end
-  util.check(o.layers == 1 or o.layers == 2, where, "layers must be 1 or 2, got %s", tostring(o.layers))
-  return o.thickness / (o.R / o.layers * o.area)
-end
-
---- Eq. 3: kappa = sigma_bulk / sigma_eff * fraction.
-function M.kappa(t)
-  local where = "tg.analysis.kappa"
-  local o = util.options(t, { sigma_bulk = NIL, sigma_eff = NIL, fraction = NIL }, where)
-  util.check(is_finite(o.sigma_bulk) and o.sigma_bulk > 0, where, "sigma_bulk must be a positive number, got %s", tostring(o.sigma_bulk))
-  util.check(is_finite(o.sigma_eff) and o.sigma_eff > 0, where, "sigma_eff must be a positive number, got %s", tostring(o.sigma_eff))
-  util.check(is_finite(o.fraction) and o.fraction > 0 and o.fraction <= 1, where,
-    "fraction must be a volume fraction in (0, 1], got %s", tostring(o.fraction))
-  return o.sigma_bulk / o.sigma_eff * o.fraction
-end
+-- Eq. 2 and Eq. 3 live with the transport module (tg.transport.sigma_from_resistance, tg.transport.kappa);
+-- they are offered here too because sample tables derive them.
+local transport = require "tortuga.transport"
+M.sigma_from_resistance = transport.sigma_from_resistance
+M.kappa = transport.kappa
 
 --- d50 of a size distribution {size = {...}, cumulative = {...}} (cumulative fraction, 0..1 or 0..100) or
 -- {size = {...}, fraction = {...}} (fraction per size class; classes end at the given sizes), linear interpolation.

@@ -268,15 +268,15 @@ describe("tg.analysis: the paper's arithmetic", function()
     local R = 2 * 60e-6 / (0.005 * A)
     assert.relnear(0.005, tg.analysis.sigma_from_resistance { R = R, thickness = 60e-6, area = A, layers = 2 }, 1e-14)
     assert.raises_with(function() tg.analysis.sigma_from_resistance { R = -1, thickness = 1, area = 1 } end,
-      "R must be a positive number")
-    assert.raises_with(function() tg.analysis.sigma_from_resistance { R = 1, thickness = 1, area = 1, layers = 3 } end,
-      "layers must be 1 or 2")
+      "'R' must be a positive number")
+    assert.raises_with(function() tg.analysis.sigma_from_resistance { R = 1, thickness = 1, area = 1, layers = 0 } end,
+      "'layers' must be an integer >= 1")
   end)
 
   it("Eq. 3: BM10's 2.0 / 0.05 mS/cm with the ISE fraction 0.375 the paper implies gives kappa = 15", function()
     assert.near(15, tg.analysis.kappa { sigma_bulk = 0.2, sigma_eff = 0.005, fraction = 0.375 }, 1e-12)
     assert.raises_with(function() tg.analysis.kappa { sigma_bulk = 0.2, sigma_eff = 0.005, fraction = 1.5 } end,
-      "fraction must be a volume fraction")
+      "'fraction' must be in (0, 1]")
   end)
 
   it("derives Eq. 2 and 3, coverage and lambda for samples", function()

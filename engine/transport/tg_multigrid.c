@@ -1,0 +1,798 @@
+/* tg_multigrid.c — see tg_multigrid.h for the manual (operator, aggregation hierarchy, V-cycle, cost,
+ * memory, threading).
+ *
+ * Layout of a level: cells indexed i = x + nx*(y + ny*z). g[a][i] is the conductance of the face between
+ * cell i and its forward neighbour along axis a (the wrap face for the last cell of a periodic axis, else 0
+ * there). gb[0] / gb[1] hold the boundary conductances of planes 0 / nz-1 (nx*ny each). runs lists the
+ * x-runs of unknowns of every row: row r = y + ny*z owns runs[2*roff[r] .. 2*roff[r+1]) as [x0, x1) pairs.
+ * The fine level has no g arrays: its faces come from the class table (lut) on the fly.
+ *
+ * Every vector keeps 0 in the entries that are not unknowns (kernels only write unknowns), so neighbour
+ * reads need no activity test: a face to a non-unknown has conductance 0 and its value is 0.
+ */
+#include "transport/tg_multigrid.h"
+
+#include <math.h>
+#include <string.h>
+
+#define AI static inline __attribute__((always_inline))
+
+typedef struct level {
+    int64_t n[3], cells, nunk;
+    int wrapx, wrapy;
+    /* fine level */
+    const uint8_t *cls;
+    int ncls;
+    const float *lut[3];
+    uint8_t *code;      /* fast path (one conducting class): diagonal code per cell, see build_codes */
+    float w[3], dtab[64], itab[64];
+    /* coarse levels */
+    float *g[3];
+    float *x, *b;
+    /* every level */
+    float *gb[2];
+    int64_t *roff;
+    int32_t *runs;
+    double *part; /* per-plane partial sums */
+} level;
+
+struct tg_mg {
+    int nlev;
+    level lev[32];
+    tg_mg_opts opt;
+    const tg_mg_fine *fine;
+    float *zf;    /* a row of zeros (values, faces) */
+    uint8_t *zc;  /* a row of class 0 */
+    /* exact solve on the coarsest level */
+    int64_t nd;
+    int64_t *dmap;
+    double *chol, *dv;
+    double bnorm2;
+    size_t bytes;
+};
+
+/* ---------------------------------------------------------------- rows and the stencil */
+
+typedef struct rowp {
+    int64_t y, z;
+    const float *v, *vym, *vyp, *vzm, *vzp;   /* values of this row and its 4 neighbour rows */
+    const uint8_t *c, *cym, *cyp, *czm, *czp; /* fine: classes of the same rows */
+    const uint8_t *code;                      /* fast path: diagonal codes of this row */
+    const float *gx, *gym, *gyp, *gzm, *gzp;  /* coarse: faces x (this row), y-1|y, y|y+1, z-1|z, z|z+1 */
+    const float *gb0, *gb1;                   /* boundary conductances (or zeros) */
+} rowp;
+
+static inline int64_t rowoff(const level *L, int64_t y, int64_t z) { return L->n[0] * (y + L->n[1] * z); }
+
+/* Point R at row (y, z) of level L for the value vector v (NULL: values not needed). */
+static void row_setup(const tg_mg *mg, const level *L, const float *v, int64_t y, int64_t z, rowp *R)
+{
+    const int64_t ny = L->n[1], nz = L->n[2];
+    const int64_t o = rowoff(L, y, z);
+    int64_t oym = -1, oyp = -1, ozm = -1, ozp = -1;
+    if (y > 0) oym = rowoff(L, y - 1, z);
+    else if (L->wrapy) oym = rowoff(L, ny - 1, z);
+    if (y + 1 < ny) oyp = rowoff(L, y + 1, z);
+    else if (L->wrapy) oyp = rowoff(L, 0, z);
+    if (z > 0) ozm = rowoff(L, y, z - 1);
+    if (z + 1 < nz) ozp = rowoff(L, y, z + 1);
+    R->y = y;
+    R->z = z;
+    const float *zf = mg->zf;
+    if (v) {
+        R->v = v + o;
+        R->vym = oym >= 0 ? v + oym : zf;
+        R->vyp = oyp >= 0 ? v + oyp : zf;
+        R->vzm = ozm >= 0 ? v + ozm : zf;
+        R->vzp = ozp >= 0 ? v + ozp : zf;
+    } else {
+        R->v = R->vym = R->vyp = R->vzm = R->vzp = zf;
+    }
+    if (L->cls) {
+        const uint8_t *c = L->cls, *zc = mg->zc;
+        R->c = c + o;
+        R->cym = oym >= 0 ? c + oym : zc;
+        R->cyp = oyp >= 0 ? c + oyp : zc;
+        R->czm = ozm >= 0 ? c + ozm : zc;
+        R->czp = ozp >= 0 ? c + ozp : zc;
+        R->code = L->code ? L->code + o : NULL;
+    } else {
+        R->gx = L->g[0] + o;
+        /* the face between y-1 and y is stored at row y-1 (at row ny-1 for the wrap face) */
+        R->gym = oym >= 0 ? L->g[1] + oym : zf;
+        R->gyp = L->g[1] + o;
+        R->gzm = ozm >= 0 ? L->g[2] + ozm : zf;
+        R->gzp = L->g[2] + o;
+    }
+    R->gb0 = z == 0 ? L->gb[0] + L->n[0] * y : zf;
+    R->gb1 = z == nz - 1 ? L->gb[1] + L->n[0] * y : zf;
+}
+
+/* Sum of g_ij * v_j over the 6 neighbours of cell x of the row, and the diagonal sum g_ij + gb. */
+AI float gather(const level *L, const rowp *R, int64_t x, int fine, float *dout)
+{
+    const int64_t nx = L->n[0];
+    float s = 0.0f, d, g;
+    if (fine == 2) {
+        /* one conducting class: every face between unknowns has the axis weight, and non-unknowns hold 0 */
+        float vl = x > 0 ? R->v[x - 1] : (L->wrapx ? R->v[nx - 1] : 0.0f);
+        float vr = x + 1 < nx ? R->v[x + 1] : (L->wrapx ? R->v[0] : 0.0f);
+        s = L->w[0] * (vl + vr) + L->w[1] * (R->vym[x] + R->vyp[x]) + L->w[2] * (R->vzm[x] + R->vzp[x]);
+        *dout = L->dtab[R->code[x]];
+        return s;
+    }
+    d = R->gb0[x] + R->gb1[x];
+    if (fine) {
+        const int K = L->ncls, c = R->c[x];
+        const float *lx = L->lut[0] + c * K, *ly = L->lut[1] + c * K, *lz = L->lut[2] + c * K;
+        if (x > 0) { g = lx[R->c[x - 1]]; s += g * R->v[x - 1]; d += g; }
+        else if (L->wrapx) { g = lx[R->c[nx - 1]]; s += g * R->v[nx - 1]; d += g; }
+        if (x + 1 < nx) { g = lx[R->c[x + 1]]; s += g * R->v[x + 1]; d += g; }
+        else if (L->wrapx) { g = lx[R->c[0]]; s += g * R->v[0]; d += g; }
+        g = ly[R->cym[x]]; s += g * R->vym[x]; d += g;
+        g = ly[R->cyp[x]]; s += g * R->vyp[x]; d += g;
+        g = lz[R->czm[x]]; s += g * R->vzm[x]; d += g;
+        g = lz[R->czp[x]]; s += g * R->vzp[x]; d += g;
+    } else {
+        if (x > 0) { g = R->gx[x - 1]; s += g * R->v[x - 1]; d += g; }
+        else if (L->wrapx) { g = R->gx[nx - 1]; s += g * R->v[nx - 1]; d += g; }
+        g = R->gx[x];
+        if (x + 1 < nx) { s += g * R->v[x + 1]; d += g; }
+        else if (L->wrapx) { s += g * R->v[0]; d += g; }
+        g = R->gym[x]; s += g * R->vym[x]; d += g;
+        g = R->gyp[x]; s += g * R->vyp[x]; d += g;
+        g = R->gzm[x]; s += g * R->vzm[x]; d += g;
+        g = R->gzp[x]; s += g * R->vzp[x]; d += g;
+    }
+    *dout = d;
+    return s;
+}
+
+/* ---------------------------------------------------------------- smoothing */
+
+/* Gauss-Seidel on the cells of one colour ((x+y+z) % 2 == col) of plane z. rev: rows, runs and cells in
+ * reverse order (the adjoint sweep). init: the vector is taken as zero (cells of the colour get b/d, the
+ * others 0), so the caller need not clear it. */
+AI void gs_plane(const tg_mg *mg, const level *L, float *v, const float *b, int64_t z, int col, int rev,
+                 int init, int fine)
+{
+    const int64_t ny = L->n[1];
+    rowp R;
+    for (int64_t yy = 0; yy < ny; yy++) {
+        const int64_t y = rev ? ny - 1 - yy : yy;
+        row_setup(mg, L, init ? NULL : v, y, z, &R);
+        const int64_t r = y + ny * z, o = rowoff(L, y, z);
+        float *vr = v + o;
+        const float *br = b + o;
+        const int32_t *ru = L->runs;
+        for (int64_t k0 = L->roff[r]; k0 < L->roff[r + 1]; k0++) {
+            const int64_t k = rev ? L->roff[r] + L->roff[r + 1] - 1 - k0 : k0;
+            const int64_t x0 = ru[2 * k], x1 = ru[2 * k + 1];
+            float d;
+            if (init) {
+                for (int64_t x = x0; x < x1; x++) {
+                    if (((x + y + z) & 1) == col) {
+                        gather(L, &R, x, fine, &d);
+                        vr[x] = fine == 2 ? br[x] * L->itab[R.code[x]] : br[x] / d;
+                    } else {
+                        vr[x] = 0.0f;
+                    }
+                }
+                continue;
+            }
+            const int64_t first = x0 + ((x0 + y + z + col) & 1);
+            if (!rev) {
+                for (int64_t x = first; x < x1; x += 2) {
+                    float s = gather(L, &R, x, fine, &d);
+                    vr[x] = fine == 2 ? (br[x] + s) * L->itab[R.code[x]] : (br[x] + s) / d;
+                }
+            } else {
+                int64_t last = x1 - 1;
+                if (((last + y + z) & 1) != col) last--;
+                for (int64_t x = last; x >= x0; x -= 2) {
+                    float s = gather(L, &R, x, fine, &d);
+                    vr[x] = fine == 2 ? (br[x] + s) * L->itab[R.code[x]] : (br[x] + s) / d;
+                }
+            }
+        }
+    }
+}
+
+static void gs_half(tg_ctx *ctx, const tg_mg *mg, const level *L, float *v, const float *b, int col, int rev,
+                    int init)
+{
+    const int64_t nz = L->n[2];
+    const int par = L->cells > 32768;
+    if (L->code) {
+#pragma omp parallel for schedule(static) num_threads(ctx->nthreads) if (par)
+        for (int64_t zz = 0; zz < nz; zz++) gs_plane(mg, L, v, b, rev ? nz - 1 - zz : zz, col, rev, init, 2);
+    } else if (L->cls) {
+#pragma omp parallel for schedule(static) num_threads(ctx->nthreads) if (par)
+        for (int64_t zz = 0; zz < nz; zz++) gs_plane(mg, L, v, b, rev ? nz - 1 - zz : zz, col, rev, init, 1);
+    } else {
+#pragma omp parallel for schedule(static) num_threads(ctx->nthreads) if (par)
+        for (int64_t zz = 0; zz < nz; zz++) gs_plane(mg, L, v, b, rev ? nz - 1 - zz : zz, col, rev, init, 0);
+    }
+}
+
+/* ---------------------------------------------------------------- transfer between levels */
+
+/* b_c = P^T (b - A v): the residual of level l summed over each 2x2x2 block into level l+1. */
+AI void restrict_plane(const tg_mg *mg, const level *L, const float *v, const float *b, level *C, int64_t K,
+                       int only, int fine)
+{
+    const int64_t ncx = C->n[0], ncy = C->n[1];
+    float *bc = C->b + ncx * ncy * K;
+    memset(bc, 0, sizeof(float) * (size_t)(ncx * ncy));
+    rowp R;
+    for (int64_t z = 2 * K; z < 2 * K + 2 && z < L->n[2]; z++) {
+        for (int64_t y = 0; y < L->n[1]; y++) {
+            row_setup(mg, L, v, y, z, &R);
+            const int64_t r = y + L->n[1] * z, o = rowoff(L, y, z);
+            float *bcr = bc + ncx * (y >> 1);
+            for (int64_t k = L->roff[r]; k < L->roff[r + 1]; k++) {
+                const int64_t x0 = L->runs[2 * k], x1 = L->runs[2 * k + 1];
+                const int64_t first = only < 0 ? x0 : x0 + ((x0 + y + z + only) & 1), step = only < 0 ? 1 : 2;
+                for (int64_t x = first; x < x1; x += step) {
+                    float d, s = gather(L, &R, x, fine, &d);
+                    bcr[x >> 1] += b[o + x] + s - d * v[o + x];
+                }
+            }
+        }
+    }
+}
+
+/* After a black half-sweep the black cells have zero residual (unless a periodic wrap of odd length makes
+ * two black cells neighbours), so only the red ones are summed. */
+static void restrict_res(tg_ctx *ctx, const tg_mg *mg, const level *L, const float *v, const float *b, level *C)
+{
+    const int par = L->cells > 32768;
+    const int only = ((L->wrapx && (L->n[0] & 1)) || (L->wrapy && (L->n[1] & 1))) ? -1 : 0;
+    if (L->code) {
+#pragma omp parallel for schedule(static) num_threads(ctx->nthreads) if (par)
+        for (int64_t K = 0; K < C->n[2]; K++) restrict_plane(mg, L, v, b, C, K, only, 2);
+    } else if (L->cls) {
+#pragma omp parallel for schedule(static) num_threads(ctx->nthreads) if (par)
+        for (int64_t K = 0; K < C->n[2]; K++) restrict_plane(mg, L, v, b, C, K, only, 1);
+    } else {
+#pragma omp parallel for schedule(static) num_threads(ctx->nthreads) if (par)
+        for (int64_t K = 0; K < C->n[2]; K++) restrict_plane(mg, L, v, b, C, K, only, 0);
+    }
+}
+
+/* v += omega * P v_c on the unknowns of level L. */
+static void prolong(tg_ctx *ctx, const level *L, float *v, const level *C, float omega)
+{
+    const int64_t ny = L->n[1], ncx = C->n[0], ncy = C->n[1];
+#pragma omp parallel for schedule(static) num_threads(ctx->nthreads) if (L->cells > 32768)
+    for (int64_t z = 0; z < L->n[2]; z++) {
+        for (int64_t y = 0; y < ny; y++) {
+            const int64_t r = y + ny * z;
+            float *vr = v + rowoff(L, y, z);
+            const float *vc = C->x + ncx * ((y >> 1) + ncy * (z >> 1));
+            for (int64_t k = L->roff[r]; k < L->roff[r + 1]; k++)
+                for (int64_t x = L->runs[2 * k]; x < L->runs[2 * k + 1]; x++) vr[x] += omega * vc[x >> 1];
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- exact coarsest solve */
+
+static void dense_solve(tg_mg *mg, level *L)
+{
+    const int64_t n = mg->nd;
+    double *y = mg->dv;
+    const double *A = mg->chol;
+    for (int64_t i = 0; i < n; i++) {
+        double s = L->b[mg->dmap[i]];
+        for (int64_t k = 0; k < i; k++) s -= A[i * n + k] * y[k];
+        y[i] = s / A[i * n + i];
+    }
+    for (int64_t i = n - 1; i >= 0; i--) {
+        double s = y[i];
+        for (int64_t k = i + 1; k < n; k++) s -= A[k * n + i] * y[k];
+        y[i] = s / A[i * n + i];
+    }
+    for (int64_t i = 0; i < n; i++) L->x[mg->dmap[i]] = (float)y[i];
+}
+
+/* ---------------------------------------------------------------- the cycle */
+
+/* One cycle on level l for A v = b. zero: v starts at zero (and is not read). Coarse levels other than the
+ * coarsest get gamma cycles (gamma = 2: a W-cycle; each extra cycle starts from the current iterate, so the
+ * composite error propagation E^gamma stays self-adjoint in the A inner product). */
+static void cycle(tg_ctx *ctx, tg_mg *mg, int l, float *v, const float *b, int zero)
+{
+    level *L = &mg->lev[l];
+    if (l == mg->nlev - 1) {
+        dense_solve(mg, L);
+        return;
+    }
+    level *C = &mg->lev[l + 1];
+    const int nu = mg->opt.nu;
+    for (int s = 0; s < nu; s++) {
+        gs_half(ctx, mg, L, v, b, 0, 0, zero && s == 0);
+        gs_half(ctx, mg, L, v, b, 1, 0, 0);
+    }
+    restrict_res(ctx, mg, L, v, b, C);
+    const int g = l + 1 < mg->nlev - 1 ? mg->opt.gamma : 1;
+    for (int k = 0; k < g; k++) cycle(ctx, mg, l + 1, C->x, C->b, k == 0);
+    prolong(ctx, L, v, C, (float)mg->opt.omega);
+    for (int s = 0; s < nu; s++) {
+        gs_half(ctx, mg, L, v, b, 1, 1, 0);
+        gs_half(ctx, mg, L, v, b, 0, 1, 0);
+    }
+}
+
+void tg_mg_precondition(tg_ctx *ctx, tg_mg *mg, const float *r, float *z)
+{
+    if (mg->nlev == 1) {
+        /* the fine level is the coarsest: exact solve through the level's own b/x buffers */
+        level *L = &mg->lev[0];
+        for (int64_t i = 0; i < mg->nd; i++) L->b[mg->dmap[i]] = r[mg->dmap[i]];
+        dense_solve(mg, L);
+        for (int64_t i = 0; i < mg->nd; i++) z[mg->dmap[i]] = L->x[mg->dmap[i]];
+        return;
+    }
+    cycle(ctx, mg, 0, z, r, 1);
+}
+
+/* ---------------------------------------------------------------- fine-level operator and vector ops */
+
+AI double apply_plane(const tg_mg *mg, const level *L, const float *p, float *q, int64_t z, int fine)
+{
+    double acc = 0.0;
+    rowp R;
+    for (int64_t y = 0; y < L->n[1]; y++) {
+        row_setup(mg, L, p, y, z, &R);
+        const int64_t r = y + L->n[1] * z, o = rowoff(L, y, z);
+        for (int64_t k = L->roff[r]; k < L->roff[r + 1]; k++) {
+            for (int64_t x = L->runs[2 * k]; x < L->runs[2 * k + 1]; x++) {
+                float d, s = gather(L, &R, x, fine, &d);
+                float qq = d * p[o + x] - s;
+                q[o + x] = qq;
+                acc += (double)p[o + x] * (double)qq;
+            }
+        }
+    }
+    return acc;
+}
+
+static double sum_parts(const double *part, int64_t n)
+{
+    double s = 0.0;
+    for (int64_t i = 0; i < n; i++) s += part[i];
+    return s;
+}
+
+double tg_mg_apply(tg_ctx *ctx, tg_mg *mg, const float *p, float *q)
+{
+    level *L = &mg->lev[0];
+    if (L->code) {
+#pragma omp parallel for schedule(static) num_threads(ctx->nthreads) if (L->cells > 32768)
+        for (int64_t z = 0; z < L->n[2]; z++) L->part[z] = apply_plane(mg, L, p, q, z, 2);
+    } else {
+#pragma omp parallel for schedule(static) num_threads(ctx->nthreads) if (L->cells > 32768)
+        for (int64_t z = 0; z < L->n[2]; z++) L->part[z] = apply_plane(mg, L, p, q, z, 1);
+    }
+    return sum_parts(L->part, L->n[2]);
+}
+
+/* r = b - A x in double for plane z; returns the plane's ||r||^2 and adds its sum of r to *sr. */
+static double residual_plane(const tg_mg *mg, const level *L, const double *xv, float *rout, int64_t z,
+                             double *sr)
+{
+    const tg_mg_fine *F = mg->fine;
+    const int64_t nx = L->n[0], ny = L->n[1], nz = L->n[2], plane = nx * ny;
+    const int K = L->ncls;
+    double acc = 0.0, sum = 0.0;
+    for (int64_t y = 0; y < ny; y++) {
+        const int64_t r = y + ny * z, o = rowoff(L, y, z);
+        int64_t oym = -1, oyp = -1;
+        if (y > 0) oym = o - nx;
+        else if (L->wrapy) oym = rowoff(L, ny - 1, z);
+        if (y + 1 < ny) oyp = o + nx;
+        else if (L->wrapy) oyp = rowoff(L, 0, z);
+        const int64_t ozm = z > 0 ? o - plane : -1, ozp = z + 1 < nz ? o + plane : -1;
+        for (int64_t k = L->roff[r]; k < L->roff[r + 1]; k++) {
+            for (int64_t x = L->runs[2 * k]; x < L->runs[2 * k + 1]; x++) {
+                const int64_t i = o + x;
+                const int c = L->cls[i];
+                const double *lx = F->lutd[0] + c * K, *ly = F->lutd[1] + c * K, *lz = F->lutd[2] + c * K;
+                const double xi = xv[i];
+                double bi = 0.0, ax = 0.0, g;
+                if (z == 0) { bi = F->gbin[y * nx + x]; ax += bi * xi; }
+                if (z == nz - 1) ax += F->gbout[y * nx + x] * xi;
+                int64_t j = x > 0 ? i - 1 : (L->wrapx ? o + nx - 1 : -1);
+                if (j >= 0) { g = lx[L->cls[j]]; ax += g * (xi - xv[j]); }
+                j = x + 1 < nx ? i + 1 : (L->wrapx ? o : -1);
+                if (j >= 0) { g = lx[L->cls[j]]; ax += g * (xi - xv[j]); }
+                if (oym >= 0) { j = oym + x; g = ly[L->cls[j]]; ax += g * (xi - xv[j]); }
+                if (oyp >= 0) { j = oyp + x; g = ly[L->cls[j]]; ax += g * (xi - xv[j]); }
+                if (ozm >= 0) { j = ozm + x; g = lz[L->cls[j]]; ax += g * (xi - xv[j]); }
+                if (ozp >= 0) { j = ozp + x; g = lz[L->cls[j]]; ax += g * (xi - xv[j]); }
+                const double ri = bi - ax;
+                if (rout) rout[i] = (float)ri;
+                acc += ri * ri;
+                sum += ri;
+            }
+        }
+    }
+    *sr = sum;
+    return acc;
+}
+
+double tg_mg_residual(tg_ctx *ctx, tg_mg *mg, const double *x, float *r, double *sum_r)
+{
+    level *L = &mg->lev[0];
+    double *sums = L->part + L->n[2];
+#pragma omp parallel for schedule(static) num_threads(ctx->nthreads) if (L->cells > 32768)
+    for (int64_t z = 0; z < L->n[2]; z++) L->part[z] = residual_plane(mg, L, x, r, z, &sums[z]);
+    if (sum_r) *sum_r = sum_parts(sums, L->n[2]);
+    return sum_parts(L->part, L->n[2]);
+}
+
+double tg_mg_rhs_norm2(const tg_mg *mg) { return mg->bnorm2; }
+
+double tg_mg_update(tg_ctx *ctx, tg_mg *mg, double a, const float *p, const float *q, double *x, float *r)
+{
+    level *L = &mg->lev[0];
+    const int64_t plane = L->n[0] * L->n[1];
+    const float af = (float)a;
+#pragma omp parallel for schedule(static) num_threads(ctx->nthreads) if (L->cells > 32768)
+    for (int64_t z = 0; z < L->n[2]; z++) {
+        double s0 = 0, s1 = 0;
+        const int64_t o = plane * z;
+        int64_t i = 0;
+        for (; i + 1 < plane; i += 2) {
+            x[o + i] += a * p[o + i];
+            x[o + i + 1] += a * p[o + i + 1];
+            float r0 = r[o + i] - af * q[o + i], r1 = r[o + i + 1] - af * q[o + i + 1];
+            r[o + i] = r0;
+            r[o + i + 1] = r1;
+            s0 += (double)r0 * r0;
+            s1 += (double)r1 * r1;
+        }
+        for (; i < plane; i++) {
+            x[o + i] += a * p[o + i];
+            float r0 = r[o + i] - af * q[o + i];
+            r[o + i] = r0;
+            s0 += (double)r0 * r0;
+        }
+        L->part[z] = s0 + s1;
+    }
+    return sum_parts(L->part, L->n[2]);
+}
+
+double tg_mg_dot(tg_ctx *ctx, tg_mg *mg, const float *a, const float *b)
+{
+    level *L = &mg->lev[0];
+    const int64_t plane = L->n[0] * L->n[1];
+#pragma omp parallel for schedule(static) num_threads(ctx->nthreads) if (L->cells > 32768)
+    for (int64_t z = 0; z < L->n[2]; z++) {
+        double s0 = 0, s1 = 0;
+        const float *pa = a + plane * z, *pb = b + plane * z;
+        int64_t i = 0;
+        for (; i + 1 < plane; i += 2) {
+            s0 += (double)pa[i] * pb[i];
+            s1 += (double)pa[i + 1] * pb[i + 1];
+        }
+        for (; i < plane; i++) s0 += (double)pa[i] * pb[i];
+        L->part[z] = s0 + s1;
+    }
+    return sum_parts(L->part, L->n[2]);
+}
+
+void tg_mg_xpby(tg_ctx *ctx, tg_mg *mg, const float *z, double beta, float *p)
+{
+    level *L = &mg->lev[0];
+    const float bf = (float)beta;
+    const int64_t n = L->cells;
+#pragma omp parallel for schedule(static) num_threads(ctx->nthreads) if (n > 32768)
+    for (int64_t i = 0; i < n; i++) p[i] = z[i] + bf * p[i];
+}
+
+/* ---------------------------------------------------------------- building the hierarchy */
+
+static void *mg_alloc(tg_mg *mg, size_t bytes, int zero)
+{
+    void *p = zero ? tg_calloc(1, bytes ? bytes : 1) : tg_malloc(bytes ? bytes : 1);
+    if (p) mg->bytes += bytes;
+    return p;
+}
+
+/* Run lists of the unknowns of L, from an activity test per cell (fine: class, coarse: act[]). */
+static tg_status build_runs(tg_ctx *ctx, tg_mg *mg, level *L, const uint8_t *act)
+{
+    const int64_t nx = L->n[0], rows = L->n[1] * L->n[2];
+    L->roff = mg_alloc(mg, sizeof(int64_t) * (size_t)(rows + 1), 1);
+    if (!L->roff) return tg_fail(ctx, TG_ERR_NOMEM, "flux: out of memory for the run lists (%lld rows)", (long long)rows);
+#pragma omp parallel for schedule(static) num_threads(ctx->nthreads) if (L->cells > 32768)
+    for (int64_t r = 0; r < rows; r++) {
+        const uint8_t *a = act + nx * r;
+        int64_t cnt = 0;
+        for (int64_t x = 0; x < nx; x++)
+            if (a[x] && (x == 0 || !a[x - 1])) cnt++;
+        L->roff[r + 1] = cnt;
+    }
+    for (int64_t r = 0; r < rows; r++) L->roff[r + 1] += L->roff[r];
+    L->runs = mg_alloc(mg, sizeof(int32_t) * 2 * (size_t)(L->roff[rows] + 1), 0);
+    if (!L->runs) return tg_fail(ctx, TG_ERR_NOMEM, "flux: out of memory for %lld runs", (long long)L->roff[rows]);
+    int64_t nunk = 0;
+#pragma omp parallel for schedule(static) num_threads(ctx->nthreads) reduction(+ : nunk) if (L->cells > 32768)
+    for (int64_t r = 0; r < rows; r++) {
+        const uint8_t *a = act + nx * r;
+        int64_t k = L->roff[r];
+        for (int64_t x = 0; x < nx; x++) {
+            if (!a[x]) continue;
+            if (x == 0 || !a[x - 1]) L->runs[2 * k] = (int32_t)x;
+            nunk++;
+            if (x + 1 == nx || !a[x + 1]) { L->runs[2 * k + 1] = (int32_t)(x + 1); k++; }
+        }
+    }
+    L->nunk = nunk;
+    return TG_OK;
+}
+
+/* Fast path for one conducting class (ncls == 2): all faces between unknowns along axis a have the same
+ * conductance w[a], so the diagonal is w0*cx + w1*cy + w2*(cz + boundary), with cx, cy, cz in 0..2 the
+ * unknown neighbours along each axis and the boundary conductances in units of w2 (0, 1 or 2 on each end
+ * plane; 1 for PoreSpy's first/last-layer faces, 2 for TauFactor's half-voxel faces). code = cx + 3 cy + 9 ez. */
+static tg_status build_codes(tg_ctx *ctx, tg_mg *mg, level *L)
+{
+    const tg_mg_fine *F = mg->fine;
+    const int64_t nx = L->n[0], ny = L->n[1], nz = L->n[2], plane = nx * ny;
+    for (int a = 0; a < 3; a++) L->w[a] = F->lut[a][1 * 2 + 1];
+    if (!(L->w[2] > 0.0f)) return TG_OK;
+    for (int i = 0; i < plane; i++) {
+        double e0 = F->gbin[i] / L->w[2], e1 = F->gbout[i] / L->w[2];
+        if ((e0 != 0.0 && e0 != 1.0 && e0 != 2.0) || (e1 != 0.0 && e1 != 1.0 && e1 != 2.0)) return TG_OK; /* general path */
+    }
+    L->code = mg_alloc(mg, (size_t)L->cells, 0);
+    if (!L->code) return tg_fail(ctx, TG_ERR_NOMEM, "flux: out of memory for the diagonal codes");
+    for (int cx = 0; cx < 3; cx++)
+        for (int cy = 0; cy < 3; cy++)
+            for (int ez = 0; ez < 7; ez++) {
+                const int c = cx + 3 * cy + 9 * ez;
+                L->dtab[c] = L->w[0] * cx + L->w[1] * cy + L->w[2] * ez;
+                L->itab[c] = L->dtab[c] > 0.0f ? 1.0f / L->dtab[c] : 0.0f;
+            }
+    const uint8_t *cl = L->cls;
+#pragma omp parallel for schedule(static) num_threads(ctx->nthreads)
+    for (int64_t z = 0; z < nz; z++)
+        for (int64_t y = 0; y < ny; y++)
+            for (int64_t x = 0; x < nx; x++) {
+                const int64_t i = x + nx * (y + ny * z);
+                if (!cl[i]) { L->code[i] = 0; continue; }
+                int cx = 0, cy = 0, ez = 0;
+                if (x > 0) cx += cl[i - 1] != 0; else if (L->wrapx) cx += cl[i + nx - 1] != 0;
+                if (x + 1 < nx) cx += cl[i + 1] != 0; else if (L->wrapx) cx += cl[i - nx + 1] != 0;
+                if (y > 0) cy += cl[i - nx] != 0; else if (L->wrapy) cy += cl[i + plane - nx] != 0;
+                if (y + 1 < ny) cy += cl[i + nx] != 0; else if (L->wrapy) cy += cl[i - plane + nx] != 0;
+                if (z > 0) ez += cl[i - plane] != 0;
+                if (z + 1 < nz) ez += cl[i + plane] != 0;
+                if (z == 0) ez += (int)(F->gbin[x + nx * y] / L->w[2]);
+                if (z == nz - 1) ez += (int)(F->gbout[x + nx * y] / L->w[2]);
+                L->code[i] = (uint8_t)(cx + 3 * cy + 9 * ez);
+            }
+    return TG_OK;
+}
+
+/* The conductance of the forward face along axis a of cell (x,y,z) of the level (0 past a non-periodic end). */
+static float face(const level *L, int a, int64_t x, int64_t y, int64_t z)
+{
+    const int64_t i = x + L->n[0] * (y + L->n[1] * z);
+    if (!L->cls) return L->g[a][i];
+    int64_t j;
+    if (a == 0) {
+        if (x + 1 < L->n[0]) j = i + 1;
+        else if (L->wrapx) j = i - x;
+        else return 0.0f;
+    } else if (a == 1) {
+        if (y + 1 < L->n[1]) j = i + L->n[0];
+        else if (L->wrapy) j = x + L->n[0] * L->n[1] * z;
+        else return 0.0f;
+    } else {
+        if (z + 1 < L->n[2]) j = i + L->n[0] * L->n[1];
+        else return 0.0f;
+    }
+    return L->lut[a][L->cls[i] * L->ncls + L->cls[j]];
+}
+
+static int active(const level *L, const uint8_t *act, int64_t i) { return L->cls ? L->cls[i] != 0 : act[i] != 0; }
+
+/* Level C (already sized) from level L: summed faces, summed boundary conductances, activity. */
+static tg_status coarsen(tg_ctx *ctx, tg_mg *mg, level *L, const uint8_t *act, level *C, uint8_t *cact)
+{
+    const int64_t ncx = C->n[0], ncy = C->n[1], ncz = C->n[2], cplane = ncx * ncy;
+    for (int a = 0; a < 3; a++) {
+        C->g[a] = mg_alloc(mg, sizeof(float) * (size_t)C->cells, 1);
+        if (!C->g[a]) return tg_fail(ctx, TG_ERR_NOMEM, "flux: out of memory for a coarse level");
+    }
+    C->x = mg_alloc(mg, sizeof(float) * (size_t)C->cells, 1);
+    C->b = mg_alloc(mg, sizeof(float) * (size_t)C->cells, 1);
+    C->gb[0] = mg_alloc(mg, sizeof(float) * (size_t)cplane, 1);
+    C->gb[1] = mg_alloc(mg, sizeof(float) * (size_t)cplane, 1);
+    C->part = mg_alloc(mg, sizeof(double) * 2 * (size_t)ncz, 1);
+    if (!C->x || !C->b || !C->gb[0] || !C->gb[1] || !C->part)
+        return tg_fail(ctx, TG_ERR_NOMEM, "flux: out of memory for a coarse level");
+    memset(cact, 0, (size_t)C->cells);
+#pragma omp parallel for schedule(static) num_threads(ctx->nthreads) if (L->cells > 32768)
+    for (int64_t K = 0; K < ncz; K++) {
+        for (int64_t z = 2 * K; z < 2 * K + 2 && z < L->n[2]; z++) {
+            for (int64_t y = 0; y < L->n[1]; y++) {
+                for (int64_t x = 0; x < L->n[0]; x++) {
+                    const int64_t i = x + L->n[0] * (y + L->n[1] * z);
+                    if (!active(L, act, i)) continue;
+                    const int64_t I = x >> 1, J = y >> 1, ci = I + ncx * (J + ncy * K);
+                    cact[ci] = 1;
+                    /* forward faces whose far cell lies in another block */
+                    int64_t xn = x + 1 < L->n[0] ? x + 1 : 0, yn = y + 1 < L->n[1] ? y + 1 : 0;
+                    float g;
+                    if ((g = face(L, 0, x, y, z)) != 0.0f && (xn >> 1) != I) C->g[0][ci] += g;
+                    if ((g = face(L, 1, x, y, z)) != 0.0f && (yn >> 1) != J) C->g[1][ci] += g;
+                    if ((g = face(L, 2, x, y, z)) != 0.0f && ((z + 1) >> 1) != K) C->g[2][ci] += g;
+                }
+            }
+        }
+    }
+    for (int s = 0; s < 2; s++)
+        for (int64_t y = 0; y < L->n[1]; y++)
+            for (int64_t x = 0; x < L->n[0]; x++) C->gb[s][(x >> 1) + ncx * (y >> 1)] += L->gb[s][x + L->n[0] * y];
+    return build_runs(ctx, mg, C, cact);
+}
+
+static tg_status build_dense(tg_ctx *ctx, tg_mg *mg, level *L, const uint8_t *act)
+{
+    int64_t n = 0;
+    for (int64_t i = 0; i < L->cells; i++) n += active(L, act, i);
+    mg->nd = n;
+    mg->dmap = mg_alloc(mg, sizeof(int64_t) * (size_t)(n + 1), 0);
+    mg->chol = mg_alloc(mg, sizeof(double) * (size_t)(n * n + 1), 1);
+    mg->dv = mg_alloc(mg, sizeof(double) * (size_t)(n + 1), 0);
+    int64_t *inv = tg_malloc(sizeof(int64_t) * (size_t)L->cells);
+    if (!mg->dmap || !mg->chol || !mg->dv || !inv) {
+        tg_free(inv);
+        return tg_fail(ctx, TG_ERR_NOMEM, "flux: out of memory for the coarsest level (%lld unknowns)", (long long)n);
+    }
+    if (!L->x) { /* the fine level is the coarsest: private b/x buffers */
+        L->x = mg_alloc(mg, sizeof(float) * (size_t)L->cells, 1);
+        L->b = mg_alloc(mg, sizeof(float) * (size_t)L->cells, 1);
+        if (!L->x || !L->b) { tg_free(inv); return tg_fail(ctx, TG_ERR_NOMEM, "flux: out of memory"); }
+    }
+    int64_t k = 0;
+    for (int64_t i = 0; i < L->cells; i++) {
+        inv[i] = -1;
+        if (active(L, act, i)) { mg->dmap[k] = i; inv[i] = k++; }
+    }
+    double *A = mg->chol;
+    const int64_t nx = L->n[0], ny = L->n[1];
+    for (int64_t z = 0; z < L->n[2]; z++)
+        for (int64_t y = 0; y < ny; y++)
+            for (int64_t x = 0; x < nx; x++) {
+                const int64_t i = x + nx * (y + ny * z), a = inv[i];
+                if (a < 0) continue;
+                if (z == 0) A[a * n + a] += L->gb[0][x + nx * y];
+                if (z == L->n[2] - 1) A[a * n + a] += L->gb[1][x + nx * y];
+                const int64_t jn[3] = {x + 1 < nx ? i + 1 : i - x, y + 1 < ny ? i + nx : x + nx * ny * z,
+                                       i + nx * ny};
+                for (int ax = 0; ax < 3; ax++) {
+                    const double g = face(L, ax, x, y, z);
+                    if (g == 0.0) continue;
+                    const int64_t b = inv[jn[ax]];
+                    if (b < 0 || b == a) continue;
+                    A[a * n + a] += g;
+                    A[b * n + b] += g;
+                    A[a * n + b] -= g;
+                    A[b * n + a] -= g;
+                }
+            }
+    tg_free(inv);
+    /* Cholesky, lower triangle in place (A = L L^T) */
+    for (int64_t j = 0; j < n; j++) {
+        double s = A[j * n + j];
+        for (int64_t q = 0; q < j; q++) s -= A[j * n + q] * A[j * n + q];
+        if (!(s > 0.0)) return tg_fail(ctx, TG_ERR_ARG, "flux: the coarsest operator is not positive definite (pivot %lld)", (long long)j);
+        const double d = sqrt(s);
+        A[j * n + j] = d;
+        for (int64_t i = j + 1; i < n; i++) {
+            double t = A[i * n + j];
+            for (int64_t q = 0; q < j; q++) t -= A[i * n + q] * A[j * n + q];
+            A[i * n + j] = t / d;
+        }
+    }
+    return TG_OK;
+}
+
+tg_status tg_mg_build(tg_ctx *ctx, const tg_mg_fine *fine, const tg_mg_opts *opt, tg_mg **out)
+{
+    static const tg_mg_opts defaults = TG_MG_OPTS_INIT;
+    tg_status st = TG_OK;
+    uint8_t *act[2] = {NULL, NULL};
+    *out = NULL;
+    tg_mg *mg = tg_calloc(1, sizeof *mg);
+    if (!mg) return tg_fail(ctx, TG_ERR_NOMEM, "flux: out of memory");
+    mg->opt = opt ? *opt : defaults;
+    if (mg->opt.max_levels < 1 || mg->opt.max_levels > 32) mg->opt.max_levels = 32;
+    if (mg->opt.gamma < 1 || mg->opt.gamma > 2) mg->opt.gamma = 1;
+    mg->fine = fine;
+    level *F = &mg->lev[0];
+    memcpy(F->n, fine->n, sizeof F->n);
+    F->cells = F->n[0] * F->n[1] * F->n[2];
+    F->wrapx = fine->periodic[0] && F->n[0] > 1;
+    F->wrapy = fine->periodic[1] && F->n[1] > 1;
+    F->cls = fine->cls;
+    F->ncls = fine->ncls;
+    for (int a = 0; a < 3; a++) F->lut[a] = fine->lut[a];
+    const int64_t plane = F->n[0] * F->n[1];
+    int64_t maxrow = F->n[0];
+    mg->zf = mg_alloc(mg, sizeof(float) * (size_t)maxrow, 1);
+    mg->zc = mg_alloc(mg, (size_t)maxrow, 1);
+    F->gb[0] = mg_alloc(mg, sizeof(float) * (size_t)plane, 0);
+    F->gb[1] = mg_alloc(mg, sizeof(float) * (size_t)plane, 0);
+    F->part = mg_alloc(mg, sizeof(double) * 2 * (size_t)F->n[2], 1);
+    if (!mg->zf || !mg->zc || !F->gb[0] || !F->gb[1] || !F->part) {
+        st = tg_fail(ctx, TG_ERR_NOMEM, "flux: out of memory");
+        goto done;
+    }
+    double bn = 0.0;
+    for (int64_t i = 0; i < plane; i++) {
+        F->gb[0][i] = (float)fine->gbin[i];
+        F->gb[1][i] = (float)fine->gbout[i];
+        bn += fine->gbin[i] * fine->gbin[i];
+    }
+    mg->bnorm2 = bn;
+    if ((st = build_runs(ctx, mg, F, F->cls)) != TG_OK) goto done;
+    if (fine->ncls == 2 && (st = build_codes(ctx, mg, F)) != TG_OK) goto done;
+    mg->nlev = 1;
+    int cur = 0;
+    while (mg->nlev < mg->opt.max_levels) {
+        level *L = &mg->lev[mg->nlev - 1];
+        if (L->cells <= mg->opt.coarsest || (L->n[0] == 1 && L->n[1] == 1 && L->n[2] == 1)) break;
+        level *C = &mg->lev[mg->nlev];
+        for (int a = 0; a < 3; a++) C->n[a] = (L->n[a] + 1) / 2;
+        C->cells = C->n[0] * C->n[1] * C->n[2];
+        C->wrapx = fine->periodic[0] && C->n[0] > 1;
+        C->wrapy = fine->periodic[1] && C->n[1] > 1;
+        uint8_t *cact = tg_realloc(act[1 - cur], (size_t)C->cells);
+        if (!cact) { st = tg_fail(ctx, TG_ERR_NOMEM, "flux: out of memory for a coarse level"); goto done; }
+        act[1 - cur] = cact;
+        mg->nlev++;
+        if ((st = coarsen(ctx, mg, L, mg->nlev == 2 ? NULL : act[cur], C, cact)) != TG_OK) goto done;
+        cur = 1 - cur;
+    }
+    st = build_dense(ctx, mg, &mg->lev[mg->nlev - 1], mg->nlev == 1 ? NULL : act[cur]);
+done:
+    tg_free(act[0]);
+    tg_free(act[1]);
+    if (st != TG_OK) tg_mg_free(mg);
+    else *out = mg;
+    return st;
+}
+
+void tg_mg_free(tg_mg *mg)
+{
+    if (!mg) return;
+    for (int l = 0; l < 32; l++) {
+        level *L = &mg->lev[l];
+        for (int a = 0; a < 3; a++) tg_free(L->g[a]);
+        tg_free(L->x);
+        tg_free(L->b);
+        tg_free(L->gb[0]);
+        tg_free(L->gb[1]);
+        tg_free(L->roff);
+        tg_free(L->runs);
+        tg_free(L->part);
+        tg_free(L->code);
+    }
+    tg_free(mg->zf);
+    tg_free(mg->zc);
+    tg_free(mg->dmap);
+    tg_free(mg->chol);
+    tg_free(mg->dv);
+    tg_free(mg);
+}
+
+int tg_mg_levels(const tg_mg *mg) { return mg->nlev; }
+int64_t tg_mg_unknowns(const tg_mg *mg, int level) { return level >= 0 && level < mg->nlev ? mg->lev[level].nunk : 0; }
+size_t tg_mg_bytes(const tg_mg *mg) { return mg->bytes; }

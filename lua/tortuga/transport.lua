@@ -1,0 +1,188 @@
+--- tg.transport — effective conductivity and tortuosity by flux simulations, the experimental side (paper Eqs. 2
+-- and 3), and (re-exported from tortuga.walk) random-walk tortuosity.
+--
+--   local r = tg.transport.flux(labels, {conductivity = {[0] = 0, [1] = 0.1, [2] = 0}, axis = "z"})
+--   r.tau.z, r.sigma_eff.z, r.fraction.total, r.fraction.percolating.z, r.converged, r.iterations.z
+--
+-- flux options:
+--   conductivity = {[label] = sigma, ...}  one entry for EVERY label present in the volume (0 for an insulating
+--                                          phase); labels absent from the volume are allowed and noted in r.notes.
+--   phase = label                          shorthand: this label conducts with sigma = 1, every other label is 0.
+--   axis = "x" | "y" | "z" | "all"         default "z" (the milling direction).
+--   boundary = "taufactor" | "porespy"     where the potentials are fixed: half a voxel beyond the first and last
+--                                          layers (TauFactor; a uniform block gives tau = 1 exactly; L = n voxels)
+--                                          or at the centres of the first and last layers (PoreSpy; L = n - 1).
+--   sides = "insulated" | "periodic"       the four side faces: no flux, or periodic.
+--   fraction = "total" | "percolating"     which volume fractions enter D_mean, hence r.tau (TauFactor: total;
+--                                          PoreSpy: percolating). Both are always in r.tau_total / r.tau_percolating.
+--   tol = 1e-6                             convergence: the TRUE relative residual ||b - Ax||/||b|| < tol AND the
+--                                          inlet and outlet currents agree within tol (relative).
+--   max_iter = 2000, field = false         field = true adds r.current[axis] (|j| / mean j, f32 volume),
+--                                          r.potential[axis] (f32, 1 at the inlet, 0 at the outlet, NaN where no
+--                                          current can flow) and r.hotspots[axis] = {top1 = share, top5 = share}:
+--                                          the share of the summed |j| carried by the top 1 % / 5 % of conducting voxels.
+--   solver = {omega = 1.6, nu = 1}         multigrid tuning (over-correction, smoothing sweeps).
+--
+-- Definitions: steady conduction by finite volumes with harmonic-mean face conductances, potential difference 1
+-- (volt) along the axis; conducting voxels not 6-connected to both end faces are removed first.
+-- sigma_eff = I L / A; tau = D_mean / sigma_eff with D_mean = sum over labels of fraction x sigma (TauFactor's
+-- D_mean; for one conducting phase tau = eps sigma / sigma_eff). tau = math.huge (with r.explanation[axis]) when
+-- nothing percolates. Units: sigma_eff in the units of the given conductivities (S/m if given in S/m), currents in
+-- A for 1 V, lengths in m.
+local core = require "tortuga.core"
+local util = require "tortuga.util"
+local volume = require "tortuga.volume"
+
+local M = {}
+
+local AXES = { x = 0, y = 1, z = 2 }
+local AXIS_NAMES = { "x", "y", "z" }
+
+local function is_int(v) return math.type(v) == "integer" or (type(v) == "number" and v == math.floor(v)) end
+
+--- Steady conduction through a label volume: tau, sigma_eff, currents, optional current map (see the header).
+function M.flux(labels, opts)
+  local where = "tg.transport.flux"
+  if not volume.is_volume(labels) then error(where .. ": expected a label volume, got " .. type(labels), 2) end
+  local o = util.options(opts, { conductivity = util.NIL, phase = util.NIL, axis = "z", boundary = "taufactor",
+                                 sides = "insulated", fraction = "total", tol = 1e-6, max_iter = 2000,
+                                 field = false, solver = util.NIL }, where)
+  local dt = labels.dtype
+  util.check(dt == "u8" or dt == "u16" or dt == "i32", where, "labels must be an integer volume (u8, u16, i32), got %s", tostring(dt))
+  util.check(type(o.axis) == "string" and (AXES[o.axis] or o.axis == "all"), where,
+    "axis must be 'x', 'y', 'z' or 'all', got %s", tostring(o.axis))
+  util.check(o.boundary == "taufactor" or o.boundary == "porespy", where,
+    "boundary must be 'taufactor' or 'porespy', got %s", tostring(o.boundary))
+  util.check(o.sides == "insulated" or o.sides == "periodic", where,
+    "sides must be 'insulated' or 'periodic', got %s", tostring(o.sides))
+  util.check(o.fraction == "total" or o.fraction == "percolating", where,
+    "fraction must be 'total' or 'percolating', got %s", tostring(o.fraction))
+  util.check(type(o.tol) == "number" and o.tol > 0 and o.tol < 1, where, "tol must be a number in (0, 1), got %s", tostring(o.tol))
+  util.check(math.type(o.max_iter) == "integer" and o.max_iter >= 1, where, "max_iter must be an integer >= 1, got %s", tostring(o.max_iter))
+  util.check(type(o.field) == "boolean", where, "field must be true or false")
+  local solver = util.options(o.solver, { omega = 1.6, nu = 1 }, where .. " solver")
+
+  -- conductivities
+  local cond = o.conductivity
+  if o.phase ~= nil then
+    util.check(cond == nil, where, "give either 'conductivity' or 'phase', not both")
+    util.check(is_int(o.phase), where, "phase must be a label value, got %s", tostring(o.phase))
+    cond = {}
+    for l in pairs(labels:counts()) do cond[l] = 0 end
+    cond[math.tointeger(o.phase)] = 1
+  end
+  util.check(type(cond) == "table", where, "option 'conductivity' ({[label] = sigma, ...}) or 'phase' is required")
+  local lab, sig = {}, {}
+  for l, s in pairs(cond) do
+    util.check(is_int(l), where, "conductivity keys must be label values, got %s", tostring(l))
+    util.check(type(s) == "number" and s == s and s ~= math.huge, where, "conductivity of label %s must be a finite number, got %s",
+      tostring(l), tostring(s))
+    util.check(s >= 0, where, "conductivity of label %s must be >= 0, got %s", tostring(l), tostring(s))
+    lab[#lab + 1] = math.tointeger(l)
+  end
+  util.check(#lab > 0, where, "conductivity is empty")
+  table.sort(lab)
+  for i, l in ipairs(lab) do sig[i] = cond[l] end
+
+  local axes = o.axis == "all" and AXIS_NAMES or { o.axis }
+  local r = {
+    tau = {}, tau_total = {}, tau_percolating = {}, sigma_eff = {}, sigma_eff_relative = {},
+    fraction = { percolating = {}, labels = {} }, d_mean = { percolating = {} },
+    converged_axis = {}, iterations = {}, residual = {}, current_mismatch = {}, current_in = {}, current_out = {},
+    time = {}, levels = {}, unknowns = {}, explanation = {},
+    axes = axes, conductivity = {}, convention = o.boundary, fraction_convention = o.fraction, sides = o.sides,
+    tau_definition = "TauFactor D_mean: tau = sum(fraction * sigma) / sigma_eff",
+    tol = o.tol, converged = true,
+    units = { sigma_eff = "S/m", current = "A", tau = "1", time = "s", length = "m" },
+  }
+  for i, l in ipairs(lab) do r.conductivity[l] = sig[i] end
+  if o.field then r.current, r.potential, r.hotspots = {}, {}, {} end
+  for _, name in ipairs(axes) do
+    local ok, c = pcall(core.transport.flux, labels, {
+      labels = lab, sigma = sig, axis = AXES[name], boundary = o.boundary, periodic = o.sides == "periodic",
+      fraction = o.fraction, tol = o.tol, max_iter = o.max_iter, field = o.field,
+      omega = solver.omega, nu = solver.nu })
+    if not ok then
+      local msg = tostring(c):gsub("^flux: ", "")
+      error(where .. ": " .. msg, 2)
+    end
+    r.tau[name], r.tau_total[name], r.tau_percolating[name] = c.tau, c.tau_total, c.tau_percolating
+    r.sigma_eff[name] = c.sigma_eff
+    r.sigma_eff_relative[name] = c.sigma_ref > 0 and c.sigma_eff / c.sigma_ref or 0
+    r.sigma_ref = c.sigma_ref
+    r.fraction.total = c.frac_total
+    r.fraction.percolating[name] = c.frac_percolating
+    r.d_mean.total = c.d_mean_total
+    r.d_mean.percolating[name] = c.d_mean_percolating
+    for i, l in ipairs(lab) do
+      local e = r.fraction.labels[l] or { total = c.label_frac_total[i], percolating = {} }
+      e.percolating[name] = c.label_frac_percolating[i]
+      r.fraction.labels[l] = e
+    end
+    r.converged_axis[name] = c.converged
+    r.converged = r.converged and c.converged
+    r.iterations[name], r.residual[name] = c.iterations, c.residual
+    r.current_mismatch[name], r.current_in[name], r.current_out[name] = c.mismatch, c.current_in, c.current_out
+    r.time[name], r.levels[name], r.unknowns[name] = c.seconds, c.levels, c.unknowns
+    r.length, r.area = r.length or {}, r.area or {}
+    r.length[name], r.area[name] = c.length, c.area
+    if c.message ~= "" then
+      if c.percolates then r.message = r.message or {}; r.message[name] = c.message
+      else r.explanation[name] = c.message end
+    end
+    if o.field then
+      r.current[name], r.potential[name] = c.current, c.potential
+      r.hotspots[name] = { top1 = c.hot1, top5 = c.hot5 }
+    end
+  end
+  for i, l in ipairs(lab) do
+    if r.fraction.labels[l].total == 0 then
+      r.notes = r.notes or {}
+      r.notes[#r.notes + 1] = string.format("label %d has a conductivity but does not occur in the volume", l)
+    end
+  end
+  return r
+end
+
+local function positive(where, t, key)
+  local v = t[key]
+  util.check(type(v) == "number" and v > 0 and v < math.huge, where, "'%s' must be a positive number, got %s", key, tostring(v))
+  return v
+end
+
+--- Paper Eq. 3: the tortuosity factor from experiment, kappa = sigma_bulk / sigma_eff * phi.
+-- kappa{sigma_bulk = S/m, sigma_eff = S/m, fraction = phase volume fraction (0, 1]} -> number
+function M.kappa(t)
+  local where = "tg.transport.kappa"
+  local o = util.options(t, { sigma_bulk = util.NIL, sigma_eff = util.NIL, fraction = util.NIL }, where)
+  local sb, se, phi = positive(where, o, "sigma_bulk"), positive(where, o, "sigma_eff"), positive(where, o, "fraction")
+  util.check(phi <= 1, where, "'fraction' must be in (0, 1], got %s", tostring(phi))
+  return sb / se * phi
+end
+
+--- Paper Eq. 2: conductivity from a measured resistance, sigma = l / (R A), where R is the resistance of one layer:
+-- for a symmetric cell of `layers` identical layers in series (the two-layer cell: layers = 2) R is divided by layers.
+-- sigma_from_resistance{R = ohm, thickness = m (one layer), area = m^2, layers = 1} -> S/m
+function M.sigma_from_resistance(t)
+  local where = "tg.transport.sigma_from_resistance"
+  local o = util.options(t, { R = util.NIL, thickness = util.NIL, area = util.NIL, layers = 1 }, where)
+  local R, l, A = positive(where, o, "R"), positive(where, o, "thickness"), positive(where, o, "area")
+  util.check(math.type(o.layers) == "integer" and o.layers >= 1, where, "'layers' must be an integer >= 1, got %s", tostring(o.layers))
+  return l / (R / o.layers * A)
+end
+
+--- Bruggeman exponent alpha from tau = eps^(1 - alpha): alpha = 1 - ln(tau) / ln(eps).
+-- bruggeman{tau = tau (>= 1 or any positive), fraction = eps in (0, 1)} -> number
+function M.bruggeman(t)
+  local where = "tg.transport.bruggeman"
+  local o = util.options(t, { tau = util.NIL, fraction = util.NIL }, where)
+  local tau, eps = positive(where, o, "tau"), positive(where, o, "fraction")
+  util.check(eps < 1, where, "'fraction' must be in (0, 1), got %s", tostring(eps))
+  return 1 - math.log(tau) / math.log(eps)
+end
+
+if package.searchpath("tortuga.walk", package.path) then
+  M.random_walk = require("tortuga.walk").random_walk
+end
+
+return M

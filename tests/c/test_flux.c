@@ -1,0 +1,337 @@
+/* test_flux.c — tg_flux and its multigrid from truth: exact cases (uniform block, layers in series and in
+ * parallel, straight channels, dead ends, periodic-only paths), Maxwell's dilute-sphere limit, the shared
+ * volume synth_3phase_100 against the independent solve in anchor-values.json, thread-count independence,
+ * cancellation, bad input. */
+#include <stdint.h>
+#include <string.h>
+#include <tiffio.h>
+
+#include "tg_test.h"
+#include "transport/tg_flux.h"
+
+static tg_ctx ctx;
+
+static void vol(int64_t nx, int64_t ny, int64_t nz, tg_volume *v)
+{
+    const int64_t d[3] = {nx, ny, nz};
+    tg_volume_init(v);
+    CHECK_OK(&ctx, tg_volume_alloc(&ctx, d, TG_U8, NULL, v));
+}
+
+static uint8_t *vox(tg_volume *v) { return (uint8_t *)v->buf->data; }
+
+static tg_status run(const tg_volume *v, int axis, int boundary, int periodic, const double *lab, const double *sig,
+                     int n, tg_flux_result *r)
+{
+    tg_flux_opts o = TG_FLUX_OPTS_INIT;
+    o.axis = axis;
+    o.boundary = boundary;
+    o.periodic = periodic;
+    o.labels = lab;
+    o.sigma = sig;
+    o.nlabels = n;
+    o.tol = 1e-8;
+    return tg_flux(&ctx, v, &o, r, NULL, NULL, NULL, NULL);
+}
+
+static void test_uniform_block(void)
+{
+    tg_volume v;
+    vol(7, 6, 5, &v);
+    tg_volume_fill(&ctx, &v, 1);
+    const double lab[] = {1}, sig[] = {2.5};
+    for (int b = 0; b < 2; b++)
+        for (int a = 0; a < 3; a++) {
+            tg_flux_result r;
+            CHECK_OK(&ctx, run(&v, a, b, 0, lab, sig, 1, &r));
+            CHECK(r.converged && r.percolates);
+            NEAR(r.tau, 1.0, 1e-7);
+            NEAR(r.sigma_eff, 2.5, 2.5e-7);
+            NEAR(r.frac_total, 1.0, 0);
+            NEAR(r.mismatch, 0.0, 1e-7);
+        }
+    /* anisotropic voxels change nothing for a uniform block */
+    v.spacing[0] = 1e-7; v.spacing[1] = 2e-7; v.spacing[2] = 3.5e-7;
+    for (int a = 0; a < 3; a++) {
+        tg_flux_result r;
+        CHECK_OK(&ctx, run(&v, a, 0, 0, lab, sig, 1, &r));
+        NEAR(r.tau, 1.0, 1e-7);
+        NEAR(r.sigma_eff, 2.5, 2.5e-7);
+    }
+    tg_volume_release(&v);
+}
+
+/* layers normal to z: label l in planes z of thickness t[l]; sigma per label */
+static void test_layers(void)
+{
+    const int t[3] = {3, 5, 2};
+    const double lab[] = {0, 1, 2}, sig[] = {1.0, 4.0, 0.5};
+    tg_volume v;
+    vol(6, 5, 10, &v);
+    int z = 0;
+    for (int l = 0; l < 3; l++)
+        for (int k = 0; k < t[l]; k++, z++) memset(vox(&v) + 30 * z, l, 30);
+    double series = 0, mean = 0;
+    for (int l = 0; l < 3; l++) { series += t[l] / sig[l]; mean += t[l] * sig[l] / 10.0; }
+    series = 10.0 / series;
+    tg_flux_result r;
+    /* along z: layers in series, harmonic mean (exact in the TauFactor convention) */
+    CHECK_OK(&ctx, run(&v, 2, TG_FLUX_TAUFACTOR, 0, lab, sig, 3, &r));
+    NEAR(r.sigma_eff, series, 1e-7 * series);
+    NEAR(r.d_mean_total, mean, 1e-12);
+    NEAR(r.tau_total, mean / series, 1e-6);
+    /* across the layers: in parallel, arithmetic mean, tau = 1 — both conventions, both sides */
+    for (int b = 0; b < 2; b++)
+        for (int a = 0; a < 2; a++) {
+            CHECK_OK(&ctx, run(&v, a, b, a, lab, sig, 3, &r));
+            NEAR(r.sigma_eff, mean, 1e-7 * mean);
+            NEAR(r.tau, 1.0, 1e-6);
+        }
+    tg_volume_release(&v);
+}
+
+static void test_channel_and_dead_ends(void)
+{
+    tg_volume v;
+    vol(9, 8, 12, &v);
+    for (int z = 0; z < 12; z++) vox(&v)[4 + 9 * (3 + 8 * z)] = 1;            /* channel along z */
+    for (int x = 0; x < 5; x++) vox(&v)[x + 9 * (6 + 8 * 5)] = 1;            /* isolated bar */
+    for (int y = 0; y < 3; y++) vox(&v)[4 + 9 * (y + 8 * 7)] = 1;            /* dead end hanging on the channel */
+    const double lab[] = {0, 1}, sig[] = {0, 1};
+    tg_flux_result r;
+    double lft[2], lfp[2];
+    tg_flux_opts o = TG_FLUX_OPTS_INIT;
+    o.labels = lab; o.sigma = sig; o.nlabels = 2; o.tol = 1e-9;
+    CHECK_OK(&ctx, tg_flux(&ctx, &v, &o, &r, lft, lfp, NULL, NULL));
+    const double N = 9 * 8 * 12, nch = 12, nperc = 12 + 3, ntot = 12 + 5 + 3;
+    CHECK(r.converged);
+    NEAR(lft[1], ntot / N, 1e-15);
+    NEAR(lfp[1], nperc / N, 1e-15);
+    NEAR(r.frac_percolating, nperc / N, 1e-15);
+    NEAR(r.sigma_eff, nch / N, 1e-8);                          /* only the straight channel carries current */
+    NEAR(r.tau_total, ntot / nch, 1e-6);
+    NEAR(r.tau_percolating, nperc / nch, 1e-6);
+    /* the same channel seen across: nothing percolates along x or y */
+    for (int a = 0; a < 2; a++) {
+        CHECK_OK(&ctx, run(&v, a, 0, 0, lab, sig, 2, &r));
+        CHECK(!r.percolates && isinf(r.tau) && r.sigma_eff == 0.0 && r.message[0] != 0);
+    }
+    /* nothing conducts at all */
+    const double sig0[] = {0, 0};
+    CHECK_OK(&ctx, run(&v, 2, 0, 0, lab, sig0, 2, &r));
+    CHECK(!r.percolates && isinf(r.tau));
+    tg_volume_release(&v);
+}
+
+/* A staircase that crosses the x side: connected only through the periodic wrap. */
+static void test_periodic_path(void)
+{
+    tg_volume v;
+    const int nx = 4, nz = 9;
+    vol(nx, 3, nz, &v);
+    for (int z = 0; z < nz; z++) {
+        vox(&v)[(z % nx) + nx * (1 + 3 * z)] = 1;
+        vox(&v)[((z + 1) % nx) + nx * (1 + 3 * z)] = 1;
+    }
+    const double lab[] = {0, 1}, sig[] = {0, 1};
+    tg_flux_result r;
+    CHECK_OK(&ctx, run(&v, 2, 0, 0, lab, sig, 2, &r));
+    CHECK(!r.percolates && isinf(r.tau));
+    CHECK_OK(&ctx, run(&v, 2, 0, 1, lab, sig, 2, &r));
+    CHECK(r.percolates && r.converged && r.tau > 1.0 && isfinite(r.tau));
+    tg_volume_release(&v);
+}
+
+/* Maxwell: sigma_eff / sigma = (1 - phi) / (1 + phi / 2) for dilute insulating spheres. One sphere per 20^3 cell,
+ * periodic sides, three cells in series along z. Discretisation error of a voxelised sphere of radius 5: ~1 %. */
+static void test_maxwell(void)
+{
+    const int n = 20, cells = 3;
+    tg_volume v;
+    vol(n, n, n * cells, &v);
+    tg_volume_fill(&ctx, &v, 1);
+    int64_t holes = 0;
+    for (int z = 0; z < n * cells; z++)
+        for (int y = 0; y < n; y++)
+            for (int x = 0; x < n; x++) {
+                double dx = x - 9.5, dy = y - 9.5, dz = (z % n) - 9.5;
+                if (dx * dx + dy * dy + dz * dz <= 25.0) { vox(&v)[x + n * (y + n * z)] = 0; holes++; }
+            }
+    const double phi = (double)holes / (n * n * n * cells);
+    const double lab[] = {0, 1}, sig[] = {0, 1};
+    tg_flux_result r;
+    CHECK_OK(&ctx, run(&v, 2, 0, 1, lab, sig, 2, &r));
+    const double maxwell = (1 - phi) / (1 + phi / 2);
+    CHECK(r.converged);
+    NEAR(r.sigma_eff / maxwell, 1.0, 0.015);
+    tg_volume_release(&v);
+}
+
+/* tiny volumes: no multigrid level below the fine one, a single voxel, two layers with PoreSpy's convention */
+static void test_tiny(void)
+{
+    tg_volume v;
+    const double lab[] = {0, 1}, sig[] = {0, 3};
+    tg_flux_result r;
+    vol(1, 1, 1, &v);
+    vox(&v)[0] = 1;
+    CHECK_OK(&ctx, run(&v, 2, 0, 0, lab, sig, 2, &r));
+    NEAR(r.tau, 1.0, 1e-9);
+    NEAR(r.sigma_eff, 3.0, 1e-8);
+    CHECK(tg_flux(&ctx, &v, &(tg_flux_opts){.axis = 2, .boundary = TG_FLUX_POREPY, .labels = lab, .sigma = sig, .nlabels = 2,
+                                            .tol = 1e-6, .max_iter = 10, .mg = TG_MG_OPTS_INIT}, &r, NULL, NULL, NULL, NULL) == TG_ERR_ARG);
+    tg_volume_release(&v);
+    vol(3, 2, 2, &v);
+    tg_volume_fill(&ctx, &v, 1);
+    for (int b = 0; b < 2; b++) {
+        CHECK_OK(&ctx, run(&v, 2, b, 0, lab, sig, 2, &r));
+        NEAR(r.tau, 1.0, 1e-9);
+    }
+    tg_volume_release(&v);
+}
+
+static void test_field(void)
+{
+    tg_volume v, pot, cur;
+    vol(5, 4, 8, &v);
+    tg_volume_fill(&ctx, &v, 1);
+    const double lab[] = {1}, sig[] = {1};
+    tg_flux_opts o = TG_FLUX_OPTS_INIT;
+    o.labels = lab; o.sigma = sig; o.nlabels = 1; o.tol = 1e-9;
+    tg_flux_result r;
+    CHECK_OK(&ctx, tg_flux(&ctx, &v, &o, &r, NULL, NULL, &pot, &cur));
+    for (int z = 0; z < 8; z++) {
+        NEAR(tg_volume_get(&pot, 2, 1, z), 1.0 - (z + 0.5) / 8.0, 1e-6);
+        NEAR(tg_volume_get(&cur, 2, 1, z), 1.0, 1e-5);
+    }
+    /* uniform current: the top 1 % (2 of 160 voxels) carry 2/160 of it */
+    NEAR(r.hot1, 2.0 / 160.0, 1e-6);
+    NEAR(r.hot5, 8.0 / 160.0, 1e-6);
+    tg_volume_release(&pot);
+    tg_volume_release(&cur);
+    /* a channel along z in an insulator: |j| = 1/eps inside, potential NaN outside */
+    tg_volume_fill(&ctx, &v, 0);
+    for (int z = 0; z < 8; z++) vox(&v)[2 + 5 * (1 + 4 * z)] = 1;
+    const double lab2[] = {0, 1}, sig2[] = {0, 1};
+    o.labels = lab2; o.sigma = sig2; o.nlabels = 2;
+    CHECK_OK(&ctx, tg_flux(&ctx, &v, &o, &r, NULL, NULL, &pot, &cur));
+    NEAR(tg_volume_get(&cur, 2, 1, 3), 20.0, 1e-4);
+    NEAR(tg_volume_get(&cur, 0, 0, 3), 0.0, 0);
+    CHECK(isnan(tg_volume_get(&pot, 0, 0, 3)));
+    NEAR(r.tau, 1.0, 1e-7);
+    tg_volume_release(&pot);
+    tg_volume_release(&cur);
+    tg_volume_release(&v);
+}
+
+/* a reproducible random two-phase volume (a cheap hash) */
+static void random_volume(tg_volume *v, int n, double p)
+{
+    vol(n, n + 3, n - 2, v);
+    uint64_t s = 12345;
+    for (int64_t i = 0; i < tg_volume_count(v); i++) {
+        s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+        vox(v)[i] = (uint8_t)((double)(s >> 11) / 9007199254740992.0 < p);
+    }
+}
+
+static void test_threads(void)
+{
+    tg_volume v;
+    random_volume(&v, 40, 0.6);
+    const double lab[] = {0, 1}, sig[] = {0, 1};
+    tg_flux_result r1, r2;
+    ctx.nthreads = 1;
+    CHECK_OK(&ctx, run(&v, 0, 0, 0, lab, sig, 2, &r1));
+    ctx.nthreads = 3;
+    CHECK_OK(&ctx, run(&v, 0, 0, 0, lab, sig, 2, &r2));
+    ctx.nthreads = 2;
+    CHECK(r1.converged && r2.converged);
+    CHECK(r1.tau == r2.tau && r1.iterations == r2.iterations && r1.residual == r2.residual);
+    /* and the cancel flag stops it */
+    atomic_store(&ctx.cancel, 1);
+    CHECK(run(&v, 0, 0, 0, lab, sig, 2, &r1) == TG_ERR_CANCELLED);
+    atomic_store(&ctx.cancel, 0);
+    tg_volume_release(&v);
+}
+
+static void test_bad_input(void)
+{
+    tg_volume v, f;
+    vol(4, 4, 4, &v);
+    vox(&v)[5] = 2;
+    const double lab[] = {0, 1}, sig[] = {0, 1}, neg[] = {0, -1};
+    tg_flux_result r;
+    tg_flux_opts o = TG_FLUX_OPTS_INIT;
+    o.labels = lab; o.sigma = sig; o.nlabels = 2;
+    CHECK(tg_flux(&ctx, &v, &o, &r, NULL, NULL, NULL, NULL) == TG_ERR_ARG);   /* label 2 has no conductivity */
+    CHECK(strstr(ctx.msg, "label 2") != NULL);
+    vox(&v)[5] = 1;
+    o.sigma = neg;
+    CHECK(tg_flux(&ctx, &v, &o, &r, NULL, NULL, NULL, NULL) == TG_ERR_ARG);
+    o.sigma = sig;
+    o.axis = 3;
+    CHECK(tg_flux(&ctx, &v, &o, &r, NULL, NULL, NULL, NULL) == TG_ERR_ARG);
+    o.axis = 2;
+    o.tol = 0;
+    CHECK(tg_flux(&ctx, &v, &o, &r, NULL, NULL, NULL, NULL) == TG_ERR_ARG);
+    o.tol = 1e-6;
+    const double twice[] = {1, 1};
+    o.labels = twice;
+    CHECK(tg_flux(&ctx, &v, &o, &r, NULL, NULL, NULL, NULL) == TG_ERR_ARG);
+    o.labels = lab;
+    CHECK_OK(&ctx, tg_volume_astype(&ctx, &v, TG_F32, &f));
+    CHECK(tg_flux(&ctx, &f, &o, &r, NULL, NULL, NULL, NULL) == TG_ERR_ARG);
+    tg_volume_release(&f);
+    tg_volume_release(&v);
+}
+
+/* Read an uncompressed 8-bit multi-page TIFF with libtiff (NULL if absent). */
+static int read_stack(const char *path, tg_volume *v)
+{
+    TIFFSetWarningHandler(NULL);
+    TIFF *t = TIFFOpen(path, "r");
+    if (!t) return 0;
+    uint32_t w = 0, h = 0;
+    TIFFGetField(t, TIFFTAG_IMAGEWIDTH, &w);
+    TIFFGetField(t, TIFFTAG_IMAGELENGTH, &h);
+    int64_t pages = TIFFNumberOfDirectories(t);
+    vol(w, h, pages, v);
+    for (int64_t z = 0; z < pages; z++) {
+        TIFFSetDirectory(t, (tdir_t)z);
+        for (uint32_t y = 0; y < h; y++) TIFFReadScanline(t, vox(v) + w * (y + (int64_t)h * z), y, 0);
+    }
+    TIFFClose(t);
+    return 1;
+}
+
+/* anchor-values.json, synth_3phase_100, flux_independent_cg (both porosity conventions), within 0.2 % */
+static void test_synth100(void)
+{
+    char path[1024];
+    const char *base = getenv("TG_SHARED_DATA");
+    snprintf(path, sizeof path, "%s/synth-3phase-100/synth_3phase_100.tif", base ? base : "../shared/data");
+    tg_volume v;
+    if (!read_stack(path, &v)) { fprintf(stderr, "skipped: %s not found\n", path); return; }
+    const double lab[] = {0, 1, 2}, s1[] = {0, 1, 0}, s2[] = {0, 0, 1};
+    tg_flux_result r;
+    CHECK_OK(&ctx, run(&v, 2, 0, 0, lab, s1, 3, &r));
+    CHECK(r.converged);
+    NEAR(r.tau_total / 3.6839149261777844, 1.0, 2e-3);
+    NEAR(r.tau_percolating / 3.658513354683504, 1.0, 2e-3);
+    NEAR(r.frac_percolating, 0.559113, 1e-6);
+    CHECK_OK(&ctx, run(&v, 0, 0, 0, lab, s2, 3, &r));
+    CHECK(r.converged);
+    NEAR(r.tau_total / 2.182739890047482, 1.0, 2e-3);
+    NEAR(r.tau_percolating / 2.1765671144244663, 1.0, 2e-3);
+    tg_volume_release(&v);
+}
+
+static void setup(void)
+{
+    tg_ctx_init(&ctx);
+    ctx.nthreads = 2;
+}
+
+TG_TEST_MAIN(setup, test_uniform_block, test_layers, test_channel_and_dead_ends, test_periodic_path, test_maxwell, test_tiny,
+             test_field, test_threads, test_bad_input, test_synth100)
