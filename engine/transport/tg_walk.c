@@ -35,11 +35,6 @@ void tg_walk_result_free(tg_walk_result *r)
     memset(r, 0, sizeof *r);
 }
 
-static inline int in_phase(const tg_volume *m, const int64_t p[3])
-{
-    return *(const uint8_t *)tg_volume_ptr(m, p[0], p[1], p[2]) != 0;
-}
-
 /* A voxel walkers may start on: in the start mask and in the phase. */
 static inline int can_start(const tg_volume *m, const tg_volume *s, int64_t x, int64_t y, int64_t z)
 {
@@ -84,33 +79,39 @@ static void kth_voxel(const tg_volume *m, const tg_volume *s, const int64_t *row
 }
 
 /* One walker: image position p (inside the volume), mirror signs m (+1: the image runs the same way as
- * real space), real displacement d. Adds its square displacements to acc at every record. */
+ * real space), real displacement d. Adds its square displacements to acc at every record. The hot loop keeps
+ * the walker's byte offset in the mask and updates it incrementally; one Philox word drives one step. */
 static void walk_one(const tg_volume *mask, const uint32_t thresh[3], const tg_walk_opts *o, int64_t p[3], int64_t *acc,
                      tg_rng *rng)
 {
+    const uint8_t *base = (const uint8_t *)mask->buf->data + mask->offset;
+    const int64_t stride[3] = {mask->strides[0], mask->strides[1], mask->strides[2]};
+    const int64_t n[3] = {mask->dims[0], mask->dims[1], mask->dims[2]};
+    int64_t off = p[0] * stride[0] + p[1] * stride[1] + p[2] * stride[2];
     int64_t d[3] = {0, 0, 0};
     int m[3] = {1, 1, 1};
-    int64_t rec = 1;
+    int64_t *r = acc + 3;
+    int64_t until_record = o->stride;
     for (int64_t t = 1; t <= o->steps; t++) {
         uint32_t w = tg_rng_u32(rng);
         int dir = (w & 1u) ? 1 : -1;
         uint32_t u = w >> 1;
         int a = u < thresh[0] ? 0 : (u < thresh[1] ? 1 : 2);
-        int64_t q[3] = {p[0], p[1], p[2]};
-        int64_t step = m[a] * dir;
-        q[a] += step;
-        if (q[a] < 0 || q[a] >= mask->dims[a]) {
+        int64_t step = m[a] * dir, q = p[a] + step;
+        if (q < 0 || q >= n[a]) {
             m[a] = -m[a]; /* crossing into the mirror image: the walker stays on its voxel */
             d[a] += dir;
-        } else if (in_phase(mask, q)) {
-            p[a] = q[a];
+        } else if (base[off + step * stride[a]]) {
+            p[a] = q;
+            off += step * stride[a];
             d[a] += dir;
         }
-        if (t % o->stride == 0) {
-            int64_t *r = acc + 3 * rec++;
+        if (--until_record == 0) {
+            until_record = o->stride;
             r[0] += d[0] * d[0];
             r[1] += d[1] * d[1];
             r[2] += d[2] * d[2];
+            r += 3;
         }
     }
 }
