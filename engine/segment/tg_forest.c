@@ -1,0 +1,893 @@
+/* tg_forest.c — random forest of CART trees. Manual in tg_forest.h. */
+#include "segment/tg_forest.h"
+
+#include "core/tg_rng.h"
+#include "core/tg_sha256.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#define MAXB 256
+#ifndef EXACT_BELOW
+#define EXACT_BELOW 64 /* binned mode: nodes with fewer samples are split exactly */
+#endif
+
+void tg_forest_init(tg_forest *f) { memset(f, 0, sizeof *f); }
+
+void tg_forest_free(tg_forest *f)
+{
+    if (f->trees)
+        for (int t = 0; t < f->ntrees; t++) {
+            tg_free(f->trees[t].nodes);
+            tg_free(f->trees[t].values);
+        }
+    tg_free(f->trees);
+    tg_free(f->weights);
+    tg_free(f->class_values);
+    tg_free(f->importance);
+    tg_free(f->meta);
+    tg_forest_init(f);
+}
+
+/* ---- training data shared by all trees ---- */
+typedef struct train_data {
+    int64_t n;
+    int nf, K, mtry, min_leaf, max_depth, bins, bootstrap;
+    const uint8_t *y;
+    const double *cw;    /* class weights */
+    const float *X;      /* the caller's rows (row-major n x nf): exact splits */
+    const uint8_t *code; /* binned: row-major codes [i*nf + f] (a sample's codes share cache lines) */
+    const float *edges;  /* binned: [f*MAXB + b] */
+    const int *nbins;    /* binned: per feature */
+    uint64_t seed;
+} train_data;
+
+typedef struct pair { float v; int32_t i; } pair;
+
+/* Per-thread scratch, sized once for the largest tree. The node's samples are idx[lo,hi); their classes and
+ * weights are kept beside them (yk, wv) and permuted with them, so split searches read those sequentially. */
+typedef struct scratch {
+    int32_t *idx;
+    uint8_t *yk;
+    float *wv;
+    uint8_t *pc;       /* binned: the codes row of each position (m x nf), permuted with idx */
+    float *px;         /* the feature row of each position (m x nf), permuted with idx */
+    float *rowtmp;     /* nf */
+    float *w;          /* n: bootstrap count of each sample id */
+    double *hist;      /* nf*MAXB*K weights of a batch of features, binned */
+    int32_t *hcount;   /* nf*MAXB distinct samples per bin */
+    int32_t *batch;    /* nf: features of the batch */
+    pair *pairs;       /* n, exact */
+    int32_t *perm;     /* nf */
+    int64_t *stack;    /* 4 per entry: lo, hi, depth, node */
+    tg_forest_node *nodes;
+    float *values;
+    double *imp;       /* nf */
+    double *wk, *wl;   /* K each */
+    int32_t nnodes, nvalues;
+} scratch;
+
+static uint32_t rnd_below(tg_rng *r, uint32_t n) { return (uint32_t)(((uint64_t)tg_rng_u32(r) * n) >> 32); }
+
+static double gini_score(const double *wk, int K, double W) /* sum_k wk^2 / W */
+{
+    double s = 0;
+    for (int k = 0; k < K; k++) s += wk[k] * wk[k];
+    return W > 0 ? s / W : 0;
+}
+
+typedef struct split { int feature; float thr; int bin; double score; } split;
+
+/* Histograms of the q features batch[] over the node's samples, in one pass over the samples. */
+static void hist_batch(const train_data *d, scratch *s, int64_t lo, int64_t hi, int q)
+{
+    const int K = d->K, nf = d->nf;
+    memset(s->hist, 0, sizeof(double) * (size_t)q * MAXB * K);
+    memset(s->hcount, 0, sizeof(int32_t) * (size_t)q * MAXB);
+    for (int64_t j = lo; j < hi; j++) {
+        const uint8_t *row = s->pc + (size_t)j * nf;
+        const int yk = s->yk[j];
+        const double w = s->wv[j];
+        for (int t = 0; t < q; t++) {
+            int b = row[s->batch[t]];
+            s->hist[((size_t)t * MAXB + b) * K + yk] += w;
+            s->hcount[t * MAXB + b]++;
+        }
+    }
+}
+
+/* Best bin edge of batch feature t. Returns 0 if the feature is constant in the node. */
+static int sweep_binned(const train_data *d, scratch *s, int t, int64_t m, const double *wk, double W, split *best)
+{
+    const int K = d->K, f = s->batch[t], nb = d->nbins[f];
+    const int32_t *hc = s->hcount + (size_t)t * MAXB;
+    const double *hist = s->hist + (size_t)t * MAXB * K;
+    int bmin = 0, bmax = nb - 1;
+    while (bmin < nb && hc[bmin] == 0) bmin++;
+    while (bmax > bmin && hc[bmax] == 0) bmax--;
+    if (bmax <= bmin) return 0;
+    double *wl = s->wl, WL = 0;
+    for (int k = 0; k < K; k++) wl[k] = 0;
+    int64_t nl = 0;
+    for (int b = bmin; b < bmax; b++) {
+        const double *h = hist + (size_t)b * K;
+        for (int k = 0; k < K; k++) { wl[k] += h[k]; WL += h[k]; }
+        nl += hc[b];
+        if (hc[b] == 0 || nl < d->min_leaf) continue;
+        if (m - nl < d->min_leaf) break;
+        double sl = 0, sr = 0, WR = W - WL;
+        for (int k = 0; k < K; k++) { sl += wl[k] * wl[k]; double r = wk[k] - wl[k]; sr += r * r; }
+        double score = (WL > 0 ? sl / WL : 0) + (WR > 0 ? sr / WR : 0);
+        if (score > best->score) {
+            best->score = score;
+            best->feature = f;
+            best->bin = b;
+            best->thr = d->edges[(size_t)f * MAXB + b];
+        }
+    }
+    return 1;
+}
+
+/* Sort pairs by value: quicksort with median of three, insertion sort for short runs. */
+static void sort_pairs(pair *a, int64_t n)
+{
+    while (n > 16) {
+        pair *m = a + n / 2, *l = a + n - 1, t;
+        if (m->v < a->v) { t = *m; *m = *a; *a = t; }
+        if (l->v < a->v) { t = *l; *l = *a; *a = t; }
+        if (l->v < m->v) { t = *l; *l = *m; *m = t; }
+        float p = m->v;
+        int64_t i = 0, j = n - 1;
+        for (;;) {
+            while (a[i].v < p) i++;
+            while (a[j].v > p) j--;
+            if (i >= j) break;
+            t = a[i]; a[i] = a[j]; a[j] = t;
+            i++; j--;
+        }
+        int64_t nl = j + 1; /* recurse into the smaller part, loop on the larger (bounded stack) */
+        if (nl < n - nl) { sort_pairs(a, nl); a += nl; n -= nl; }
+        else { sort_pairs(a + nl, n - nl); n = nl; }
+    }
+    for (int64_t i = 1; i < n; i++) {
+        pair x = a[i];
+        int64_t j = i;
+        while (j > 0 && a[j - 1].v > x.v) { a[j] = a[j - 1]; j--; }
+        a[j] = x;
+    }
+}
+
+/* Exact split of feature f: sort the node's values, try every boundary between distinct values. */
+static int eval_exact(const train_data *d, scratch *s, int64_t lo, int64_t hi, int f, const double *wk, double W,
+                      split *best)
+{
+    const int K = d->K, nf = d->nf;
+    int64_t m = hi - lo;
+    pair *p = s->pairs;
+    float vmin = INFINITY, vmax = -INFINITY;
+    for (int64_t j = 0; j < m; j++) {
+        float v = s->px[(size_t)(lo + j) * nf + f];
+        p[j].v = v;
+        p[j].i = (int32_t)(lo + j);
+        if (v < vmin) vmin = v;
+        if (v > vmax) vmax = v;
+    }
+    if (!(vmax > vmin)) return 0;
+    sort_pairs(p, m);
+    double *wl = s->wl, WL = 0;
+    for (int k = 0; k < K; k++) wl[k] = 0;
+    for (int64_t j = 0; j + 1 < m; j++) {
+        int32_t i = p[j].i;
+        wl[s->yk[i]] += s->wv[i];
+        WL += s->wv[i];
+        if (p[j + 1].v <= p[j].v) continue;
+        int64_t nl = j + 1;
+        if (nl < d->min_leaf) continue;
+        if (m - nl < d->min_leaf) break;
+        double sl = 0, sr = 0, WR = W - WL;
+        for (int k = 0; k < K; k++) { sl += wl[k] * wl[k]; double r = wk[k] - wl[k]; sr += r * r; }
+        double score = (WL > 0 ? sl / WL : 0) + (WR > 0 ? sr / WR : 0);
+        if (score > best->score) {
+            float a = p[j].v, b = p[j + 1].v;
+            float thr = (float)((double)a / 2 + (double)b / 2);
+            if (!(thr < b)) thr = a;
+            best->score = score;
+            best->feature = f;
+            best->thr = thr;
+            best->bin = -1;
+        }
+    }
+    return 1;
+}
+
+static double gini(const double *wk, int K, double W)
+{
+    if (W <= 0) return 0;
+    return 1.0 - gini_score(wk, K, W) / W;
+}
+
+/* Draw candidate features (Fisher-Yates over perm) until mtry non-constant ones were evaluated or all were tried. */
+static void find_split(const train_data *d, scratch *s, tg_rng *r, int64_t lo, int64_t hi, const double *wk, double W,
+                       split *best)
+{
+    const int nf = d->nf;
+    int exact = !d->bins || hi - lo < EXACT_BELOW;
+    for (int f = 0; f < nf; f++) s->perm[f] = f;
+    int visited = 0, drawn = 0;
+    while (visited < d->mtry && drawn < nf) {
+        int q = 0;
+        while (q < d->mtry - visited && drawn < nf) {
+            int k = drawn + (int)rnd_below(r, (uint32_t)(nf - drawn));
+            int f = s->perm[k];
+            s->perm[k] = s->perm[drawn];
+            s->perm[drawn++] = f;
+            s->batch[q++] = f;
+        }
+        if (exact)
+            for (int t = 0; t < q; t++) visited += eval_exact(d, s, lo, hi, s->batch[t], wk, W, best);
+        else {
+            hist_batch(d, s, lo, hi, q);
+            for (int t = 0; t < q; t++) visited += sweep_binned(d, s, t, hi - lo, wk, W, best);
+        }
+    }
+}
+
+static void swap_pos(const train_data *d, scratch *s, int64_t a, int64_t b)
+{
+    const size_t nf = (size_t)d->nf;
+    int32_t i = s->idx[a]; s->idx[a] = s->idx[b]; s->idx[b] = i;
+    uint8_t y = s->yk[a]; s->yk[a] = s->yk[b]; s->yk[b] = y;
+    float w = s->wv[a]; s->wv[a] = s->wv[b]; s->wv[b] = w;
+    memcpy(s->rowtmp, s->px + a * nf, 4 * nf);
+    memcpy(s->px + a * nf, s->px + b * nf, 4 * nf);
+    memcpy(s->px + b * nf, s->rowtmp, 4 * nf);
+    if (d->bins) {
+        uint8_t *t = (uint8_t *)s->rowtmp;
+        memcpy(t, s->pc + a * nf, nf);
+        memcpy(s->pc + a * nf, s->pc + b * nf, nf);
+        memcpy(s->pc + b * nf, t, nf);
+    }
+}
+
+/* Grow tree t into s->nodes / s->values and s->imp. Returns 0, or -1 when cancelled. */
+static int grow_tree(const train_data *d, scratch *s, int t, tg_ctx *ctx)
+{
+    const int K = d->K, nf = d->nf;
+    const int64_t n = d->n;
+    tg_rng r = tg_rng_make(d->seed, tg_rng_stream(TG_FOREST_RNG_TAG, (uint64_t)t));
+    for (int64_t i = 0; i < n; i++) s->w[i] = 0;
+    if (d->bootstrap)
+        for (int64_t j = 0; j < n; j++) s->w[rnd_below(&r, (uint32_t)n)] += 1.0f;
+    else
+        for (int64_t i = 0; i < n; i++) s->w[i] = 1.0f;
+    int64_t m = 0;
+    for (int64_t i = 0; i < n; i++)
+        if (s->w[i] > 0) {
+            s->idx[m] = (int32_t)i;
+            memcpy(s->px + (size_t)m * nf, d->X + (size_t)i * nf, sizeof(float) * (size_t)nf);
+            if (d->bins) memcpy(s->pc + (size_t)m * nf, d->code + (size_t)i * nf, (size_t)nf);
+            s->yk[m] = d->y[i];
+            s->wv[m++] = (float)(s->w[i] * d->cw[d->y[i]]);
+        }
+    for (int f = 0; f < nf; f++) s->imp[f] = 0;
+    s->nnodes = 1;
+    s->nvalues = 0;
+    int64_t *st = s->stack, sp = 1;
+    st[0] = 0; st[1] = m; st[2] = 0; st[3] = 0;
+    double *wk = s->wk;
+    while (sp > 0) {
+        sp--;
+        int64_t lo = st[4 * sp], hi = st[4 * sp + 1], depth = st[4 * sp + 2], node = st[4 * sp + 3];
+        if (ctx && tg_cancelled(ctx)) return -1;
+        for (int k = 0; k < K; k++) wk[k] = 0;
+        for (int64_t j = lo; j < hi; j++) wk[s->yk[j]] += s->wv[j];
+        double W = 0;
+        int nonzero = 0;
+        for (int k = 0; k < K; k++) { W += wk[k]; nonzero += wk[k] > 0; }
+        split best = {-1, 0, -1, -INFINITY};
+        if (nonzero > 1 && hi - lo >= 2 * (int64_t)d->min_leaf && (d->max_depth <= 0 || depth < d->max_depth))
+            find_split(d, s, &r, lo, hi, wk, W, &best);
+        tg_forest_node *nd = &s->nodes[node];
+        if (best.feature < 0) {
+            nd->feature = -1;
+            nd->threshold = 0;
+            nd->child = s->nvalues;
+            float *v = s->values + s->nvalues;
+            for (int k = 0; k < K; k++) v[k] = (float)(wk[k] / W);
+            s->nvalues += K;
+            continue;
+        }
+        /* partition [lo,hi): left = x <= thr (the bin test in binned nodes is the same test) */
+        int64_t a = lo, b = hi - 1;
+        const int f = best.feature;
+        if (best.bin >= 0) {
+            while (a <= b) {
+                if (s->pc[(size_t)a * nf + f] <= best.bin) a++;
+                else swap_pos(d, s, a, b--);
+            }
+        } else {
+            while (a <= b) {
+                if (s->px[(size_t)a * nf + f] <= best.thr) a++;
+                else swap_pos(d, s, a, b--);
+            }
+        }
+        double wl[TG_FOREST_MAX_CLASSES], wr[TG_FOREST_MAX_CLASSES], WL = 0, WR = 0;
+        for (int k = 0; k < K; k++) wl[k] = 0;
+        for (int64_t j = lo; j < a; j++) wl[s->yk[j]] += s->wv[j];
+        for (int k = 0; k < K; k++) { wr[k] = wk[k] - wl[k]; WL += wl[k]; WR += wr[k]; }
+        s->imp[f] += W * gini(wk, K, W) - WL * gini(wl, K, WL) - WR * gini(wr, K, WR);
+        int32_t child = s->nnodes;
+        s->nnodes += 2;
+        nd->feature = f;
+        nd->threshold = best.thr;
+        nd->child = child;
+        /* push right then left: left is grown first */
+        st[4 * sp] = a; st[4 * sp + 1] = hi; st[4 * sp + 2] = depth + 1; st[4 * sp + 3] = child + 1; sp++;
+        st[4 * sp] = lo; st[4 * sp + 1] = a; st[4 * sp + 2] = depth + 1; st[4 * sp + 3] = child; sp++;
+    }
+    double tot = 0;
+    for (int f = 0; f < nf; f++) tot += s->imp[f];
+    for (int f = 0; f < nf; f++) s->imp[f] = tot > 0 ? s->imp[f] / tot : 0;
+    return 0;
+}
+
+/* Sort floats (finite): quicksort with median of three, insertion sort for short runs. */
+static void sort_floats(float *a, int64_t n)
+{
+    while (n > 16) {
+        float *m = a + n / 2, *l = a + n - 1, t;
+        if (*m < *a) { t = *m; *m = *a; *a = t; }
+        if (*l < *a) { t = *l; *l = *a; *a = t; }
+        if (*l < *m) { t = *l; *l = *m; *m = t; }
+        float p = *m;
+        int64_t i = 0, j = n - 1;
+        for (;;) {
+            while (a[i] < p) i++;
+            while (a[j] > p) j--;
+            if (i >= j) break;
+            t = a[i]; a[i] = a[j]; a[j] = t;
+            i++; j--;
+        }
+        int64_t nl = j + 1;
+        if (nl < n - nl) { sort_floats(a, nl); a += nl; n -= nl; }
+        else { sort_floats(a + nl, n - nl); n = nl; }
+    }
+    for (int64_t i = 1; i < n; i++) {
+        float x = a[i];
+        int64_t j = i;
+        while (j > 0 && a[j - 1] > x) { a[j] = a[j - 1]; j--; }
+        a[j] = x;
+    }
+}
+
+/* Quantile bin edges of one feature (n values v[i*stride], sorted copy in tmp), codes into code[i*stride]. */
+static void bin_feature(const float *v, int64_t stride, int64_t n, int bins, float *tmp, float *edges, int *nbins,
+                        uint8_t *code)
+{
+    for (int64_t i = 0; i < n; i++) tmp[i] = v[i * stride];
+    sort_floats(tmp, n);
+    int64_t nu = n > 0; /* distinct values */
+    for (int64_t i = 1; i < n; i++) nu += tmp[i] != tmp[i - 1];
+    int ne = 0;
+    if (nu <= bins) {
+        for (int64_t i = 1; i < n; i++) {
+            if (tmp[i] == tmp[i - 1]) continue;
+            float e = (float)((double)tmp[i - 1] / 2 + (double)tmp[i] / 2);
+            if (!(e < tmp[i])) e = tmp[i - 1];
+            edges[ne++] = e;
+        }
+    } else {
+        /* one edge near each quantile q_b = b n / bins: at the widest gap between consecutive sorted values within
+         * half a bin of it (bins stay within +-50 % of equal counts, and edges fall in the natural breaks of the
+         * data, e.g. between separated classes, instead of inside a bin that straddles them) */
+        int64_t h = n / (2 * (int64_t)bins);
+        if (h < 1) h = 1;
+        for (int b = 1; b < bins; b++) {
+            int64_t q = (int64_t)((double)b * (double)n / bins);
+            int64_t lo = q - h < 1 ? 1 : q - h, hi = q + h > n - 1 ? n - 1 : q + h, at = -1;
+            float gap = 0;
+            for (int64_t p = lo; p <= hi; p++)
+                if (tmp[p] - tmp[p - 1] > gap) { gap = tmp[p] - tmp[p - 1]; at = p; }
+            if (at < 0) continue;
+            float e = (float)((double)tmp[at - 1] / 2 + (double)tmp[at] / 2);
+            if (!(e < tmp[at])) e = tmp[at - 1];
+            if (ne > 0 && !(e > edges[ne - 1])) continue;
+            edges[ne++] = e;
+        }
+    }
+    edges[ne] = INFINITY; /* the last bin takes everything above the last edge */
+    *nbins = ne + 1;
+    for (int64_t i = 0; i < n; i++) {
+        float x = v[i * stride];
+        int lo = 0, hi = ne; /* first b with x <= edges[b] */
+        while (lo < hi) {
+            int mid = (lo + hi) / 2;
+            if (x <= edges[mid]) hi = mid;
+            else lo = mid + 1;
+        }
+        code[i * stride] = (uint8_t)lo;
+    }
+}
+
+static void scratch_free(scratch *s)
+{
+    tg_free(s->idx); tg_free(s->yk); tg_free(s->wv); tg_free(s->pc); tg_free(s->px); tg_free(s->rowtmp); tg_free(s->w); tg_free(s->hist); tg_free(s->hcount);
+    tg_free(s->batch); tg_free(s->pairs); tg_free(s->perm); tg_free(s->stack); tg_free(s->nodes); tg_free(s->values);
+    tg_free(s->imp); tg_free(s->wk); tg_free(s->wl);
+    memset(s, 0, sizeof *s);
+}
+
+static int scratch_alloc(scratch *s, int64_t n, int nf, int K, int mtry, int binned)
+{
+    memset(s, 0, sizeof *s);
+    s->px = tg_malloc(sizeof(float) * (size_t)n * (size_t)nf);
+    s->pc = binned ? tg_malloc((size_t)n * (size_t)nf) : NULL;
+    s->rowtmp = tg_malloc(sizeof(float) * (size_t)nf);
+    if (!s->px || (binned && !s->pc) || !s->rowtmp) return 0;
+    s->idx = tg_malloc(sizeof(int32_t) * (size_t)n);
+    s->yk = tg_malloc((size_t)n);
+    s->wv = tg_malloc(sizeof(float) * (size_t)n);
+    s->w = tg_malloc(sizeof(float) * (size_t)n);
+    s->hist = tg_malloc(sizeof(double) * MAXB * (size_t)K * (size_t)mtry);
+    s->hcount = tg_malloc(sizeof(int32_t) * MAXB * (size_t)mtry);
+    s->batch = tg_malloc(sizeof(int32_t) * (size_t)nf);
+    s->pairs = tg_malloc(sizeof(pair) * (size_t)n);
+    s->perm = tg_malloc(sizeof(int32_t) * (size_t)nf);
+    s->stack = tg_malloc(sizeof(int64_t) * 4 * (size_t)(2 * n + 2));
+    s->nodes = tg_malloc(sizeof(tg_forest_node) * (size_t)(2 * n + 1));
+    s->values = tg_malloc(sizeof(float) * (size_t)K * (size_t)(n + 1));
+    s->imp = tg_malloc(sizeof(double) * (size_t)nf);
+    s->wk = tg_malloc(sizeof(double) * (size_t)K);
+    s->wl = tg_malloc(sizeof(double) * (size_t)K);
+    return s->idx && s->yk && s->wv && s->w && s->hist && s->hcount && s->batch && s->pairs && s->perm && s->stack &&
+           s->nodes && s->values && s->imp && s->wk && s->wl;
+}
+
+tg_status tg_forest_train(tg_ctx *ctx, const float *X, const uint8_t *y, int64_t n, int nfeatures, int nclasses,
+                          const int32_t *class_values, const char *meta, const tg_forest_opts *opt, tg_forest *out)
+{
+    tg_forest_opts o = TG_FOREST_OPTS_INIT;
+    if (opt) o = *opt;
+    tg_status st = TG_OK;
+    tg_forest_init(out);
+    uint8_t *code = NULL;
+    float *edges = NULL, *tmp = NULL;
+    int *nbins = NULL;
+    int64_t *counts = NULL;
+    double *timp = NULL;
+    scratch *sc = NULL;
+    int nth = ctx->nthreads > 0 ? ctx->nthreads : 1, nsc = 0;
+    if (n < 2 || n > INT32_MAX / 2) { st = tg_fail(ctx, TG_ERR_ARG, "forest: need between 2 and %d training samples, got %lld", INT32_MAX / 2, (long long)n); goto done; }
+    if (nfeatures < 1) { st = tg_fail(ctx, TG_ERR_ARG, "forest: need at least one feature"); goto done; }
+    if (nclasses < 2 || nclasses > TG_FOREST_MAX_CLASSES) { st = tg_fail(ctx, TG_ERR_ARG, "forest: need between 2 and %d classes, got %d", TG_FOREST_MAX_CLASSES, nclasses); goto done; }
+    if (o.trees < 1) { st = tg_fail(ctx, TG_ERR_ARG, "forest: trees must be >= 1, got %d", o.trees); goto done; }
+    if (o.min_leaf < 1) { st = tg_fail(ctx, TG_ERR_ARG, "forest: min_leaf must be >= 1, got %d", o.min_leaf); goto done; }
+    if (o.max_depth < 0) { st = tg_fail(ctx, TG_ERR_ARG, "forest: max_depth must be >= 1 (0 = unlimited), got %d", o.max_depth); goto done; }
+    if (o.mtry < 0 || o.mtry > nfeatures) { st = tg_fail(ctx, TG_ERR_ARG, "forest: mtry must be between 1 and the %d features, got %d", nfeatures, o.mtry); goto done; }
+    if (o.bins < 0) o.bins = n >= TG_FOREST_AUTO_BINNED ? MAXB : 0;
+    if (o.bins != 0 && (o.bins < 2 || o.bins > MAXB)) { st = tg_fail(ctx, TG_ERR_ARG, "forest: bins must be 0 (exact) or 2..256, got %d", o.bins); goto done; }
+    if (o.mtry == 0) { o.mtry = (int)floor(sqrt((double)nfeatures)); if (o.mtry < 1) o.mtry = 1; }
+    counts = tg_calloc((size_t)nclasses, sizeof *counts);
+    out->weights = tg_malloc(sizeof(double) * (size_t)nclasses);
+    out->class_values = tg_malloc(sizeof(int32_t) * (size_t)nclasses);
+    out->importance = tg_calloc((size_t)nfeatures, sizeof(double));
+    out->trees = tg_calloc((size_t)o.trees, sizeof(tg_forest_tree));
+    timp = tg_calloc((size_t)o.trees * (size_t)nfeatures, sizeof(double));
+    if (!counts || !out->weights || !out->class_values || !out->importance || !out->trees || !timp) { st = tg_fail(ctx, TG_ERR_NOMEM, "forest: out of memory"); goto done; }
+    out->ntrees = o.trees;
+    for (int64_t i = 0; i < n; i++) {
+        if (y[i] >= nclasses) { st = tg_fail(ctx, TG_ERR_ARG, "forest: sample %lld has class %d, outside 0..%d", (long long)i, y[i], nclasses - 1); goto done; }
+        counts[y[i]]++;
+    }
+    for (int k = 0; k < nclasses; k++) {
+        int32_t cv = class_values ? class_values[k] : k + 1;
+        if (counts[k] == 0) { st = tg_fail(ctx, TG_ERR_ARG, "forest: class %d (label %d) has no training sample", k + 1, (int)cv); goto done; }
+        if (cv < 1 || cv > 255) { st = tg_fail(ctx, TG_ERR_ARG, "forest: class label %d outside 1..255", (int)cv); goto done; }
+        for (int j = 0; j < k; j++)
+            if (out->class_values[j] == cv) { st = tg_fail(ctx, TG_ERR_ARG, "forest: class label %d given twice", (int)cv); goto done; }
+        out->class_values[k] = cv;
+        if (o.class_weight == TG_FOREST_WEIGHT_BALANCED) out->weights[k] = (double)n / ((double)nclasses * (double)counts[k]);
+        else if (o.class_weight == TG_FOREST_WEIGHT_CUSTOM) {
+            if (!o.weights || !(o.weights[k] > 0) || !isfinite(o.weights[k])) { st = tg_fail(ctx, TG_ERR_ARG, "forest: class weight %d must be a positive number", k + 1); goto done; }
+            out->weights[k] = o.weights[k];
+        } else out->weights[k] = 1.0;
+    }
+    for (int64_t i = 0; i < n * nfeatures; i++)
+        if (!isfinite(X[i])) { st = tg_fail(ctx, TG_ERR_ARG, "forest: feature %d of sample %lld is not finite", (int)(i % nfeatures) + 1, (long long)(i / nfeatures)); goto done; }
+
+    if (o.bins) { /* row-major codes */
+        code = tg_malloc((size_t)n * (size_t)nfeatures);
+        edges = tg_malloc(sizeof(float) * MAXB * (size_t)nfeatures);
+        nbins = tg_malloc(sizeof(int) * (size_t)nfeatures);
+        tmp = tg_malloc(sizeof(float) * (size_t)n * (size_t)nth);
+        if (!code || !edges || !nbins || !tmp) { st = tg_fail(ctx, TG_ERR_NOMEM, "forest: out of memory for the bins"); goto done; }
+        #pragma omp parallel for schedule(dynamic, 1) num_threads(nth)
+        for (int f = 0; f < nfeatures; f++) {
+            int th = 0;
+#ifdef _OPENMP
+            th = omp_get_thread_num();
+#endif
+            bin_feature(X + f, nfeatures, n, o.bins, tmp + (size_t)th * n, edges + (size_t)f * MAXB, &nbins[f], code + f);
+        }
+        tg_free(tmp);
+        tmp = NULL;
+    }
+    train_data d = {n, nfeatures, nclasses, o.mtry, o.min_leaf, o.max_depth, o.bins, o.bootstrap, y, out->weights,
+                    X, code, edges, nbins, o.seed};
+    nsc = nth < o.trees ? nth : o.trees;
+    sc = tg_calloc((size_t)nsc, sizeof *sc);
+    if (!sc) { st = tg_fail(ctx, TG_ERR_NOMEM, "forest: out of memory"); goto done; }
+    for (int i = 0; i < nsc; i++)
+        if (!scratch_alloc(&sc[i], n, nfeatures, nclasses, o.mtry, o.bins != 0)) { st = tg_fail(ctx, TG_ERR_NOMEM, "forest: out of memory for the tree scratch"); goto done; }
+    for (int t0 = 0; t0 < o.trees; t0 += nsc) {
+        int nb = o.trees - t0 < nsc ? o.trees - t0 : nsc;
+        int cancelled = 0;
+        #pragma omp parallel for schedule(static, 1) num_threads(nsc) reduction(| : cancelled)
+        for (int j = 0; j < nb; j++) cancelled |= grow_tree(&d, &sc[j], t0 + j, ctx) != 0;
+        if (cancelled || tg_progress(ctx, (double)(t0 + nb) / o.trees, "forest training")) { st = tg_fail(ctx, TG_ERR_CANCELLED, "forest: training cancelled"); goto done; }
+        for (int j = 0; j < nb; j++) {
+            tg_forest_tree *tr = &out->trees[t0 + j];
+            tr->nodes = tg_malloc(sizeof(tg_forest_node) * (size_t)sc[j].nnodes);
+            tr->values = tg_malloc(sizeof(float) * (size_t)sc[j].nvalues);
+            if (!tr->nodes || !tr->values) { st = tg_fail(ctx, TG_ERR_NOMEM, "forest: out of memory for tree %d", t0 + j + 1); goto done; }
+            tr->nnodes = sc[j].nnodes;
+            tr->nvalues = sc[j].nvalues;
+            memcpy(tr->nodes, sc[j].nodes, sizeof(tg_forest_node) * (size_t)tr->nnodes);
+            memcpy(tr->values, sc[j].values, sizeof(float) * (size_t)tr->nvalues);
+            memcpy(timp + (size_t)(t0 + j) * nfeatures, sc[j].imp, sizeof(double) * (size_t)nfeatures);
+        }
+    }
+    double tot = 0;
+    for (int f = 0; f < nfeatures; f++) {
+        double s = 0;
+        for (int t = 0; t < o.trees; t++) s += timp[(size_t)t * nfeatures + f];
+        out->importance[f] = s / o.trees;
+        tot += out->importance[f];
+    }
+    for (int f = 0; f < nfeatures; f++) out->importance[f] = tot > 0 ? out->importance[f] / tot : 0;
+    if (meta) {
+        size_t len = strlen(meta);
+        if (len > 0x7fffffff) { st = tg_fail(ctx, TG_ERR_ARG, "forest: metadata too long"); goto done; }
+        out->meta = tg_malloc(len + 1);
+        if (!out->meta) { st = tg_fail(ctx, TG_ERR_NOMEM, "forest: out of memory"); goto done; }
+        memcpy(out->meta, meta, len + 1);
+        out->meta_len = (uint32_t)len;
+    }
+    out->nfeatures = nfeatures;
+    out->nclasses = nclasses;
+    out->nchannels = o.channels;
+    out->max_depth = o.max_depth;
+    out->min_leaf = o.min_leaf;
+    out->mtry = o.mtry;
+    out->bins = o.bins;
+    out->class_weight = o.class_weight;
+    out->seed = o.seed;
+    tg_progress_done(ctx, "forest training");
+done:
+    if (sc)
+        for (int i = 0; i < nsc; i++) scratch_free(&sc[i]);
+    tg_free(sc);
+    tg_free(code); tg_free(edges); tg_free(nbins); tg_free(tmp); tg_free(counts); tg_free(timp);
+    if (st != TG_OK) tg_forest_free(out);
+    return st;
+}
+
+#define PBLOCK 64    /* rows descending a tree together */
+#define RBLOCK 1024  /* rows per task: each tree is read once per RBLOCK rows, so it stays in cache meanwhile */
+
+/* Add the leaf values of tree (nodes, vals) for the m <= PBLOCK rows xb into acc (m x K). The rows descend
+ * together, one level per sweep, compacted as they reach leaves: their node loads are independent, so the
+ * processor overlaps the cache misses of a deep tree instead of waiting for each in turn. */
+static void tree_block(const tg_forest_node *nodes, const float *vals, const float *xb, int nf, int m, int K, float *acc)
+{
+    int32_t nd[PBLOCK], act[PBLOCK];
+    int na = nodes[0].feature >= 0 ? m : 0; /* a one-leaf tree has nothing to descend */
+    for (int j = 0; j < m; j++) { nd[j] = 0; act[j] = j; }
+    while (na > 0) {
+        int k = 0;
+        for (int a = 0; a < na; a++) {
+            const int j = act[a];
+            const tg_forest_node *q = &nodes[nd[j]];
+            const int32_t next = q->child + !(xb[(size_t)j * nf + q->feature] <= q->threshold);
+            nd[j] = next;
+            act[k] = j;
+            k += nodes[next].feature >= 0;
+        }
+        na = k;
+    }
+    for (int j = 0; j < m; j++) {
+        const float *v = vals + nodes[nd[j]].child;
+        float *a = acc + (size_t)j * K;
+        for (int k = 0; k < K; k++) a[k] += v[k];
+    }
+}
+
+tg_status tg_forest_predict(tg_ctx *ctx, const tg_forest *f, const float *X, int64_t n, int nfeatures,
+                            float *const *prob, uint8_t *label)
+{
+    if (!f->trees || f->ntrees < 1) return tg_fail(ctx, TG_ERR_ARG, "forest: the forest is empty (not trained or released)");
+    if (nfeatures != f->nfeatures)
+        return tg_fail(ctx, TG_ERR_ARG, "forest: trained on %d features, given %d", f->nfeatures, nfeatures);
+    if (n < 0) return tg_fail(ctx, TG_ERR_ARG, "forest: negative row count");
+    const int K = f->nclasses, T = f->ntrees;
+    const int nth = ctx->nthreads > 0 ? ctx->nthreads : 1;
+    const float inv = 1.0f / (float)T;
+    int64_t nblocks = (n + RBLOCK - 1) / RBLOCK;
+    float *accs = tg_malloc(sizeof(float) * RBLOCK * (size_t)K * (size_t)nth); /* one accumulator per thread */
+    if (!accs) return tg_fail(ctx, TG_ERR_NOMEM, "forest: out of memory");
+    int cancelled = 0;
+    #pragma omp parallel for schedule(dynamic, 1) num_threads(nth) reduction(| : cancelled)
+    for (int64_t bk = 0; bk < nblocks; bk++) {
+        if (cancelled || tg_cancelled(ctx)) { cancelled = 1; continue; }
+        int th = 0;
+#ifdef _OPENMP
+        th = omp_get_thread_num();
+#endif
+        float *acc = accs + (size_t)th * RBLOCK * K;
+        int64_t r0 = bk * RBLOCK, r1 = r0 + RBLOCK < n ? r0 + RBLOCK : n;
+        int m = (int)(r1 - r0);
+        memset(acc, 0, sizeof(float) * (size_t)m * K);
+        /* each row's sum runs over the trees in order, whatever the thread: results do not depend on threads */
+        for (int t = 0; t < T; t++)
+            for (int j0 = 0; j0 < m; j0 += PBLOCK)
+                tree_block(f->trees[t].nodes, f->trees[t].values, X + (size_t)(r0 + j0) * nfeatures, nfeatures,
+                           m - j0 < PBLOCK ? m - j0 : PBLOCK, K, acc + (size_t)j0 * K);
+        for (int j = 0; j < m; j++) {
+            const float *a = acc + (size_t)j * K;
+            int bestk = 0;
+            for (int k = 1; k < K; k++)
+                if (a[k] > a[bestk]) bestk = k;
+            if (label) label[r0 + j] = (uint8_t)f->class_values[bestk];
+            if (prob)
+                for (int k = 0; k < K; k++) prob[k][r0 + j] = a[k] * inv;
+        }
+        if (tg_progress(ctx, (double)bk / (double)nblocks, "forest prediction")) cancelled = 1;
+    }
+    tg_free(accs);
+    if (cancelled) return tg_fail(ctx, TG_ERR_CANCELLED, "forest: prediction cancelled");
+    return TG_OK;
+}
+
+/* ---- serialisation ---- */
+typedef struct wbuf { uint8_t *p; size_t len, cap; int fail; } wbuf;
+
+static void put(wbuf *b, const void *src, size_t n)
+{
+    if (b->fail) return;
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->len + n) cap *= 2;
+        uint8_t *q = tg_realloc(b->p, cap);
+        if (!q) { b->fail = 1; return; }
+        b->p = q;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, src, n);
+    b->len += n;
+}
+/* Little-endian writers (byte by byte, independent of the host order). */
+static void put_u32(wbuf *b, uint32_t v) { uint8_t q[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)}; put(b, q, 4); }
+static void put_u64(wbuf *b, uint64_t v) { put_u32(b, (uint32_t)v); put_u32(b, (uint32_t)(v >> 32)); }
+static void put_f32(wbuf *b, float v) { uint32_t u; memcpy(&u, &v, 4); put_u32(b, u); }
+static void put_f64(wbuf *b, double v) { uint64_t u; memcpy(&u, &v, 8); put_u64(b, u); }
+
+static const char MAGIC[8] = {'T', 'G', 'F', 'O', 'R', 'E', 'S', 'T'};
+#define HEADER_BYTES 44u /* 4 u32 + 5 i32 + u64 after the version and header-size words */
+
+static int sha256_raw(const uint8_t *data, size_t n, uint8_t out[32])
+{
+    tg_ctx c;
+    tg_ctx_init(&c);
+    char hex[TG_SHA256_HEX];
+    if (tg_sha256_buffer(&c, data, n, hex) != TG_OK) return -1;
+    for (int i = 0; i < 32; i++) {
+        unsigned v;
+        if (sscanf(hex + 2 * i, "%2x", &v) != 1) return -1;
+        out[i] = (uint8_t)v;
+    }
+    return 0;
+}
+
+tg_status tg_forest_serialize(tg_ctx *ctx, const tg_forest *f, uint8_t **buf, size_t *len)
+{
+    *buf = NULL;
+    *len = 0;
+    if (!f->trees) return tg_fail(ctx, TG_ERR_ARG, "forest: the forest is empty (not trained or released)");
+    wbuf b = {0};
+    put(&b, MAGIC, 8);
+    put_u32(&b, TG_FOREST_VERSION);
+    put_u32(&b, HEADER_BYTES);
+    put_u32(&b, (uint32_t)f->nfeatures); put_u32(&b, (uint32_t)f->nclasses); put_u32(&b, (uint32_t)f->ntrees);
+    put_u32(&b, (uint32_t)f->nchannels);
+    put_u32(&b, (uint32_t)f->max_depth); put_u32(&b, (uint32_t)f->min_leaf); put_u32(&b, (uint32_t)f->mtry);
+    put_u32(&b, (uint32_t)f->bins); put_u32(&b, (uint32_t)f->class_weight);
+    put_u64(&b, f->seed);
+    for (int k = 0; k < f->nclasses; k++) put_f64(&b, f->weights[k]);
+    for (int k = 0; k < f->nclasses; k++) put_u32(&b, (uint32_t)f->class_values[k]);
+    for (int j = 0; j < f->nfeatures; j++) put_f64(&b, f->importance[j]);
+    put_u32(&b, f->meta_len);
+    if (f->meta_len) put(&b, f->meta, f->meta_len);
+    for (int t = 0; t < f->ntrees; t++) {
+        const tg_forest_tree *tr = &f->trees[t];
+        put_u32(&b, (uint32_t)tr->nnodes);
+        put_u32(&b, (uint32_t)tr->nvalues);
+        for (int32_t i = 0; i < tr->nnodes; i++) {
+            put_u32(&b, (uint32_t)tr->nodes[i].feature);
+            put_f32(&b, tr->nodes[i].threshold);
+            put_u32(&b, (uint32_t)tr->nodes[i].child);
+        }
+        for (int32_t i = 0; i < tr->nvalues; i++) put_f32(&b, tr->values[i]);
+    }
+    uint8_t dg[32];
+    if (!b.fail && sha256_raw(b.p, b.len, dg) != 0) { tg_free(b.p); return tg_fail(ctx, TG_ERR_UNSUPPORTED, "forest: SHA-256 unavailable"); }
+    put(&b, dg, 32);
+    if (b.fail) { tg_free(b.p); return tg_fail(ctx, TG_ERR_NOMEM, "forest: out of memory serialising the model"); }
+    *buf = b.p;
+    *len = b.len;
+    return TG_OK;
+}
+
+typedef struct rbuf { const uint8_t *p; size_t len, pos; int fail; } rbuf;
+static uint32_t get_u32(rbuf *r)
+{
+    if (r->fail || r->len - r->pos < 4) { r->fail = 1; return 0; }
+    const uint8_t *q = r->p + r->pos;
+    r->pos += 4;
+    return (uint32_t)q[0] | (uint32_t)q[1] << 8 | (uint32_t)q[2] << 16 | (uint32_t)q[3] << 24;
+}
+static uint64_t get_u64(rbuf *r) { uint64_t lo = get_u32(r); return lo | (uint64_t)get_u32(r) << 32; }
+static float get_f32(rbuf *r) { uint32_t u = get_u32(r); float v; memcpy(&v, &u, 4); return v; }
+static double get_f64(rbuf *r) { uint64_t u = get_u64(r); double v; memcpy(&v, &u, 8); return v; }
+
+tg_status tg_forest_deserialize(tg_ctx *ctx, const uint8_t *buf, size_t len, const char *name, tg_forest *out)
+{
+    tg_forest_init(out);
+    tg_status st = TG_OK;
+    if (!name) name = "model";
+    if (len < 8 || memcmp(buf, MAGIC, 8) != 0) return tg_fail(ctx, TG_ERR_FORMAT, "%s: not a tortuga forest model (bad magic number)", name);
+    if (len < 16) return tg_fail(ctx, TG_ERR_FORMAT, "%s: truncated forest model (%zu bytes)", name, len);
+    rbuf r = {buf, len, 8, 0};
+    uint32_t version = get_u32(&r), hbytes = get_u32(&r);
+    if (version != TG_FOREST_VERSION)
+        return tg_fail(ctx, TG_ERR_FORMAT, "%s: forest model format version %u, this tortuga reads version %u", name, version, TG_FOREST_VERSION);
+    if (hbytes != HEADER_BYTES || len < 16 + HEADER_BYTES + 32) return tg_fail(ctx, TG_ERR_FORMAT, "%s: truncated or corrupt forest model", name);
+    uint8_t dg[32];
+    if (sha256_raw(buf, len - 32, dg) != 0) return tg_fail(ctx, TG_ERR_UNSUPPORTED, "%s: SHA-256 unavailable", name);
+    if (memcmp(dg, buf + len - 32, 32) != 0)
+        return tg_fail(ctx, TG_ERR_FORMAT, "%s: checksum mismatch: the forest model is corrupt or truncated", name);
+    r.len = len - 32;
+    out->nfeatures = (int)get_u32(&r); out->nclasses = (int)get_u32(&r); out->ntrees = (int)get_u32(&r);
+    out->nchannels = (int)get_u32(&r);
+    out->max_depth = (int)get_u32(&r); out->min_leaf = (int)get_u32(&r); out->mtry = (int)get_u32(&r);
+    out->bins = (int)get_u32(&r); out->class_weight = (tg_forest_weight)get_u32(&r);
+    out->seed = get_u64(&r);
+    int nf = out->nfeatures, K = out->nclasses, T = out->ntrees;
+    if (nf < 1 || K < 2 || K > TG_FOREST_MAX_CLASSES || T < 1 || (size_t)nf > len || (size_t)T > len) { st = tg_fail(ctx, TG_ERR_FORMAT, "%s: corrupt forest model header", name); goto done; }
+    out->weights = tg_malloc(sizeof(double) * K);
+    out->class_values = tg_malloc(sizeof(int32_t) * K);
+    out->importance = tg_malloc(sizeof(double) * (size_t)nf);
+    out->trees = tg_calloc((size_t)T, sizeof(tg_forest_tree));
+    if (!out->weights || !out->class_values || !out->importance || !out->trees) { st = tg_fail(ctx, TG_ERR_NOMEM, "%s: out of memory", name); goto done; }
+    for (int k = 0; k < K; k++) out->weights[k] = get_f64(&r);
+    for (int k = 0; k < K; k++) out->class_values[k] = (int32_t)get_u32(&r);
+    for (int j = 0; j < nf; j++) out->importance[j] = get_f64(&r);
+    out->meta_len = get_u32(&r);
+    if (r.fail || out->meta_len > r.len - r.pos) { st = tg_fail(ctx, TG_ERR_FORMAT, "%s: truncated forest model", name); goto done; }
+    out->meta = tg_malloc((size_t)out->meta_len + 1);
+    if (!out->meta) { st = tg_fail(ctx, TG_ERR_NOMEM, "%s: out of memory", name); goto done; }
+    memcpy(out->meta, r.p + r.pos, out->meta_len);
+    out->meta[out->meta_len] = 0;
+    r.pos += out->meta_len;
+    if (out->meta_len == 0) { tg_free(out->meta); out->meta = NULL; }
+    for (int t = 0; t < T; t++) {
+        tg_forest_tree *tr = &out->trees[t];
+        uint32_t nn = get_u32(&r), nv = get_u32(&r);
+        if (r.fail || nn < 1 || nn > (r.len - r.pos) / 12 || nv > (r.len - r.pos) / 4) { st = tg_fail(ctx, TG_ERR_FORMAT, "%s: truncated or corrupt tree %d", name, t + 1); goto done; }
+        tr->nodes = tg_malloc(sizeof(tg_forest_node) * nn);
+        tr->values = tg_malloc(sizeof(float) * (nv ? nv : 1));
+        if (!tr->nodes || !tr->values) { st = tg_fail(ctx, TG_ERR_NOMEM, "%s: out of memory", name); goto done; }
+        tr->nnodes = (int32_t)nn;
+        tr->nvalues = (int32_t)nv;
+        for (uint32_t i = 0; i < nn; i++) {
+            tr->nodes[i].feature = (int32_t)get_u32(&r);
+            tr->nodes[i].threshold = get_f32(&r);
+            tr->nodes[i].child = (int32_t)get_u32(&r);
+        }
+        for (uint32_t i = 0; i < nv; i++) tr->values[i] = get_f32(&r);
+        if (r.fail) { st = tg_fail(ctx, TG_ERR_FORMAT, "%s: truncated tree %d", name, t + 1); goto done; }
+        /* children must point forward (so traversal ends) and stay inside; leaves' values inside */
+        for (uint32_t i = 0; i < nn; i++) {
+            const tg_forest_node *nd = &tr->nodes[i];
+            int ok = nd->feature >= 0 ? (nd->feature < nf && nd->child > (int32_t)i && (uint32_t)nd->child + 1 < nn)
+                                      : (nd->feature == -1 && nd->child >= 0 && (uint32_t)nd->child + (uint32_t)K <= nv);
+            if (!ok) { st = tg_fail(ctx, TG_ERR_FORMAT, "%s: corrupt node %u of tree %d", name, i, t + 1); goto done; }
+        }
+    }
+    if (r.pos != r.len) { st = tg_fail(ctx, TG_ERR_FORMAT, "%s: %zu unexpected bytes after the trees", name, r.len - r.pos); goto done; }
+done:
+    if (st != TG_OK) tg_forest_free(out);
+    return st;
+}
+
+tg_status tg_forest_save(tg_ctx *ctx, const tg_forest *f, const char *path)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    char *tmp = NULL;
+    FILE *fp = NULL;
+    tg_status st = tg_forest_serialize(ctx, f, &buf, &len);
+    if (st != TG_OK) goto done;
+    size_t tl = strlen(path) + 48;
+    tmp = tg_malloc(tl);
+    if (!tmp) { st = tg_fail(ctx, TG_ERR_NOMEM, "%s: out of memory", path); goto done; }
+    snprintf(tmp, tl, "%s.%ld.tmp", path, (long)getpid());
+    fp = fopen(tmp, "wb");
+    if (!fp) { st = tg_fail(ctx, TG_ERR_IO, "%s: %s", path, strerror(errno)); goto done; }
+    if (fwrite(buf, 1, len, fp) != len || fflush(fp) != 0) {
+        st = tg_fail(ctx, TG_ERR_IO, "%s: %s", path, strerror(errno));
+        fclose(fp); fp = NULL; remove(tmp);
+        goto done;
+    }
+    if (fclose(fp) != 0) { fp = NULL; st = tg_fail(ctx, TG_ERR_IO, "%s: %s", path, strerror(errno)); remove(tmp); goto done; }
+    fp = NULL;
+    if (rename(tmp, path) != 0) { st = tg_fail(ctx, TG_ERR_IO, "%s: %s", path, strerror(errno)); remove(tmp); goto done; }
+done:
+    tg_free(buf);
+    tg_free(tmp);
+    return st;
+}
+
+tg_status tg_forest_load(tg_ctx *ctx, const char *path, tg_forest *out)
+{
+    tg_forest_init(out);
+    tg_status st = TG_OK;
+    uint8_t *buf = NULL;
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return tg_fail(ctx, TG_ERR_IO, "%s: %s", path, strerror(errno));
+    long sz = -1;
+    if (fseek(fp, 0, SEEK_END) == 0) sz = ftell(fp);
+    if (sz < 0 || fseek(fp, 0, SEEK_SET) != 0) { st = tg_fail(ctx, TG_ERR_IO, "%s: cannot read the file size", path); goto done; }
+    buf = tg_malloc(sz > 0 ? (size_t)sz : 1);
+    if (!buf) { st = tg_fail(ctx, TG_ERR_NOMEM, "%s: out of memory (%ld bytes)", path, sz); goto done; }
+    if (fread(buf, 1, (size_t)sz, fp) != (size_t)sz) { st = tg_fail(ctx, TG_ERR_IO, "%s: read error", path); goto done; }
+    st = tg_forest_deserialize(ctx, buf, (size_t)sz, path, out);
+done:
+    fclose(fp);
+    tg_free(buf);
+    return st;
+}
+
+int tg_forest_equal(const tg_forest *a, const tg_forest *b)
+{
+    if (a->nfeatures != b->nfeatures || a->nclasses != b->nclasses || a->ntrees != b->ntrees || a->nchannels != b->nchannels ||
+        a->max_depth != b->max_depth || a->min_leaf != b->min_leaf || a->mtry != b->mtry || a->bins != b->bins ||
+        a->class_weight != b->class_weight || a->seed != b->seed || a->meta_len != b->meta_len)
+        return 0;
+    if (!a->trees || !b->trees) return a->trees == b->trees;
+    if (memcmp(a->weights, b->weights, sizeof(double) * a->nclasses) || memcmp(a->class_values, b->class_values, sizeof(int32_t) * a->nclasses) ||
+        memcmp(a->importance, b->importance, sizeof(double) * a->nfeatures))
+        return 0;
+    if (a->meta_len && memcmp(a->meta, b->meta, a->meta_len)) return 0;
+    for (int t = 0; t < a->ntrees; t++) {
+        const tg_forest_tree *x = &a->trees[t], *y = &b->trees[t];
+        if (x->nnodes != y->nnodes || x->nvalues != y->nvalues) return 0;
+        if (memcmp(x->nodes, y->nodes, sizeof(tg_forest_node) * x->nnodes) || memcmp(x->values, y->values, sizeof(float) * x->nvalues))
+            return 0;
+    }
+    return 1;
+}
+
+int64_t tg_forest_nodes(const tg_forest *f)
+{
+    int64_t s = 0;
+    for (int t = 0; t < f->ntrees && f->trees; t++) s += f->trees[t].nnodes;
+    return s;
+}
