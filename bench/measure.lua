@@ -99,7 +99,7 @@ print(string.format([[
 memory (state bytes per voxel, beyond the u8 labels):
   components: 4 (i32 labels) + 16 per x-run (worst case 8 per voxel); no mask when a phase is given
   distance:   1 (phase mask) + 8 (f64 output; 4 with dtype = "f32")
-  thickness:  1 (phase mask) + 8 (f64 squared distance) + 4 (f32 output) + 20 per ridge centre
+  thickness:  1 (phase mask) + 8 (f64 squared distance) + 1/8 (centre bitmap) + 4 (f32 output) + 24 per kept centre
   chords:     4 per chord in the engine + 16 per chord in the Lua list, no per-voxel state: here at most %d
               chords on 3 axes, so a 1000^3 volume of the same structure needs ~%.2f GiB beside its labels.]],
   max_chords, max_chords / nvox * 1e9 * 20 / 2 ^ 30))

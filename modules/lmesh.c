@@ -110,6 +110,14 @@ static int l_surfaces(lua_State *L)
     lua_setfield(L, -2, "total_voxels");
     lua_pushnumber(L, r->volume_m3);
     lua_setfield(L, -2, "volume");
+    lua_createtable(L, r->ntriples, 0); /* triple-phase boundary length (m) per triple, in the engine's triple order */
+    for (int t = 0; t < r->ntriples; t++) {
+        lua_pushnumber(L, r->tpb_length[t]);
+        lua_rawseti(L, -2, t + 1);
+    }
+    lua_setfield(L, -2, "tpb");
+    lua_pushnumber(L, r->tpb_any_length);
+    lua_setfield(L, -2, "tpb_any");
     return 1;
 }
 

@@ -10,6 +10,8 @@ typedef struct worker {
     uint8_t *lo, *hi;       /* mask slices */
     int64_t *hist;          /* nsets x 256 */
     int64_t counts[TG_SURFACES_MAX_PHASES];
+    int64_t tpb[TG_SURFACES_MAX_TRIPLES][3]; /* triple-phase edges by triple and direction */
+    int64_t tpb_any[3];                      /* edges where three or more of the phases meet */
     float *vlo, *vhi;       /* value slices (smooth) */
     uint8_t *scratch;
 } worker;
@@ -34,8 +36,21 @@ static int cancelled_or_progress(tg_ctx *ctx, int64_t done, int64_t total, const
     return tg_cancelled(ctx);
 }
 
-/* Histograms of the 256 configurations of every set, and voxel counts, in one pass. */
-static void binary_pass(tg_ctx *ctx, const tg_mc_grid *g, const int *sets, int nsets, worker *w, int *stop)
+/* A voxel edge whose four voxels have the phase bits `or` (dir 0 = along x, 1 = y, 2 = z): count it for every
+ * triple all of whose phases are among them. */
+static inline void tpb_edge(worker *me, uint8_t or, int dir, const uint8_t *tmask, int ntri)
+{
+    if (__builtin_popcount(or) < 3) return;
+    me->tpb_any[dir]++;
+    for (int t = 0; t < ntri; t++) me->tpb[t][dir] += (or & tmask[t]) == tmask[t];
+}
+
+/* Histograms of the 256 configurations of every set, voxel counts and triple-phase edges, in one pass.
+ * Edge ownership: a cube counts the z-edges of its lower face (plane z; the last layer also its upper face),
+ * the x-edges through its corners with the lower x (the last column also the upper x) and the y-edges through
+ * its corners with the lower y (the last row also the upper y), so each voxel edge is counted once. */
+static void binary_pass(tg_ctx *ctx, const tg_mc_grid *g, const int *sets, int nsets, const uint8_t *tmask, int ntri,
+                        worker *w, int *stop)
 {
     int64_t mw = g->mw, layers = g->D - 1;
     int64_t done = 0;
@@ -64,6 +79,14 @@ static void binary_pass(tg_ctx *ctx, const tg_mc_grid *g, const int *sets, int n
                 if (m[0] == m[1] && m[0] == m[2] && m[0] == m[3] && m[0] == m[4] && m[0] == m[5] && m[0] == m[6] &&
                     m[0] == m[7])
                     continue;
+                if (g->nph >= 3) {
+                    tpb_edge(me, m[0] | m[1] | m[2] | m[3], 2, tmask, ntri);
+                    if (e == layers - 1) tpb_edge(me, m[4] | m[5] | m[6] | m[7], 2, tmask, ntri);
+                    tpb_edge(me, m[0] | m[2] | m[4] | m[6], 0, tmask, ntri);
+                    if (i == g->W - 2) tpb_edge(me, m[1] | m[3] | m[5] | m[7], 0, tmask, ntri);
+                    tpb_edge(me, m[0] | m[1] | m[4] | m[5], 1, tmask, ntri);
+                    if (j == g->H - 2) tpb_edge(me, m[2] | m[3] | m[6] | m[7], 1, tmask, ntri);
+                }
                 for (int k = 0; k < nsets; k++) {
                     int s = sets[k], cfg = 0;
                     for (int c = 0; c < 8; c++) cfg |= ((m[c] & s) != 0) << c;
@@ -126,10 +149,17 @@ tg_status tg_surfaces(tg_ctx *ctx, const tg_volume *labels, const tg_surfaces_op
     tg_mc_grid g;
     tg_status st = tg_mc_grid_init(ctx, &g, labels, opt->phases, opt->nphases, opt->closed, opt->smooth);
     if (st != TG_OK) return st;
-    int n = opt->nphases, nsets = 0, sets[MAXSETS];
+    int n = opt->nphases, nsets = 0, sets[MAXSETS], ntri = 0;
+    uint8_t tmask[TG_SURFACES_MAX_TRIPLES];
     for (int a = 0; a < n; a++) sets[nsets++] = 1 << a;
     for (int a = 0; a < n; a++)
         for (int b = a + 1; b < n; b++) sets[nsets++] = (1 << a) | (1 << b);
+    for (int a = 0; a < n; a++)
+        for (int b = a + 1; b < n; b++)
+            for (int c = b + 1; c < n; c++) {
+                out->triple[ntri][0] = a, out->triple[ntri][1] = b, out->triple[ntri][2] = c;
+                tmask[ntri++] = (uint8_t)((1 << a) | (1 << b) | (1 << c));
+            }
     int nt = ctx->nthreads < 1 ? 1 : ctx->nthreads, stop = 0;
     worker *w = tg_calloc((size_t)nt, sizeof *w);
     double *layer_area = tg_calloc((size_t)g.D, sizeof *layer_area);
@@ -154,13 +184,22 @@ tg_status tg_surfaces(tg_ctx *ctx, const tg_volume *labels, const tg_surfaces_op
             goto done;
         }
     }
-    binary_pass(ctx, &g, sets, nsets, w, &stop);
+    binary_pass(ctx, &g, sets, nsets, tmask, ntri, w, &stop);
     if (stop) {
         st = tg_fail(ctx, TG_ERR_CANCELLED, "surfaces: cancelled");
         goto done;
     }
     for (int a = 0; a < n; a++)
         for (int t = 0; t < nt; t++) out->voxels[a] += w[t].counts[a];
+    out->ntriples = ntri;
+    for (int d = 0; d < 3; d++) {
+        for (int t = 0; t < nt; t++) {
+            out->tpb_any_edges[d] += w[t].tpb_any[d];
+            for (int k = 0; k < ntri; k++) out->tpb_edges[k][d] += w[t].tpb[k][d];
+        }
+        out->tpb_any_length += (double)out->tpb_any_edges[d] * g.sp[d];
+        for (int k = 0; k < ntri; k++) out->tpb_length[k] += (double)out->tpb_edges[k][d] * g.sp[d];
+    }
     if (!opt->smooth) {
         double cfg_area[256];
         tg_mc_binary_areas(opt->method, g.sp, cfg_area);

@@ -7,15 +7,22 @@
  * BoneJ's Local Thickness; PoreSpy's local_thickness approximates it with 25 discrete radii and returns radii.
  * Units: metres (diameter), from the volume's spacing; anisotropic spacing is honoured.
  *
- * Algorithm: squared EDT with the spacing normalised by its smallest component (isotropic volumes give exact
- * integers); centres whose ball is contained in a neighbour's ball (R(c') >= R(c) + |c - c'| for one of the 26
- * neighbours) are dropped (Hildebrand's distance-ridge reduction; exact, since containment is then certain);
- * the remaining balls are painted with max() into the output.
- * Cost: O(N) for the EDT and the reduction, plus the summed volume of the ridge balls for the painting
- * (typically a few per cent of the voxels times a ball of radius R). Memory: 8 B/voxel (squared EDT) plus
- * the f32 output (4 B/voxel) plus 16 B per ridge centre.
- * Threading: OpenMP over z-slabs of the output (each slab paints its part of every ball), num_threads(ctx->nthreads);
- * max() makes the result independent of the order and of the thread count.
+ * Algorithm (details and proofs of exactness in tg_thickness.c): squared EDT with the spacing normalised by its
+ * smallest component (isotropic volumes give exact integers); a ball is dropped when the ball of one of its
+ * 124 neighbours (5x5x5) with a radius at least as large contains it, decided exactly with a lookup table of
+ * discrete ball containment (Rémy & Thiel, Image Vis. Comput. 23 (2005) 167-175,
+ * doi:10.1016/j.imavis.2004.06.007), which keeps 4-34 % of the phase voxels as centres on generated cathodes
+ * (Hildebrand's continuous test R(c') >= R(c) + |c - c'| kept 88 %); the kept balls are painted plane by
+ * plane in order of decreasing radius, each voxel written once by the first (largest) ball covering it,
+ * with a bitmap of unpainted voxels so that a ball's row costs a word test, not its length
+ * (Dougherty & Kunzelmann's sphere painting, ImageJ's Local Thickness, with the order and early exit).
+ * Cost: O(N) for the EDT and the reduction (124 tests per kept voxel), plus N and the number of (ball, row)
+ * pairs for the painting; a 300^3 generated cathode takes 1-3 s per phase on 2 threads.
+ * Memory: 8 B/voxel (squared EDT) plus 1/8 B/voxel (centre bitmap) during the reduction, then the f32 output
+ * (4 B/voxel) plus 24 B per kept centre; per thread one plane's bitmap; the table is at most 2^18 octant
+ * points (balls beyond it, radius > ~63 voxels, use the continuous test).
+ * Threading: OpenMP over planes, num_threads(ctx->nthreads); each output plane belongs to one thread and the
+ * first cover in decreasing radius is the maximum, so the result does not depend on the thread count.
  * A mask with no zero voxel is an error (the inscribed spheres are unbounded).
  */
 #ifndef TG_THICKNESS_H

@@ -1,7 +1,9 @@
 /* test_surfaces.c — phase and interface areas: two phases meeting on a plane (interface = plane area,
  * anisotropic spacing), scikit-image's and PoreSpy's numbers on a small random three-phase volume and on a
  * sphere (fixtures written once by bench/surfaces_ref.py), the shared volumes against
- * ../shared/reference/anchor-values.json, thread-count independence, absent phases and bad input. */
+ * ../shared/reference/anchor-values.json, thread-count independence, absent phases and bad input; the triple-phase
+ * boundary length on three phases meeting along a straight line (each axis, anisotropic), a staircase line and
+ * a direct count of every voxel edge of a random four-phase volume. */
 #include "tg_test.h"
 
 #include "io/tg_tiff.h"
@@ -229,6 +231,119 @@ static void test_shared_volumes(void)
     check_shared("taufactor-nmc-electrode-3phase/electrode.tiff", el, oel, NULL);
 }
 
+/* Three phases meeting along a straight line along axis A through the whole volume: phase a where the coordinate
+ * along B is below b0, else b where the coordinate along C is below c0, else c. Exactly one voxel edge per voxel
+ * along A is shared by the three phases, so the TPB length is dims[A] * spacing[A] whatever the convention, the
+ * smoothing or an extra (absent) phase listed; nothing along the other axes. */
+static void test_tpb_straight_line(void)
+{
+    double sp[3] = {1e-7, 2e-7, 3e-7};
+    int64_t d[3] = {11, 9, 7};
+    for (int A = 0; A < 3; A++) {
+        int B = (A + 1) % 3, C = (A + 2) % 3;
+        tg_volume v;
+        CHECK_OK(&ctx, tg_volume_alloc(&ctx, d, TG_U8, sp, &v));
+        for (int64_t z = 0; z < d[2]; z++)
+            for (int64_t y = 0; y < d[1]; y++)
+                for (int64_t x = 0; x < d[0]; x++) {
+                    int64_t p[3] = {x, y, z};
+                    tg_volume_set(&v, x, y, z, p[B] < d[B] / 2 ? 3 : p[C] < d[C] / 2 ? 5 : 9);
+                }
+        int64_t ph[4] = {3, 5, 9, 4}; /* 4 is absent */
+        for (int conv = 0; conv < 3; conv++) {
+            tg_surfaces_result r;
+            CHECK_OK(&ctx, surf(&v, 4, ph, conv == 1, conv == 2, TG_MC_LEWINER, &r));
+            CHECK(r.ntriples == 4);
+            CHECK(r.triple[0][0] == 0 && r.triple[0][1] == 1 && r.triple[0][2] == 2);
+            NEAR(r.tpb_length[0] / (d[A] * sp[A]), 1, 1e-12);
+            for (int k = 0; k < 3; k++) CHECK(r.tpb_edges[0][k] == (k == A ? d[A] : 0));
+            for (int t = 1; t < 4; t++) CHECK(r.tpb_length[t] == 0 && r.tpb_edges[t][0] + r.tpb_edges[t][1] + r.tpb_edges[t][2] == 0);
+            NEAR(r.tpb_any_length / (d[A] * sp[A]), 1, 1e-12);
+        }
+        /* two phases only: no triple */
+        tg_surfaces_result r;
+        CHECK_OK(&ctx, surf(&v, 2, ph, 0, 0, TG_MC_LEWINER, &r));
+        CHECK(r.ntriples == 0 && r.tpb_any_length == 0);
+        tg_volume_release(&v);
+    }
+}
+
+/* A diagonal TPB: phase 1 below plane z0; above it phase 2 where x + y < k, else 3. The line runs along (1, 1, 0)
+ * at the level of the plane; edge counting follows its staircase: one x-edge and one y-edge per step, so the
+ * counted length is (|ux| + |uy|) = sqrt 2 times the Euclidean length (the bias the tpb_correction documents). */
+static void test_tpb_staircase(void)
+{
+    int64_t d[3] = {12, 10, 6}, z0 = 3, k = 11;
+    tg_volume v;
+    CHECK_OK(&ctx, tg_volume_alloc(&ctx, d, TG_U8, NULL, &v));
+    for (int64_t z = 0; z < d[2]; z++)
+        for (int64_t y = 0; y < d[1]; y++)
+            for (int64_t x = 0; x < d[0]; x++) tg_volume_set(&v, x, y, z, z < z0 ? 1 : x + y < k ? 2 : 3);
+    int64_t ph[3] = {1, 2, 3}, nxe = 0, nye = 0;
+    for (int64_t x = 0; x < d[0]; x++) nxe += k - 1 - x >= 0 && k - 1 - x <= d[1] - 2; /* y = k-1-x, y+1 inside */
+    for (int64_t y = 0; y < d[1]; y++) nye += k - 1 - y >= 0 && k - 1 - y <= d[0] - 2;
+    tg_surfaces_result r;
+    CHECK_OK(&ctx, surf(&v, 3, ph, 0, 0, TG_MC_LEWINER, &r));
+    CHECK(r.tpb_edges[0][0] == nxe && r.tpb_edges[0][1] == nye && r.tpb_edges[0][2] == 0);
+    NEAR(r.tpb_length[0], (double)(nxe + nye), 1e-12);
+    tg_volume_release(&v);
+}
+
+/* Random labels 0..3 against a direct count of every voxel edge's four voxels, anisotropic, 1 and 3 threads. */
+static void test_tpb_brute_force(void)
+{
+    int64_t d[3] = {13, 9, 8};
+    double sp[3] = {0.5, 1.5, 2.0};
+    tg_volume v;
+    CHECK_OK(&ctx, tg_volume_alloc(&ctx, d, TG_U8, sp, &v));
+    uint64_t seed = 12345;
+    for (int64_t z = 0; z < d[2]; z++)
+        for (int64_t y = 0; y < d[1]; y++)
+            for (int64_t x = 0; x < d[0]; x++) {
+                seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+                tg_volume_set(&v, x, y, z, (double)((seed >> 33) % 4));
+            }
+    int64_t ph[4] = {0, 1, 2, 3};
+    int tri[4][3] = {{0, 1, 2}, {0, 1, 3}, {0, 2, 3}, {1, 2, 3}};
+    int64_t want[4][3] = {{0}}, any[3] = {0};
+    for (int A = 0; A < 3; A++) {
+        int B = (A + 1) % 3, C = (A + 2) % 3;
+        int64_t p[3];
+        for (p[A] = 0; p[A] < d[A]; p[A]++)
+            for (p[B] = 0; p[B] + 1 < d[B]; p[B]++)
+                for (p[C] = 0; p[C] + 1 < d[C]; p[C]++) {
+                    int present = 0;
+                    for (int q = 0; q < 4; q++) {
+                        int64_t c[3] = {p[0], p[1], p[2]};
+                        c[B] += q & 1;
+                        c[C] += q >> 1;
+                        present |= 1 << (int)tg_volume_get(&v, c[0], c[1], c[2]);
+                    }
+                    any[A] += __builtin_popcount(present) >= 3;
+                    for (int t = 0; t < 4; t++) {
+                        int m = (1 << tri[t][0]) | (1 << tri[t][1]) | (1 << tri[t][2]);
+                        want[t][A] += (present & m) == m;
+                    }
+                }
+    }
+    for (int nt = 1; nt <= 3; nt += 2) {
+        ctx.nthreads = nt;
+        for (int closed = 0; closed < 2; closed++) {
+            tg_surfaces_result r;
+            CHECK_OK(&ctx, surf(&v, 4, ph, closed, 0, TG_MC_LEWINER, &r));
+            for (int t = 0; t < 4; t++) {
+                CHECK(r.triple[t][0] == tri[t][0] && r.triple[t][1] == tri[t][1] && r.triple[t][2] == tri[t][2]);
+                for (int A = 0; A < 3; A++) CHECK(r.tpb_edges[t][A] == want[t][A]);
+                NEAR(r.tpb_length[t], want[t][0] * sp[0] + want[t][1] * sp[1] + want[t][2] * sp[2], 1e-12);
+            }
+            for (int A = 0; A < 3; A++) CHECK(r.tpb_any_edges[A] == any[A]);
+        }
+    }
+    CHECK(want[0][0] > 0 && want[3][2] > 0); /* the random volume does have triple lines */
+    ctx.nthreads = 2;
+    tg_volume_release(&v);
+}
+
 static void run_setup(void)
 {
     setup();
@@ -239,4 +354,5 @@ static void run_setup(void)
 }
 
 TG_TEST_MAIN(run_setup, test_plane_interface, test_blobs_against_peers, test_sphere_against_peers,
-             test_threads_do_not_change_results, test_absent_phase_and_bad_input, test_shared_volumes)
+             test_threads_do_not_change_results, test_absent_phase_and_bad_input, test_shared_volumes,
+             test_tpb_straight_line, test_tpb_staircase, test_tpb_brute_force)

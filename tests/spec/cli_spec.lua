@@ -294,6 +294,88 @@ describe("tortuga.cli", function()
       assert.truthy(err:find("tortuga describe: cannot read '" .. p .. "': ", 1, true), err)
     end)
 
+    -- three phases meeting along one line along x: pore where y <= 5, else cam where z <= 4, else ise
+    local function triple_line(spacing)
+      local v = tg.volume.new{12, 10, 8, dtype = "u8", spacing = spacing}
+      v:view{y = {6, 10}, z = {1, 4}}:fill(1)
+      v:view{y = {6, 10}, z = {5, 8}}:fill(2)
+      return v
+    end
+
+    it("adds the geometry with all = true: TPB, percolation, chords, thickness and surfaces", function()
+      local sp = { 1e-7, 2e-7, 3e-7 }
+      local v = triple_line(sp)
+      local r = cli.describe(v, { phases = { pore = 0, cam = 1, ise = 2 }, all = true,
+                                  density = { cam = 4.7e3, ise = 1.9e3 } })
+      local g = r.geometry
+      assert.relnear(12 * sp[1], g.tpb.length, 1e-12) -- one voxel edge per column along x
+      assert.relnear(12 * sp[1] / (12 * 10 * 8 * 6e-21), g.tpb.per_volume, 1e-12)
+      assert.are.same({ "pore", "cam", "ise" }, g.tpb.phases)
+      -- along z: the pore spans, cam touches only the first slice, ise only the last
+      assert.are.equal(1, g.percolation.pore.spanning)
+      assert.are.equal(1, g.percolation.cam.inlet)
+      assert.are.equal(1, g.percolation.ise.outlet)
+      assert.are.equal(0, g.percolation.cam.isolated)
+      -- every chord touches a face and is trimmed: none, and means of 0 rather than NaN
+      for _, name in ipairs{ "pore", "cam", "ise" } do
+        for _, ax in ipairs{ "x", "y", "z" } do
+          assert.are.equal(0, g.chords[name][ax].n)
+          assert.are.equal(0, g.chords[name][ax].mean)
+        end
+        assert.is_true(g.thickness[name].d50 > 0 and g.thickness[name].d10 <= g.thickness[name].d90)
+      end
+      -- the surfaces are tg.measure.surfaces' numbers, keyed by name; per gram of cam from its density
+      local s = tg.measure.surfaces(v, { phases = { pore = 0, cam = 1, ise = 2 }, convention = "closed" })
+      assert.are.equal(s.phases[1], g.surfaces.closed.phases.cam)
+      assert.are.equal(s.interfaces["1-2"], g.surfaces.closed.interfaces["cam-ise"])
+      local grams = 5 * 4 * 12 * 6e-21 * 4.7e3 * 1e3
+      assert.relnear(grams, g.surfaces.open.per_gram.grams, 1e-12)
+      assert.relnear(g.surfaces.open.phases.cam / grams, g.surfaces.open.per_gram.phases.cam, 1e-12)
+      local text = cli.format(r)
+      assert.truthy(text:find("triple-phase boundary (pore/cam/ise): 1.2 µm", 1, true), text)
+      assert.truthy(text:find("\ncam%s+0%.00%%%s+100%.00%%%s+0%.00%%%s+0%.00%%\n"), text)
+      -- without all, no geometry
+      assert.is_nil(cli.describe(v, { phases = { pore = 0, cam = 1, ise = 2 } }).geometry)
+    end)
+
+    it("runs describe --all end to end, with densities, and checks its options", function()
+      if not (tg.io and tg.io.write and tg.io.read) then
+        pending("tg.io.write / tg.io.read are not in this build yet")
+        return
+      end
+      local tif = dir .. "/triple.tif"
+      tg.io.write(tif, triple_line(1e-7))
+      local out_json = dir .. "/describe-all.json"
+      os.remove(out_json)
+      local code, out, err = run("describe", { tif, "--phases", "pore=0,cam=1,ise=2", "--all", "--density",
+                                               "cam=4.7e3,ise=1.9e3", "--json", out_json })
+      assert.are.equal(0, code, err)
+      assert.truthy(out:find("surfaces and interfaces", 1, true), out)
+      assert.truthy(out:find("open (m²/g cam)", 1, true), out)
+      local d = cjson.decode(read_all(out_json))
+      assert.relnear(12 * 1e-7, d.geometry.tpb.length, 1e-12)
+      assert.are.equal(1, d.geometry.percolation.pore.spanning)
+      assert.are.equal("cam", d.geometry.surfaces.open.per_gram.of)
+      assert.is_true(d.provenance.parameters.all)
+      -- the spacing override reaches the geometry
+      code, out = run("describe", { tif, "--all", "--spacing", "1um" })
+      assert.are.equal(0, code)
+      assert.truthy(out:find("triple-phase boundary (label 0/label 1/label 2): 12 µm", 1, true), out)
+      -- usage errors (status 2)
+      code, _, err = run("describe", { tif, "--density", "cam=4.7e3" })
+      assert.are.equal(2, code)
+      assert.truthy(err:find("--density only applies with --all", 1, true), err)
+      code, _, err = run("describe", { tif, "--all", "--density", "cam=heavy" })
+      assert.are.equal(2, code)
+      assert.truthy(err:find("--density: expected name=kg_per_m3 pairs", 1, true), err)
+      code, _, err = run("describe", { tif, "--all", "--axis", "w" })
+      assert.are.equal(2, code)
+      assert.truthy(err:find("--axis: expected x, y or z, got 'w'", 1, true), err)
+      code, _, err = run("describe", { tif, "--phases", "pore=0,cam=1,ise=2", "--all", "--per-gram-of", "ise" })
+      assert.are.equal(2, code)
+      assert.truthy(err:find("--per-gram-of ise needs its density", 1, true), err)
+    end)
+
     it("reports an unwritable --json path (status 1)", function()
       if not (tg.io and tg.io.write and tg.io.read) then
         pending("tg.io.write / tg.io.read are not in this build yet")

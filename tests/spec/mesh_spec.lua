@@ -84,6 +84,39 @@ describe("tg.measure.surfaces", function()
     for k, a in pairs(eq1) do assert.relnear(a * sx * sy, s.interfaces[k], 1e-3) end
   end)
 
+  it("measures the triple-phase boundary of three phases meeting along a straight line, per axis and spacing", function()
+    -- phase 0 where y < 5, else 1 where z < 4, else 2: the three meet along one line along x
+    local sp = { 1e-7, 2e-7, 3e-7 }
+    local v = tg.volume.new{ 12, 10, 8, spacing = sp }
+    for z = 1, 8 do for y = 1, 10 do for x = 1, 12 do v:set(x, y, z, y <= 5 and 0 or z <= 4 and 1 or 2) end end end
+    local s = tg.measure.surfaces(v, { phases = { pore = 0, cam = 1, ise = 2 }, density = { cam = 4.7e3 },
+                                       per_gram_of = "cam" })
+    assert.relnear(12 * sp[1], s.tpb_length, 1e-12)
+    assert.relnear(12 * sp[1], s.tpb["0-1-2"], 1e-12)
+    assert.equal(1, s.tpb_correction)
+    assert.relnear(12 * sp[1] / (12 * 10 * 8 * 6e-21), s.specific.per_volume.tpb_length, 1e-12)
+    assert.relnear(12 * sp[1] / s.specific.per_gram.grams, s.specific.per_gram.tpb_length, 1e-12)
+    -- the same line along z: length 8 * sz; the closed convention and smoothing do not change it
+    local w = tg.volume.new{ 12, 10, 8, spacing = sp }
+    for z = 1, 8 do for y = 1, 10 do for x = 1, 12 do w:set(x, y, z, x <= 6 and 0 or y <= 5 and 1 or 2) end end end
+    for _, conv in ipairs{ "open", "closed" } do
+      local c = tg.measure.surfaces(w, { convention = conv })
+      assert.relnear(8 * sp[3], c.tpb_length, 1e-12)
+    end
+    local c = tg.measure.surfaces(w, { tpb_correction = 2 / 3 })
+    assert.relnear(8 * sp[3] * 2 / 3, c.tpb_length, 1e-12)
+    -- a fourth phase listed: one entry per triple, tpb_length where three or more meet
+    local f = tg.measure.surfaces(w, { phases = { 0, 1, 2, 7 } })
+    assert.relnear(8 * sp[3], f.tpb["0-1-2"], 1e-12)
+    assert.equal(0, f.tpb["0-1-7"])
+    assert.relnear(8 * sp[3], f.tpb_length, 1e-12)
+    -- two phases: no triple line
+    local two = tg.measure.surfaces(two_layers(1e-6), { phases = { 1, 2 } })
+    assert.equal(0, two.tpb_length)
+    assert.same({}, two.tpb)
+    assert.raises_with(function() tg.measure.surfaces(w, { tpb_correction = 0 }) end, "tpb_correction must be a positive")
+  end)
+
   it("handles absent phases and rejects bad input with clear messages", function()
     local v = two_layers(1e-6)
     local s = tg.measure.surfaces(v, { phases = { 1, 5 } })
