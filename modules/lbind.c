@@ -83,12 +83,15 @@ void lt_begin(lua_State *L)
     sigaction(SIGINT, &sa, &s->old_int);
 }
 
-static int finish(lua_State *L)
+static int finish(lua_State *L, tg_status st)
 {
     lt_state *s = state(L);
     if (--s->depth > 0) return 0;
     sigaction(SIGINT, &s->old_int, NULL);
     running_ctx = NULL;
+    /* A Ctrl-C that arrived after the operation's last check of the flag must not be lost: hand it to the
+     * handler we displaced (the REPL's interrupts the Lua code that follows; the default one ends the program). */
+    if (st == TG_OK && atomic_load(&s->ctx.cancel)) raise(SIGINT);
     if (s->drawn) {
         fputs("\r\033[K", stderr);
         fflush(stderr);
@@ -99,7 +102,7 @@ static int finish(lua_State *L)
 
 void lt_end(lua_State *L, tg_status st)
 {
-    finish(L);
+    finish(L, st);
     if (st == TG_OK) return;
     tg_ctx *c = lt_ctx(L);
     if (st == TG_ERR_CANCELLED) luaL_error(L, "interrupted%s%s", c->msg[0] ? ": " : "", c->msg);
@@ -112,7 +115,7 @@ int lt_end_io(lua_State *L, tg_status st)
         lt_end(L, st);
         return 0;
     }
-    finish(L);
+    finish(L, st);
     tg_ctx *c = lt_ctx(L);
     luaL_pushfail(L);
     lua_pushstring(L, c->msg[0] ? c->msg : tg_status_name(st));

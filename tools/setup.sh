@@ -8,7 +8,7 @@ packages=(
   liblua5.4-dev lua5.4 lua-filesystem lua-cjson lua-busted
   libtiff-dev libpng-dev libreadline-dev libssl-dev
   libfftw3-dev libopenblas-dev liblapacke-dev libzmq3-dev
-  tmux gnuplot-nox chromium
+  tmux gnuplot-nox chromium python3-jupyter-client python3-nbclient python3-nbformat jupyter-nbconvert
   imagej xvfb xauth
 )
 if [ "${TG_WITH_PEERS:-0}" = 1 ]; then

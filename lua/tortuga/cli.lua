@@ -1,14 +1,16 @@
 --- tortuga.cli — the `tortuga COMMAND ...` subcommands, for the common jobs without writing a script.
 --
 --   tortuga describe LABELS.tif --phases pore=0,cam=1,ise=2 [--spacing 100nm] [--json out.json] [--threads N]
+--                   [--all [--density cam=4.7e3,ise=1.9e3] [--per-gram-of cam] [--axis z]]
 --   tortuga demo [--size 100] [--seed 1] [--json out.json] [--save labels.tif] [--threads N]
 --
 -- The host calls cli.main(name, {args...}) and exits with its result: 0 success, 1 failure (missing or
 -- unreadable input, unwritable output), 2 usage error (unknown option, malformed value). Messages go to
 -- stderr as "tortuga describe: message". cli.commands() lists {name=, summary=} for `tortuga --help`.
 --
--- From Lua: cli.describe(labels, {phases=, spacing=, input=}) returns the result table that `describe`
--- prints and writes as JSON; cli.format(result) is the printed text. main's optional third argument
+-- From Lua: cli.describe(labels, {phases=, spacing=, input=, all=, density=, per_gram_of=, axis=}) returns the
+-- result table that `describe` prints and writes as JSON (with all = true it has `geometry`, from
+-- cli.geometry(labels, opts)); cli.format(result) is the printed text. main's optional third argument
 -- {stdout=, stderr=} (objects with :write) redirects the output, for tests and embedding.
 local util = require "tortuga.util"
 local json = require "tortuga.json"
@@ -214,7 +216,110 @@ function M.describe(labels, opts)
   end
   -- kept out of the JSON by its leading underscore: the row order of the printed table
   res._rows = rows
+  if opts.all then
+    local phases = {}
+    for _, label in ipairs(labels_sorted) do
+      if (counts[label] or 0) > 0 then phases[name_of[label]] = label end
+    end
+    local lv = labels
+    if opts.spacing then -- the override must reach the measurements, without touching the caller's volume
+      lv = labels:view{}
+      lv:spacing(sp)
+    end
+    res.geometry = M.geometry(lv, { phases = phases, density = opts.density, per_gram_of = opts.per_gram_of,
+                                    axis = opts.axis })
+  end
   return res
+end
+
+--- The geometry descriptors of a label volume (what `describe --all` adds), all in one table:
+--   surfaces = {open = S, closed = S} with S = {phases = {[name] = m2}, interfaces = {["a-b"] = m2} (names),
+--     per_volume = {phases, interfaces} (m-1), per_gram = {phases, interfaces, of, grams} (m2/g, when a
+--     density of the per-gram phase is known)}; tpb = {length (m), per_volume (m-2), per_gram (m/g),
+--     phases = {a, b, c}} (three phases or more; the edge-counting length of tg.measure.surfaces);
+--   chords = {[name] = {x = {n, mean, median}, y = ..., z = ...}} (m; PoreSpy's conventions, spacing 2,
+--     trim "faces"); percolation = {[name] = {spanning, inlet, outlet, isolated}} (fractions of the phase,
+--     6-connected, along `axis`, default "z"); thickness = {[name] = {d10, d50, d90, mean}} (m, volume-weighted).
+-- opts: phases = {name = label} (default: every label present, named "label N"), density = {name = kg/m3},
+-- per_gram_of = a name (default "cam" when its density is given), axis = "z".
+-- Lengths are in metres, or in voxels when the spacing is unknown (1, as files without calibration read).
+function M.geometry(labels, opts)
+  local tg = tg_lib()
+  opts = opts or {}
+  local phases = opts.phases
+  if not phases then
+    phases = {}
+    for label in pairs(labels:counts()) do phases["label " .. label] = label end
+  end
+  local list, name_of = {}, {}
+  for name, label in pairs(phases) do list[#list + 1] = label; name_of[label] = name end
+  table.sort(list)
+  local axis = opts.axis or "z"
+  local density = opts.density
+  local per_gram_of = opts.per_gram_of
+  if not per_gram_of and density and density.cam and phases.cam then per_gram_of = "cam" end
+  if per_gram_of and not (density and density[per_gram_of]) then
+    fail(2, "--per-gram-of %s needs its density (--density %s=KG_M3)", per_gram_of, per_gram_of)
+  end
+  local unit = spacing_known(labels:spacing()) and "m" or "voxel"
+  local g = { surfaces = {}, chords = {}, percolation = {}, thickness = {}, axis = axis,
+              units = { area = unit == "m" and "m2" or "voxel2", length = unit, per_volume = unit == "m" and "m-1" or "1/voxel",
+                        per_gram = "m2/g", tpb_per_volume = unit == "m" and "m-2" or "1/voxel2", fractions = "1" } }
+  local function by_name(t)
+    local out = {}
+    for k, v in pairs(t) do
+      if math.type(k) == "integer" then out[name_of[k]] = v
+      else
+        local a, b = k:match("^(%d+)%-(%d+)$")
+        out[name_of[tonumber(a)] .. "-" .. name_of[tonumber(b)]] = v
+      end
+    end
+    return out
+  end
+  if #list <= 8 then
+    local phases_for_surfaces = {}
+    for _, label in ipairs(list) do phases_for_surfaces[name_of[label]] = label end
+    for _, conv in ipairs{ "open", "closed" } do
+      local s = tg.measure.surfaces(labels, { phases = phases_for_surfaces, convention = conv, density = density,
+                                              per_gram_of = per_gram_of })
+      local e = { phases = by_name(s.phases), interfaces = by_name(s.interfaces),
+                  per_volume = { phases = by_name(s.specific.per_volume.phases),
+                                 interfaces = by_name(s.specific.per_volume.interfaces) },
+                  interface_formula = s.interface_formula }
+      if s.specific.per_gram then
+        local pg = s.specific.per_gram
+        e.per_gram = { phases = by_name(pg.phases), interfaces = by_name(pg.interfaces), of = pg.of, grams = pg.grams }
+      end
+      g.surfaces[conv] = e
+      if conv == "open" and #list >= 3 then
+        local names3 = {}
+        for _, label in ipairs(list) do names3[#names3 + 1] = name_of[label] end
+        g.tpb = { length = s.tpb_length, per_volume = s.specific.per_volume.tpb_length,
+                  per_gram = s.specific.per_gram and s.specific.per_gram.tpb_length or nil, phases = names3 }
+      end
+    end
+  end
+  for _, label in ipairs(list) do
+    local name = name_of[label]
+    local ch = tg.measure.chords(labels, { phase = label, axis = "all" })
+    local c = {}
+    for _, ax in ipairs{ "x", "y", "z" } do
+      local d = tg.measure.cld(ch[ax])
+      c[ax] = { n = d.n, mean = d.mean, median = d.median }
+    end
+    g.chords[name] = c
+    local p = tg.measure.percolation(labels, { phase = label, axis = axis })
+    g.percolation[name] = { spanning = p.fractions.spanning, inlet = p.fractions.inlet, outlet = p.fractions.outlet,
+                            isolated = p.fractions.isolated }
+    local nx, ny, nz = labels:dims()
+    if (labels:counts()[label] or 0) < nx * ny * nz then -- a phase filling the volume has no inscribed spheres
+      local t = tg.measure.thickness(labels, { phase = label })
+      g.thickness[name] = { d10 = t.d10, d50 = t.d50, d90 = t.d90, mean = t.mean }
+      t.map:release()
+    end
+    collectgarbage()
+  end
+  return g
 end
 
 -- ---------------------------------------------------------------- printing
@@ -275,7 +380,76 @@ function M.format(res)
     line("spacing   unknown (the file has no calibration); give it with --spacing, e.g. --spacing 100nm")
     line("volume    %d voxels", res.total.voxels)
   end
+  if res.geometry then
+    line("")
+    out[#out + 1] = M.format_geometry(res.geometry, rows)
+  end
   return table.concat(out, "\n") .. "\n"
+end
+
+local function sorted_keys(t)
+  local k = {}
+  for key in pairs(t or {}) do k[#k + 1] = key end
+  table.sort(k)
+  return k
+end
+
+--- The printed form of a geometry table (M.geometry); rows (optional) give the phase order.
+function M.format_geometry(g, rows)
+  local out = {}
+  local function line(fmt, ...) out[#out + 1] = string.format(fmt, ...) end
+  local metric = g.units.length == "m"
+  -- scale factors and unit names for display: lengths in µm, areas in µm², per volume in 1/µm
+  local L, A, PV = metric and 1e6 or 1, metric and 1e12 or 1, metric and 1e-6 or 1
+  local uL, uA, uPV = metric and "µm" or "vox", metric and "µm²" or "vox²", metric and "1/µm" or "1/vox"
+  local names = {}
+  if rows then for _, r in ipairs(rows) do if g.chords[r.name] then names[#names + 1] = r.name end end
+  else names = sorted_keys(g.chords) end
+  local w = #"percolation"
+  for _, n in ipairs(names) do w = math.max(w, #n) end
+  local so, sc = g.surfaces.open, g.surfaces.closed
+  if so then
+    local pg = so.per_gram
+    line("surfaces and interfaces (marching cubes; open: no padding, as scikit-image; closed: PoreSpy's padding and smoothing)")
+    line("%-" .. (w + 4) .. "s  %14s  %14s  %12s  %12s", "", "open (" .. uA .. ")", "closed (" .. uA .. ")",
+         "open (" .. uPV .. ")", pg and ("open (m²/g " .. pg.of .. ")") or "")
+    local function row(label, key, kind)
+      local pgv = pg and pg[kind][key]
+      line("%-" .. (w + 4) .. "s  %14.6g  %14.6g  %12.6g  %12s", label, so[kind][key] * A, sc and sc[kind][key] * A or 0 / 0,
+           so.per_volume[kind][key] * PV, pgv and string.format("%.6g", pgv) or "")
+    end
+    for _, n in ipairs(names) do row("  " .. n, n, "phases") end
+    for _, k in ipairs(sorted_keys(so.interfaces)) do row("  " .. k, k, "interfaces") end
+    if pg then line("  (per gram of %s: %.6g g of it in the volume)", pg.of, pg.grams) end
+  end
+  if g.tpb then
+    line("triple-phase boundary (%s): %.6g %s, %.6g %s per %s³%s", table.concat(g.tpb.phases, "/"),
+         g.tpb.length * L, uL, g.tpb.per_volume * (metric and 1e-12 or 1), uL, uL,
+         g.tpb.per_gram and string.format(", %.6g m/g", g.tpb.per_gram) or "")
+  end
+  line("")
+  line("%-" .. w .. "s  %-32s  %-32s  %-32s", "chords", "x: n, mean, median (" .. uL .. ")", "y", "z")
+  for _, n in ipairs(names) do
+    local c, cells = g.chords[n], {}
+    for _, ax in ipairs{ "x", "y", "z" } do
+      cells[#cells + 1] = string.format("%8d  %9.4g  %9.4g", c[ax].n, c[ax].mean * L, c[ax].median * L)
+    end
+    line("%-" .. w .. "s  %-32s  %-32s  %-32s", n, cells[1], cells[2], cells[3])
+  end
+  line("")
+  line("%-" .. w .. "s  %9s  %9s  %9s  %9s   %s", "percolation", "spanning", "inlet", "outlet", "isolated",
+       "(% of the phase, 6-connected, along " .. g.axis .. ")")
+  for _, n in ipairs(names) do
+    local p = g.percolation[n]
+    line("%-" .. w .. "s  %8.2f%%  %8.2f%%  %8.2f%%  %8.2f%%", n, 100 * p.spanning, 100 * p.inlet, 100 * p.outlet, 100 * p.isolated)
+  end
+  line("")
+  line("%-" .. w .. "s  %9s  %9s  %9s  %9s   %s", "thickness", "d10", "d50", "d90", "mean", "(" .. uL .. ", local thickness, volume-weighted)")
+  for _, n in ipairs(names) do
+    local t = g.thickness[n]
+    if t then line("%-" .. w .. "s  %9.4g  %9.4g  %9.4g  %9.4g", n, t.d10 * L, t.d50 * L, t.d90 * L, t.mean * L) end
+  end
+  return table.concat(out, "\n")
 end
 
 -- ---------------------------------------------------------------- provenance and JSON
@@ -337,11 +511,15 @@ local function path_kind(path)
   return nil
 end
 
-local DESCRIBE_USAGE = [[
+local DESCRIBE_USAGE = [==[
 usage: tortuga describe LABELS [--phases pore=0,cam=1,ise=2] [--spacing 100nm] [--json out.json] [--threads N]
+                        [--all [--density cam=4.7e3,ise=1.9e3] [--per-gram-of cam] [--axis z]]
 
 Volume fractions of a label image (a multi-page TIFF, a folder of slices or a glob): a table of each
 phase's label, voxel count, volume fraction and volume, then the dims, spacing and total volume.
+With --all, the geometry too: surfaces and interfaces (open and closed conventions), specific areas
+per volume (and per gram with --density), the triple-phase boundary length, chord lengths along x, y, z,
+percolation along an axis and local-thickness d10/d50/d90 of every phase.
 
   LABELS            the label stack (u8 or u16 integers, one value per phase)
   --phases LIST     names of the labels, name=value pairs: pore=0,cam=1,ise=2. Labels present but not
@@ -351,8 +529,27 @@ phase's label, voxel count, volume fraction and volume, then the dims, spacing a
   --json FILE       also write the results, with their provenance (input SHA-256, parameters, version,
                     time, host), as JSON
   --threads N       engine threads (default: all cores)
+  --all             add the geometry descriptors (see above)
+  --density LIST    phase densities in kg/m3, name=value pairs (cam=4.7e3,ise=1.9e3), for areas per gram
+  --per-gram-of P   the phase the per-gram areas refer to (default: cam, when its density is given)
+  --axis A          the percolation axis, x, y or z (default z)
   -h, --help        this help
-]]
+]==]
+
+--- "cam=4.7e3,ise=1.9e3" -> {cam = 4700, ise = 1900}, or a usage error.
+function M.parse_density(s)
+  local out, n = {}, 0
+  for item in (s .. ","):gmatch("(.-),") do
+    local name, value = item:match("^%s*([%w_]+)%s*=%s*(%S+)%s*$")
+    local v = value and tonumber(value)
+    if not name or not v or v ~= v or v <= 0 or v == math.huge then
+      usage_error("--density: expected name=kg_per_m3 pairs like cam=4.7e3,ise=1.9e3, got '%s'", item)
+    end
+    if out[name] then usage_error("--density: phase '%s' given twice", name) end
+    out[name], n = v, n + 1
+  end
+  return out
+end
 
 local DEMO_USAGE = [[
 usage: tortuga demo [--size N] [--seed S] [--json out.json] [--save labels.tif] [--threads N]
@@ -397,8 +594,16 @@ end
 
 local function describe_cmd(args, out, err)
   local o, pos = parse_args(args, { phases = "value", spacing = "value", json = "value", threads = "value",
-                                    help = "flag" })
+                                    help = "flag", all = "flag", density = "value", ["per-gram-of"] = "value",
+                                    axis = "value" })
   if o.help then out:write(DESCRIBE_USAGE) return 0 end
+  if not o.all and (o.density or o["per-gram-of"] or o.axis) then
+    usage_error("--%s only applies with --all", o.density and "density" or o["per-gram-of"] and "per-gram-of" or "axis")
+  end
+  local density = o.density and M.parse_density(o.density) or nil
+  if o.axis and o.axis ~= "x" and o.axis ~= "y" and o.axis ~= "z" then
+    usage_error("--axis: expected x, y or z, got '%s'", o.axis)
+  end
   if #pos == 0 then usage_error("missing the label stack to describe (tortuga describe LABELS.tif --phases pore=0,...)") end
   if #pos > 1 then usage_error("expected one label stack, got %d arguments ('%s', '%s'%s)", #pos, pos[1], pos[2],
                                #pos > 2 and ", ..." or "") end
@@ -411,12 +616,14 @@ local function describe_cmd(args, out, err)
 
   return with_threads(threads, function()
     local labels, kind = read_labels(path)
-    local res = M.describe(labels, { phases = phases, spacing = spacing, input = path })
+    local res = M.describe(labels, { phases = phases, spacing = spacing, input = path, all = o.all,
+                                     density = density, per_gram_of = o["per-gram-of"], axis = o.axis })
     for _, w in ipairs(res.warnings or {}) do err:write("tortuga describe: warning: ", w, "\n") end
     out:write(path, "\n\n", M.format(res))
     if o.json then
       local tg = tg_lib()
-      local prov = provenance(path, { phases = phases, spacing = spacing or "file" })
+      local prov = provenance(path, { phases = phases, spacing = spacing or "file", all = o.all or nil,
+                                      density = density, per_gram_of = o["per-gram-of"], axis = o.axis })
       if kind == "file" then
         local hex, size = tg._core.sha256_file(path)
         if not hex then fail(1, "cannot hash '%s': %s", path, tostring(size)) end
@@ -487,6 +694,11 @@ local COMMANDS = {
   { name = "demo", run = demo_cmd,
     summary = "generate the built-in cathode sample and describe it (--size 100)" },
 }
+
+-- the Jupyter kernel and notebook conversion (tortuga kernel ..., tortuga notebook convert ...)
+if package.searchpath("tortuga.kernel", package.path) then
+  for _, c in ipairs(require("tortuga.kernel").commands) do COMMANDS[#COMMANDS + 1] = c end
+end
 
 --- The subcommands, for `tortuga --help`: { {name=, summary=}, ... }.
 function M.commands()
