@@ -363,8 +363,15 @@ class KernelTest(unittest.TestCase):
         self.interrupted(swallow, "signal")
 
     def test_interrupt_while_idle_is_harmless(self):
-        self.k.km.interrupt_kernel()
-        self.k.km.signal_kernel(signal.SIGINT)
+        km = self.k.km
+        km.interrupt_kernel()
+        # the control and shell channels are not ordered with each other: wait for the interrupt_reply, or a
+        # request still in flight could reach the kernel after the next cell has started (and rightly stop it)
+        sock = km._control_socket
+        self.assertTrue(sock.poll(60000), "no interrupt_reply")
+        _, reply = km.session.recv(sock)
+        self.assertEqual(reply["header"]["msg_type"], "interrupt_reply")
+        km.signal_kernel(signal.SIGINT)
         reply, msgs = self.execute_ok("return 'still here'")
         self.assertEqual(results(msgs)[0]["data"]["text/plain"], "still here")
 
