@@ -8,7 +8,8 @@
 -- (Debian's python3-scipy). tortuga runs with its default tol = 1e-6 on the TRUE residual AND the current
 -- balance, which is stricter. Published figures for TF-500 (TauFactor 2 paper: 447 s per direction on a
 -- 32-core CPU, 26 s on an A6000 GPU; PoreSpy 540 s; PuMA 1201 s) are printed for orientation only, NOT SAME-RUN.
--- Wall time from `date +%s.%N`; peak memory of this process from /proc/self/status (VmHWM).
+-- Wall time from `date +%s.%N`, CPU time (all threads) from os.clock(); peak memory of this process from
+-- /proc/self/status (VmHWM).
 local tg = require "tortuga"
 
 local args = { threads = nil, tf500 = true, ref = true, size = 300 }
@@ -55,12 +56,12 @@ local function ref(path, label, axis)
 end
 
 local function run(name, v, cond, axis, path, label)
-  local t0 = now()
+  local t0, c0 = now(), os.clock()
   local r = tg.transport.flux(v, { conductivity = cond, axis = axis })
-  local t = now() - t0
-  local line = string.format("%-34s %s  tau %.5f  its %4d  res %.1e  mism %.1e  %s  tortuga %7.2f s",
+  local t, cpu = now() - t0, os.clock() - c0
+  local line = string.format("%-34s %s  tau %.5f  its %4d  res %.1e  mism %.1e  %s  tortuga %7.2f s (cpu %7.2f s)",
     name, axis, r.tau[axis], r.iterations[axis], r.residual[axis], r.current_mismatch[axis],
-    r.converged and "conv" or "NOT CONVERGED", t)
+    r.converged and "conv" or "NOT CONVERGED", t, cpu)
   local peer = path and ref(path, label, axis)
   if peer then
     line = line .. string.format("  | scipy CG+Jacobi %7.2f s (%d its, tau %.5f)  ratio %.1fx", peer.seconds, peer.iterations,
@@ -109,6 +110,8 @@ if args.tf500 then
   if not io.open(tif, "rb") then os.execute("mkdir -p '" .. dir .. "' && unzip -o -q '" .. zip .. "' -d '" .. dir .. "'") end
   if io.open(tif, "rb") then
     local v = tg.io.read(tif)
+    -- its resolution tags (72 dpi, no z calibration) are not the voxel size: TauFactor's reference is for cubic voxels
+    v:spacing({ 1e-6, 1e-6, 1e-6 })
     local refs = { z = 4.2431, y = 1.1513, x = 1.3905 }
     for _, ax in ipairs{ "z", "y", "x" } do
       local r = run("TF-500", v, { [0] = 0, [255] = 1 }, ax)

@@ -1,19 +1,26 @@
-/* tg_multigrid.c — see tg_multigrid.h for the manual (operator, aggregation hierarchy, V-cycle, cost,
+/* tg_multigrid.c — see tg_multigrid.h for the manual (operator, aggregation hierarchy, cycle, cost,
  * memory, threading).
  *
- * Layout of a level: cells indexed i = x + nx*(y + ny*z). g[a][i] is the conductance of the face between
- * cell i and its forward neighbour along axis a (the wrap face for the last cell of a periodic axis, else 0
- * there). gb[0] / gb[1] hold the boundary conductances of planes 0 / nz-1 (nx*ny each). runs lists the
- * x-runs of unknowns of every row: row r = y + ny*z owns runs[2*roff[r] .. 2*roff[r+1]) as [x0, x1) pairs.
- * The fine level has no g arrays: its faces come from the class table (lut) on the fly.
+ * Fine level (level 0): cells indexed i = x + nx*(y + ny*z); faces come from the class table (lut) on the
+ * fly. gb[0] / gb[1] hold the boundary conductances of planes 0 / nz-1 (nx*ny each). runs lists the x-runs
+ * of unknowns of every row: row r = y + ny*z owns runs[2*roff[r] .. 2*roff[r+1]) as [x0, x1) pairs. Every
+ * fine vector keeps 0 in the entries that are not unknowns (kernels only write unknowns), so neighbour reads
+ * need no activity test: a face to a non-unknown has conductance 0 and its value is 0.
  *
- * Every vector keeps 0 in the entries that are not unknowns (kernels only write unknowns), so neighbour
- * reads need no activity test: a face to a non-unknown has conductance 0 and its value is 0.
+ * Piece levels (1, 2, ...): a grid of blocks (block B = I + nbx*(J + nby*K) covers the 2x2x2 blocks of the
+ * level above); the unknowns are the face-connected pieces of each block, numbered block by block, so the
+ * pieces of block B are poff[B] .. poff[B+1] and the pieces of a plane K are contiguous. Row p of the
+ * Galerkin operator: diag[p] and the off-diagonal conductances aval[aoff[p] .. aoff[p+1]) to the pieces
+ * acol[...] (sorted). Level l -> l+1 map: sub[i] (u8, fine voxel -> its piece inside its block, the piece
+ * being poff_1[block] + sub[i]) for level 0, parent[p] (global piece id) for the others.
  */
 #include "transport/tg_multigrid.h"
 
 #include <math.h>
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #define AI static inline __attribute__((always_inline))
 
@@ -26,9 +33,14 @@ typedef struct level {
     const float *lut[3];
     uint8_t *code;      /* fast path (one conducting class): diagonal code per cell, see build_codes */
     float w[3], dtab[64], itab[64];
-    /* coarse levels */
-    float *g[3];
+    uint8_t *sub;       /* fine level: index of a voxel's piece inside its 2x2x2 block (level 1) */
+    /* coarse levels: unknowns are the pieces of the 2x2x2 blocks of the level above (blocks indexed like cells) */
     float *x, *b;
+    int64_t *poff;      /* pieces of block B: poff[B] .. poff[B+1] */
+    int64_t *aoff;      /* row of piece p: aoff[p] .. aoff[p+1] in acol/aval (off-diagonal conductances) */
+    int32_t *acol;
+    float *aval, *diag;
+    int32_t *parent;    /* piece of the next level that holds this piece */
     /* every level */
     float *gb[2];
     int64_t *roff;
@@ -58,7 +70,6 @@ typedef struct rowp {
     const float *v, *vym, *vyp, *vzm, *vzp;   /* values of this row and its 4 neighbour rows */
     const uint8_t *c, *cym, *cyp, *czm, *czp; /* fine: classes of the same rows */
     const uint8_t *code;                      /* fast path: diagonal codes of this row */
-    const float *gx, *gym, *gyp, *gzm, *gzp;  /* coarse: faces x (this row), y-1|y, y|y+1, z-1|z, z|z+1 */
     const float *gb0, *gb1;                   /* boundary conductances (or zeros) */
 } rowp;
 
@@ -88,22 +99,13 @@ static void row_setup(const tg_mg *mg, const level *L, const float *v, int64_t y
     } else {
         R->v = R->vym = R->vyp = R->vzm = R->vzp = zf;
     }
-    if (L->cls) {
-        const uint8_t *c = L->cls, *zc = mg->zc;
-        R->c = c + o;
-        R->cym = oym >= 0 ? c + oym : zc;
-        R->cyp = oyp >= 0 ? c + oyp : zc;
-        R->czm = ozm >= 0 ? c + ozm : zc;
-        R->czp = ozp >= 0 ? c + ozp : zc;
-        R->code = L->code ? L->code + o : NULL;
-    } else {
-        R->gx = L->g[0] + o;
-        /* the face between y-1 and y is stored at row y-1 (at row ny-1 for the wrap face) */
-        R->gym = oym >= 0 ? L->g[1] + oym : zf;
-        R->gyp = L->g[1] + o;
-        R->gzm = ozm >= 0 ? L->g[2] + ozm : zf;
-        R->gzp = L->g[2] + o;
-    }
+    const uint8_t *c = L->cls, *zc = mg->zc;
+    R->c = c + o;
+    R->cym = oym >= 0 ? c + oym : zc;
+    R->cyp = oyp >= 0 ? c + oyp : zc;
+    R->czm = ozm >= 0 ? c + ozm : zc;
+    R->czp = ozp >= 0 ? c + ozp : zc;
+    R->code = L->code ? L->code + o : NULL;
     R->gb0 = z == 0 ? L->gb[0] + L->n[0] * y : zf;
     R->gb1 = z == nz - 1 ? L->gb[1] + L->n[0] * y : zf;
 }
@@ -122,28 +124,16 @@ AI float gather(const level *L, const rowp *R, int64_t x, int fine, float *dout)
         return s;
     }
     d = R->gb0[x] + R->gb1[x];
-    if (fine) {
-        const int K = L->ncls, c = R->c[x];
-        const float *lx = L->lut[0] + c * K, *ly = L->lut[1] + c * K, *lz = L->lut[2] + c * K;
-        if (x > 0) { g = lx[R->c[x - 1]]; s += g * R->v[x - 1]; d += g; }
-        else if (L->wrapx) { g = lx[R->c[nx - 1]]; s += g * R->v[nx - 1]; d += g; }
-        if (x + 1 < nx) { g = lx[R->c[x + 1]]; s += g * R->v[x + 1]; d += g; }
-        else if (L->wrapx) { g = lx[R->c[0]]; s += g * R->v[0]; d += g; }
-        g = ly[R->cym[x]]; s += g * R->vym[x]; d += g;
-        g = ly[R->cyp[x]]; s += g * R->vyp[x]; d += g;
-        g = lz[R->czm[x]]; s += g * R->vzm[x]; d += g;
-        g = lz[R->czp[x]]; s += g * R->vzp[x]; d += g;
-    } else {
-        if (x > 0) { g = R->gx[x - 1]; s += g * R->v[x - 1]; d += g; }
-        else if (L->wrapx) { g = R->gx[nx - 1]; s += g * R->v[nx - 1]; d += g; }
-        g = R->gx[x];
-        if (x + 1 < nx) { s += g * R->v[x + 1]; d += g; }
-        else if (L->wrapx) { s += g * R->v[0]; d += g; }
-        g = R->gym[x]; s += g * R->vym[x]; d += g;
-        g = R->gyp[x]; s += g * R->vyp[x]; d += g;
-        g = R->gzm[x]; s += g * R->vzm[x]; d += g;
-        g = R->gzp[x]; s += g * R->vzp[x]; d += g;
-    }
+    const int K = L->ncls, c = R->c[x];
+    const float *lx = L->lut[0] + c * K, *ly = L->lut[1] + c * K, *lz = L->lut[2] + c * K;
+    if (x > 0) { g = lx[R->c[x - 1]]; s += g * R->v[x - 1]; d += g; }
+    else if (L->wrapx) { g = lx[R->c[nx - 1]]; s += g * R->v[nx - 1]; d += g; }
+    if (x + 1 < nx) { g = lx[R->c[x + 1]]; s += g * R->v[x + 1]; d += g; }
+    else if (L->wrapx) { g = lx[R->c[0]]; s += g * R->v[0]; d += g; }
+    g = ly[R->cym[x]]; s += g * R->vym[x]; d += g;
+    g = ly[R->cyp[x]]; s += g * R->vyp[x]; d += g;
+    g = lz[R->czm[x]]; s += g * R->vzm[x]; d += g;
+    g = lz[R->czp[x]]; s += g * R->vzp[x]; d += g;
     *dout = d;
     return s;
 }
@@ -206,12 +196,9 @@ static void gs_half(tg_ctx *ctx, const tg_mg *mg, const level *L, float *v, cons
     if (L->code) {
 #pragma omp parallel for schedule(static) num_threads(ctx->nthreads) if (par)
         for (int64_t zz = 0; zz < nz; zz++) gs_plane(mg, L, v, b, rev ? nz - 1 - zz : zz, col, rev, init, 2);
-    } else if (L->cls) {
-#pragma omp parallel for schedule(static) num_threads(ctx->nthreads) if (par)
-        for (int64_t zz = 0; zz < nz; zz++) gs_plane(mg, L, v, b, rev ? nz - 1 - zz : zz, col, rev, init, 1);
     } else {
 #pragma omp parallel for schedule(static) num_threads(ctx->nthreads) if (par)
-        for (int64_t zz = 0; zz < nz; zz++) gs_plane(mg, L, v, b, rev ? nz - 1 - zz : zz, col, rev, init, 0);
+        for (int64_t zz = 0; zz < nz; zz++) gs_plane(mg, L, v, b, rev ? nz - 1 - zz : zz, col, rev, init, 1);
     }
 }
 
@@ -222,20 +209,22 @@ AI void restrict_plane(const tg_mg *mg, const level *L, const float *v, const fl
                        int only, int fine)
 {
     const int64_t ncx = C->n[0], ncy = C->n[1];
-    float *bc = C->b + ncx * ncy * K;
-    memset(bc, 0, sizeof(float) * (size_t)(ncx * ncy));
+    float *bc = C->b;
+    const int64_t q0 = C->poff[ncx * ncy * K], q1 = C->poff[ncx * ncy * (K + 1)];
+    memset(bc + q0, 0, sizeof(float) * (size_t)(q1 - q0));
     rowp R;
     for (int64_t z = 2 * K; z < 2 * K + 2 && z < L->n[2]; z++) {
         for (int64_t y = 0; y < L->n[1]; y++) {
             row_setup(mg, L, v, y, z, &R);
             const int64_t r = y + L->n[1] * z, o = rowoff(L, y, z);
-            float *bcr = bc + ncx * (y >> 1);
+            const int64_t *pc = C->poff + ncx * ((y >> 1) + ncy * K);
+            const uint8_t *sub = L->sub + o;
             for (int64_t k = L->roff[r]; k < L->roff[r + 1]; k++) {
                 const int64_t x0 = L->runs[2 * k], x1 = L->runs[2 * k + 1];
                 const int64_t first = only < 0 ? x0 : x0 + ((x0 + y + z + only) & 1), step = only < 0 ? 1 : 2;
                 for (int64_t x = first; x < x1; x += step) {
                     float d, s = gather(L, &R, x, fine, &d);
-                    bcr[x >> 1] += b[o + x] + s - d * v[o + x];
+                    bc[pc[x >> 1] + sub[x]] += b[o + x] + s - d * v[o + x];
                 }
             }
         }
@@ -251,12 +240,9 @@ static void restrict_res(tg_ctx *ctx, const tg_mg *mg, const level *L, const flo
     if (L->code) {
 #pragma omp parallel for schedule(static) num_threads(ctx->nthreads) if (par)
         for (int64_t K = 0; K < C->n[2]; K++) restrict_plane(mg, L, v, b, C, K, only, 2);
-    } else if (L->cls) {
-#pragma omp parallel for schedule(static) num_threads(ctx->nthreads) if (par)
-        for (int64_t K = 0; K < C->n[2]; K++) restrict_plane(mg, L, v, b, C, K, only, 1);
     } else {
 #pragma omp parallel for schedule(static) num_threads(ctx->nthreads) if (par)
-        for (int64_t K = 0; K < C->n[2]; K++) restrict_plane(mg, L, v, b, C, K, only, 0);
+        for (int64_t K = 0; K < C->n[2]; K++) restrict_plane(mg, L, v, b, C, K, only, 1);
     }
 }
 
@@ -269,11 +255,77 @@ static void prolong(tg_ctx *ctx, const level *L, float *v, const level *C, float
         for (int64_t y = 0; y < ny; y++) {
             const int64_t r = y + ny * z;
             float *vr = v + rowoff(L, y, z);
-            const float *vc = C->x + ncx * ((y >> 1) + ncy * (z >> 1));
+            const int64_t *pc = C->poff + ncx * ((y >> 1) + ncy * (z >> 1));
+            const uint8_t *sub = L->sub + rowoff(L, y, z);
             for (int64_t k = L->roff[r]; k < L->roff[r + 1]; k++)
-                for (int64_t x = L->runs[2 * k]; x < L->runs[2 * k + 1]; x++) vr[x] += omega * vc[x >> 1];
+                for (int64_t x = L->runs[2 * k]; x < L->runs[2 * k + 1]; x++) vr[x] += omega * C->x[pc[x >> 1] + sub[x]];
         }
     }
+}
+
+/* ---------------------------------------------------------------- coarse levels: pieces of 2x2x2 blocks */
+
+/* Gauss-Seidel on the pieces of the blocks of one colour ((I+J+K) % 2 == col). Pieces of one block are not
+ * connected to each other, and blocks of one colour only touch across an odd periodic wrap (inside a plane),
+ * so the planes of one colour can be updated in parallel. */
+static void pgs_half(tg_ctx *ctx, const level *L, float *v, const float *b, int col, int rev, int init)
+{
+    const int64_t nx = L->n[0], ny = L->n[1], nz = L->n[2];
+    const int64_t *poff = L->poff, *aoff = L->aoff;
+    const int32_t *acol = L->acol;
+    const float *aval = L->aval, *diag = L->diag;
+#pragma omp parallel for schedule(static) num_threads(ctx->nthreads) if (L->nunk > 4096)
+    for (int64_t zz = 0; zz < nz; zz++) {
+        const int64_t z = rev ? nz - 1 - zz : zz;
+        for (int64_t yy = 0; yy < ny; yy++) {
+            const int64_t y = rev ? ny - 1 - yy : yy;
+            const int64_t ro = nx * (y + ny * z);
+            if (init) {
+                for (int64_t x = 0; x < nx; x++) {
+                    const int on = ((x + y + z) & 1) == col;
+                    for (int64_t p = poff[ro + x]; p < poff[ro + x + 1]; p++) v[p] = on ? b[p] / diag[p] : 0.0f;
+                }
+                continue;
+            }
+            const int64_t first = (y + z + col) & 1;
+            int64_t last = nx - 1;
+            if (((last + y + z) & 1) != col) last--;
+            for (int64_t xx = first; xx < nx; xx += 2) {
+                const int64_t x = rev ? last - (xx - first) : xx;
+                const int64_t p0 = poff[ro + x], p1 = poff[ro + x + 1];
+                for (int64_t pp = p0; pp < p1; pp++) {
+                    const int64_t p = rev ? p0 + p1 - 1 - pp : pp;
+                    float s = b[p];
+                    for (int64_t k = aoff[p]; k < aoff[p + 1]; k++) s += aval[k] * v[acol[k]];
+                    v[p] = s / diag[p];
+                }
+            }
+        }
+    }
+}
+
+/* b_c = P^T (b - A v) from a piece level L into the next piece level C. */
+static void prestrict(tg_ctx *ctx, const level *L, const float *v, const float *b, level *C)
+{
+    const int64_t plane = L->n[0] * L->n[1], cplane = C->n[0] * C->n[1];
+#pragma omp parallel for schedule(static) num_threads(ctx->nthreads) if (L->nunk > 4096)
+    for (int64_t K = 0; K < C->n[2]; K++) {
+        for (int64_t q = C->poff[cplane * K]; q < C->poff[cplane * (K + 1)]; q++) C->b[q] = 0.0f;
+        const int64_t z1 = 2 * K + 2 < L->n[2] ? 2 * K + 2 : L->n[2];
+        for (int64_t p = L->poff[plane * 2 * K]; p < L->poff[plane * z1]; p++) {
+            float s = b[p] - L->diag[p] * v[p];
+            for (int64_t k = L->aoff[p]; k < L->aoff[p + 1]; k++) s += L->aval[k] * v[L->acol[k]];
+            C->b[L->parent[p]] += s;
+        }
+    }
+}
+
+static void pprolong(tg_ctx *ctx, const level *L, float *v, const level *C, float omega)
+{
+    const int64_t plane = L->n[0] * L->n[1];
+#pragma omp parallel for schedule(static) num_threads(ctx->nthreads) if (L->nunk > 4096)
+    for (int64_t z = 0; z < L->n[2]; z++)
+        for (int64_t p = L->poff[plane * z]; p < L->poff[plane * (z + 1)]; p++) v[p] += omega * C->x[L->parent[p]];
 }
 
 /* ---------------------------------------------------------------- exact coarsest solve */
@@ -310,17 +362,30 @@ static void cycle(tg_ctx *ctx, tg_mg *mg, int l, float *v, const float *b, int z
     }
     level *C = &mg->lev[l + 1];
     const int nu = mg->opt.nu;
+    const int fine = l == 0;
     for (int s = 0; s < nu; s++) {
-        gs_half(ctx, mg, L, v, b, 0, 0, zero && s == 0);
-        gs_half(ctx, mg, L, v, b, 1, 0, 0);
+        if (fine) {
+            gs_half(ctx, mg, L, v, b, 0, 0, zero && s == 0);
+            gs_half(ctx, mg, L, v, b, 1, 0, 0);
+        } else {
+            pgs_half(ctx, L, v, b, 0, 0, zero && s == 0);
+            pgs_half(ctx, L, v, b, 1, 0, 0);
+        }
     }
-    restrict_res(ctx, mg, L, v, b, C);
+    if (fine) restrict_res(ctx, mg, L, v, b, C);
+    else prestrict(ctx, L, v, b, C);
     const int g = l + 1 < mg->nlev - 1 ? mg->opt.gamma : 1;
     for (int k = 0; k < g; k++) cycle(ctx, mg, l + 1, C->x, C->b, k == 0);
-    prolong(ctx, L, v, C, (float)mg->opt.omega);
+    if (fine) prolong(ctx, L, v, C, (float)mg->opt.omega);
+    else pprolong(ctx, L, v, C, (float)mg->opt.omega);
     for (int s = 0; s < nu; s++) {
-        gs_half(ctx, mg, L, v, b, 1, 1, 0);
-        gs_half(ctx, mg, L, v, b, 0, 1, 0);
+        if (fine) {
+            gs_half(ctx, mg, L, v, b, 1, 1, 0);
+            gs_half(ctx, mg, L, v, b, 0, 1, 0);
+        } else {
+            pgs_half(ctx, L, v, b, 1, 1, 0);
+            pgs_half(ctx, L, v, b, 0, 1, 0);
+        }
     }
 }
 
@@ -501,7 +566,7 @@ static void *mg_alloc(tg_mg *mg, size_t bytes, int zero)
     return p;
 }
 
-/* Run lists of the unknowns of L, from an activity test per cell (fine: class, coarse: act[]). */
+/* Run lists of the unknowns of the fine level, from an activity test per cell (the classes). */
 static tg_status build_runs(tg_ctx *ctx, tg_mg *mg, level *L, const uint8_t *act)
 {
     const int64_t nx = L->n[0], rows = L->n[1] * L->n[2];
@@ -582,7 +647,6 @@ static tg_status build_codes(tg_ctx *ctx, tg_mg *mg, level *L)
 static float face(const level *L, int a, int64_t x, int64_t y, int64_t z)
 {
     const int64_t i = x + L->n[0] * (y + L->n[1] * z);
-    if (!L->cls) return L->g[a][i];
     int64_t j;
     if (a == 0) {
         if (x + 1 < L->n[0]) j = i + 1;
@@ -599,58 +663,283 @@ static float face(const level *L, int a, int64_t x, int64_t y, int64_t z)
     return L->lut[a][L->cls[i] * L->ncls + L->cls[j]];
 }
 
-static int active(const level *L, const uint8_t *act, int64_t i) { return L->cls ? L->cls[i] != 0 : act[i] != 0; }
 
-/* Level C (already sized) from level L: summed faces, summed boundary conductances, activity. */
-static tg_status coarsen(tg_ctx *ctx, tg_mg *mg, level *L, const uint8_t *act, level *C, uint8_t *cact)
+/* ---------------------------------------------------------------- building a piece level */
+
+typedef struct sbscr {
+    int64_t *id, *nid, *ep; /* members, their neighbours, a piece's external neighbours (as next-level ids) */
+    double *dg;
+    float *ng, *eg;
+    int *nn, *uf, *lab;
+} sbscr;
+
+static int uf_find(int *uf, int a)
 {
-    const int64_t ncx = C->n[0], ncy = C->n[1], ncz = C->n[2], cplane = ncx * ncy;
-    for (int a = 0; a < 3; a++) {
-        C->g[a] = mg_alloc(mg, sizeof(float) * (size_t)C->cells, 1);
-        if (!C->g[a]) return tg_fail(ctx, TG_ERR_NOMEM, "flux: out of memory for a coarse level");
-    }
-    C->x = mg_alloc(mg, sizeof(float) * (size_t)C->cells, 1);
-    C->b = mg_alloc(mg, sizeof(float) * (size_t)C->cells, 1);
-    C->gb[0] = mg_alloc(mg, sizeof(float) * (size_t)cplane, 1);
-    C->gb[1] = mg_alloc(mg, sizeof(float) * (size_t)cplane, 1);
-    C->part = mg_alloc(mg, sizeof(double) * 2 * (size_t)ncz, 1);
-    if (!C->x || !C->b || !C->gb[0] || !C->gb[1] || !C->part)
-        return tg_fail(ctx, TG_ERR_NOMEM, "flux: out of memory for a coarse level");
-    memset(cact, 0, (size_t)C->cells);
-#pragma omp parallel for schedule(static) num_threads(ctx->nthreads) if (L->cells > 32768)
-    for (int64_t K = 0; K < ncz; K++) {
-        for (int64_t z = 2 * K; z < 2 * K + 2 && z < L->n[2]; z++) {
-            for (int64_t y = 0; y < L->n[1]; y++) {
-                for (int64_t x = 0; x < L->n[0]; x++) {
-                    const int64_t i = x + L->n[0] * (y + L->n[1] * z);
-                    if (!active(L, act, i)) continue;
-                    const int64_t I = x >> 1, J = y >> 1, ci = I + ncx * (J + ncy * K);
-                    cact[ci] = 1;
-                    /* forward faces whose far cell lies in another block */
-                    int64_t xn = x + 1 < L->n[0] ? x + 1 : 0, yn = y + 1 < L->n[1] ? y + 1 : 0;
-                    float g;
-                    if ((g = face(L, 0, x, y, z)) != 0.0f && (xn >> 1) != I) C->g[0][ci] += g;
-                    if ((g = face(L, 1, x, y, z)) != 0.0f && (yn >> 1) != J) C->g[1][ci] += g;
-                    if ((g = face(L, 2, x, y, z)) != 0.0f && ((z + 1) >> 1) != K) C->g[2][ci] += g;
+    while (uf[a] != a) a = uf[a] = uf[uf[a]];
+    return a;
+}
+
+/* The members of superblock (I,J,K) of C (L's unknowns inside its 2x2x2 child blocks), each with its diagonal
+ * and its neighbour list; returns their number. */
+static int sb_members(const tg_mg *mg, const level *L, int R, int64_t I, int64_t J, int64_t K, sbscr *S)
+{
+    const tg_mg_fine *F = mg->fine;
+    const int64_t nx = L->n[0], ny = L->n[1], nz = L->n[2], plane = nx * ny;
+    int M = 0;
+    for (int64_t z = 2 * K; z < 2 * K + 2 && z < nz; z++)
+        for (int64_t y = 2 * J; y < 2 * J + 2 && y < ny; y++)
+            for (int64_t x = 2 * I; x < 2 * I + 2 && x < nx; x++) {
+                const int64_t i = x + nx * (y + ny * z);
+                if (L->cls) {
+                    const int c = L->cls[i];
+                    if (!c) continue;
+                    int64_t js[6];
+                    int ax[6], k = 0;
+                    if (x > 0) { js[k] = i - 1; ax[k++] = 0; } else if (L->wrapx) { js[k] = i + nx - 1; ax[k++] = 0; }
+                    if (x + 1 < nx) { js[k] = i + 1; ax[k++] = 0; } else if (L->wrapx) { js[k] = i - nx + 1; ax[k++] = 0; }
+                    if (y > 0) { js[k] = i - nx; ax[k++] = 1; } else if (L->wrapy) { js[k] = i + plane - nx; ax[k++] = 1; }
+                    if (y + 1 < ny) { js[k] = i + nx; ax[k++] = 1; } else if (L->wrapy) { js[k] = i - plane + nx; ax[k++] = 1; }
+                    if (z > 0) { js[k] = i - plane; ax[k++] = 2; }
+                    if (z + 1 < nz) { js[k] = i + plane; ax[k++] = 2; }
+                    double d = 0.0;
+                    if (z == 0) d += F->gbin[x + nx * y];
+                    if (z == nz - 1) d += F->gbout[x + nx * y];
+                    int nn = 0;
+                    for (int t = 0; t < k; t++) {
+                        const float g = L->lut[ax[t]][c * L->ncls + L->cls[js[t]]];
+                        if (g == 0.0f) continue;
+                        S->nid[M * R + nn] = js[t];
+                        S->ng[M * R + nn] = g;
+                        d += g;
+                        nn++;
+                    }
+                    S->id[M] = i;
+                    S->dg[M] = d;
+                    S->nn[M] = nn;
+                    M++;
+                } else {
+                    for (int64_t p = L->poff[i]; p < L->poff[i + 1]; p++) {
+                        int nn = 0;
+                        for (int64_t k = L->aoff[p]; k < L->aoff[p + 1]; k++) {
+                            S->nid[M * R + nn] = L->acol[k];
+                            S->ng[M * R + nn] = L->aval[k];
+                            nn++;
+                        }
+                        S->id[M] = p;
+                        S->dg[M] = L->diag[p];
+                        S->nn[M] = nn;
+                        M++;
+                    }
                 }
+            }
+    return M;
+}
+
+static int sb_find(const sbscr *S, int M, int64_t j)
+{
+    for (int m = 0; m < M; m++)
+        if (S->id[m] == j) return m;
+    return -1;
+}
+
+/* The next-level id of L's unknown j (parents must be final). */
+static int64_t up_id(const level *L, const level *C, int64_t j)
+{
+    if (!L->cls) return L->parent[j];
+    const int64_t nx = L->n[0], ny = L->n[1], x = j % nx, y = (j / nx) % ny, z = j / (nx * ny);
+    return C->poff[(x >> 1) + C->n[0] * ((y >> 1) + C->n[1] * (z >> 1))] + L->sub[j];
+}
+
+/* mode 0: label the connected pieces of the superblock (sub / parent get the local piece index), return their
+ * number. mode 1: count the row of every piece into C->aoff[p+1]. mode 2: write rows and diagonals. */
+static int64_t sb_process(const tg_mg *mg, level *L, level *C, int R, int64_t I, int64_t J, int64_t K, int mode,
+                          sbscr *S)
+{
+    const int M = sb_members(mg, L, R, I, J, K, S);
+    if (M == 0) return 0;
+    for (int m = 0; m < M; m++) S->uf[m] = m;
+    for (int m = 0; m < M; m++)
+        for (int t = 0; t < S->nn[m]; t++) {
+            const int o = sb_find(S, M, S->nid[m * R + t]);
+            if (o >= 0) {
+                int a = uf_find(S->uf, m), b = uf_find(S->uf, o);
+                if (a != b) S->uf[a > b ? a : b] = a < b ? a : b;
+            }
+        }
+    int np = 0;
+    for (int m = 0; m < M; m++) {
+        const int r = uf_find(S->uf, m);
+        S->lab[m] = r == m ? np++ : S->lab[r];
+    }
+    if (mode == 0) {
+        for (int m = 0; m < M; m++) {
+            if (L->cls) L->sub[S->id[m]] = (uint8_t)S->lab[m];
+            else L->parent[S->id[m]] = S->lab[m];
+        }
+        return np;
+    }
+    const int64_t base = C->poff[I + C->n[0] * (J + C->n[1] * K)];
+    for (int q = 0; q < np; q++) {
+        int ne = 0;
+        double d = 0.0;
+        for (int m = 0; m < M; m++) {
+            if (S->lab[m] != q) continue;
+            d += S->dg[m];
+            for (int t = 0; t < S->nn[m]; t++) {
+                const int64_t j = S->nid[m * R + t];
+                const float g = S->ng[m * R + t];
+                if (sb_find(S, M, j) >= 0) { d -= g; continue; }
+                const int64_t pj = up_id(L, C, j);
+                int e = 0;
+                while (e < ne && S->ep[e] != pj) e++;
+                if (e == ne) { S->ep[ne] = pj; S->eg[ne] = 0.0f; ne++; }
+                S->eg[e] += g;
+            }
+        }
+        const int64_t p = base + q;
+        if (mode == 1) { C->aoff[p + 1] = ne; continue; }
+        /* sorted by column: a fixed order, independent of the member order */
+        for (int e = 1; e < ne; e++) {
+            int64_t c = S->ep[e];
+            float g = S->eg[e];
+            int f = e - 1;
+            while (f >= 0 && S->ep[f] > c) { S->ep[f + 1] = S->ep[f]; S->eg[f + 1] = S->eg[f]; f--; }
+            S->ep[f + 1] = c;
+            S->eg[f + 1] = g;
+        }
+        for (int e = 0; e < ne; e++) {
+            C->acol[C->aoff[p] + e] = (int32_t)S->ep[e];
+            C->aval[C->aoff[p] + e] = S->eg[e];
+        }
+        C->diag[p] = (float)d;
+    }
+    return np;
+}
+
+/* Level C (sizes set) from level L: the connected pieces of every 2x2x2 block of L become C's unknowns. */
+static tg_status coarsen_pieces(tg_ctx *ctx, tg_mg *mg, level *L, level *C)
+{
+    tg_status st = TG_OK;
+    const int64_t ncx = C->n[0], ncy = C->n[1], ncz = C->n[2], cplane = ncx * ncy;
+    const int nt = ctx->nthreads > 0 ? ctx->nthreads : 1;
+    sbscr *S = tg_calloc((size_t)nt, sizeof *S);
+    if (!S) return tg_fail(ctx, TG_ERR_NOMEM, "flux: out of memory for a coarse level");
+    /* scratch bounds: members per superblock and neighbours per member */
+    int64_t Mmax = 8, R = 6;
+    if (!L->cls) {
+        R = 1;
+        for (int64_t p = 0; p < L->nunk; p++)
+            if (L->aoff[p + 1] - L->aoff[p] > R) R = L->aoff[p + 1] - L->aoff[p];
+        Mmax = 1;
+        for (int64_t K = 0; K < ncz; K++)
+            for (int64_t J = 0; J < ncy; J++)
+                for (int64_t I = 0; I < ncx; I++) {
+                    int64_t m = 0;
+                    for (int64_t z = 2 * K; z < 2 * K + 2 && z < L->n[2]; z++)
+                        for (int64_t y = 2 * J; y < 2 * J + 2 && y < L->n[1]; y++) {
+                            const int64_t o = L->n[0] * (y + L->n[1] * z);
+                            const int64_t x1 = 2 * I + 2 < L->n[0] ? 2 * I + 2 : L->n[0];
+                            m += L->poff[o + x1] - L->poff[o + 2 * I];
+                        }
+                    if (m > Mmax) Mmax = m;
+                }
+    }
+    if (Mmax > 255 && L->cls) Mmax = 255;
+    for (int t = 0; t < nt; t++) {
+        S[t].id = tg_malloc(sizeof(int64_t) * (size_t)Mmax);
+        S[t].nid = tg_malloc(sizeof(int64_t) * (size_t)(Mmax * R));
+        S[t].ep = tg_malloc(sizeof(int64_t) * (size_t)(Mmax * R));
+        S[t].dg = tg_malloc(sizeof(double) * (size_t)Mmax);
+        S[t].ng = tg_malloc(sizeof(float) * (size_t)(Mmax * R));
+        S[t].eg = tg_malloc(sizeof(float) * (size_t)(Mmax * R));
+        S[t].nn = tg_malloc(sizeof(int) * (size_t)Mmax);
+        S[t].uf = tg_malloc(sizeof(int) * (size_t)Mmax);
+        S[t].lab = tg_malloc(sizeof(int) * (size_t)Mmax);
+        if (!S[t].id || !S[t].nid || !S[t].ep || !S[t].dg || !S[t].ng || !S[t].eg || !S[t].nn || !S[t].uf || !S[t].lab) {
+            st = tg_fail(ctx, TG_ERR_NOMEM, "flux: out of memory for a coarse level");
+            goto done;
+        }
+    }
+    C->poff = mg_alloc(mg, sizeof(int64_t) * (size_t)(C->cells + 1), 1);
+    if (L->cls) L->sub = mg_alloc(mg, (size_t)L->cells, 1);
+    else L->parent = mg_alloc(mg, sizeof(int32_t) * (size_t)(L->nunk + 1), 1);
+    if (!C->poff || (L->cls ? !L->sub : !L->parent)) {
+        st = tg_fail(ctx, TG_ERR_NOMEM, "flux: out of memory for a coarse level");
+        goto done;
+    }
+    for (int mode = 0; mode < 3; mode++) {
+#pragma omp parallel for schedule(static) num_threads(nt)
+        for (int64_t K = 0; K < ncz; K++) {
+            int t = 0;
+#ifdef _OPENMP
+            t = omp_get_thread_num();
+#endif
+            for (int64_t J = 0; J < ncy; J++)
+                for (int64_t I = 0; I < ncx; I++) {
+                    const int64_t np = sb_process(mg, L, C, (int)R, I, J, K, mode, &S[t]);
+                    if (mode == 0) C->poff[I + ncx * (J + ncy * K) + 1] = np;
+                }
+        }
+        if (mode == 0) {
+            for (int64_t B = 0; B < C->cells; B++) C->poff[B + 1] += C->poff[B];
+            C->nunk = C->poff[C->cells];
+            if (C->nunk >= INT32_MAX) { st = tg_fail(ctx, TG_ERR_NOMEM, "flux: too many coarse unknowns"); goto done; }
+            if (!L->cls) {
+                /* local piece indices to global ones */
+#pragma omp parallel for schedule(static) num_threads(nt)
+                for (int64_t K = 0; K < ncz; K++)
+                    for (int64_t J = 0; J < ncy; J++)
+                        for (int64_t I = 0; I < ncx; I++) {
+                            const int64_t base = C->poff[I + ncx * (J + ncy * K)];
+                            for (int64_t z = 2 * K; z < 2 * K + 2 && z < L->n[2]; z++)
+                                for (int64_t y = 2 * J; y < 2 * J + 2 && y < L->n[1]; y++)
+                                    for (int64_t x = 2 * I; x < 2 * I + 2 && x < L->n[0]; x++) {
+                                        const int64_t b = x + L->n[0] * (y + L->n[1] * z);
+                                        for (int64_t p = L->poff[b]; p < L->poff[b + 1]; p++) L->parent[p] += (int32_t)base;
+                                    }
+                        }
+            }
+            C->aoff = mg_alloc(mg, sizeof(int64_t) * (size_t)(C->nunk + 1), 1);
+            C->diag = mg_alloc(mg, sizeof(float) * (size_t)(C->nunk + 1), 1);
+            C->x = mg_alloc(mg, sizeof(float) * (size_t)(C->nunk + 1), 1);
+            C->b = mg_alloc(mg, sizeof(float) * (size_t)(C->nunk + 1), 1);
+            if (!C->aoff || !C->diag || !C->x || !C->b) {
+                st = tg_fail(ctx, TG_ERR_NOMEM, "flux: out of memory for a coarse level (%lld unknowns)", (long long)C->nunk);
+                goto done;
+            }
+        } else if (mode == 1) {
+            for (int64_t p = 0; p < C->nunk; p++) C->aoff[p + 1] += C->aoff[p];
+            C->acol = mg_alloc(mg, sizeof(int32_t) * (size_t)(C->aoff[C->nunk] + 1), 0);
+            C->aval = mg_alloc(mg, sizeof(float) * (size_t)(C->aoff[C->nunk] + 1), 0);
+            if (!C->acol || !C->aval) {
+                st = tg_fail(ctx, TG_ERR_NOMEM, "flux: out of memory for a coarse level");
+                goto done;
             }
         }
     }
-    for (int s = 0; s < 2; s++)
-        for (int64_t y = 0; y < L->n[1]; y++)
-            for (int64_t x = 0; x < L->n[0]; x++) C->gb[s][(x >> 1) + ncx * (y >> 1)] += L->gb[s][x + L->n[0] * y];
-    return build_runs(ctx, mg, C, cact);
+    (void)cplane;
+done:
+    for (int t = 0; t < nt; t++) {
+        tg_free(S[t].id); tg_free(S[t].nid); tg_free(S[t].ep); tg_free(S[t].dg); tg_free(S[t].ng);
+        tg_free(S[t].eg); tg_free(S[t].nn); tg_free(S[t].uf); tg_free(S[t].lab);
+    }
+    tg_free(S);
+    return st;
 }
 
-static tg_status build_dense(tg_ctx *ctx, tg_mg *mg, level *L, const uint8_t *act)
+static tg_status build_dense(tg_ctx *ctx, tg_mg *mg, level *L)
 {
     int64_t n = 0;
-    for (int64_t i = 0; i < L->cells; i++) n += active(L, act, i);
+    if (L->cls) for (int64_t i = 0; i < L->cells; i++) n += L->cls[i] != 0;
+    else n = L->nunk;
+    if (n > 4096)
+        return tg_fail(ctx, TG_ERR_NOMEM, "flux: the coarsest level keeps %lld unknowns (too many disconnected pieces)",
+                       (long long)n);
     mg->nd = n;
     mg->dmap = mg_alloc(mg, sizeof(int64_t) * (size_t)(n + 1), 0);
     mg->chol = mg_alloc(mg, sizeof(double) * (size_t)(n * n + 1), 1);
     mg->dv = mg_alloc(mg, sizeof(double) * (size_t)(n + 1), 0);
-    int64_t *inv = tg_malloc(sizeof(int64_t) * (size_t)L->cells);
+    int64_t *inv = tg_malloc(sizeof(int64_t) * (size_t)(L->cls ? L->cells : 1));
     if (!mg->dmap || !mg->chol || !mg->dv || !inv) {
         tg_free(inv);
         return tg_fail(ctx, TG_ERR_NOMEM, "flux: out of memory for the coarsest level (%lld unknowns)", (long long)n);
@@ -660,12 +949,20 @@ static tg_status build_dense(tg_ctx *ctx, tg_mg *mg, level *L, const uint8_t *ac
         L->b = mg_alloc(mg, sizeof(float) * (size_t)L->cells, 1);
         if (!L->x || !L->b) { tg_free(inv); return tg_fail(ctx, TG_ERR_NOMEM, "flux: out of memory"); }
     }
+    double *A = mg->chol;
+    if (!L->cls) {
+        for (int64_t p = 0; p < n; p++) {
+            mg->dmap[p] = p;
+            A[p * n + p] += L->diag[p];
+            for (int64_t k = L->aoff[p]; k < L->aoff[p + 1]; k++) A[p * n + L->acol[k]] -= L->aval[k];
+        }
+        goto factor;
+    }
     int64_t k = 0;
     for (int64_t i = 0; i < L->cells; i++) {
         inv[i] = -1;
-        if (active(L, act, i)) { mg->dmap[k] = i; inv[i] = k++; }
+        if (L->cls[i]) { mg->dmap[k] = i; inv[i] = k++; }
     }
-    double *A = mg->chol;
     const int64_t nx = L->n[0], ny = L->n[1];
     for (int64_t z = 0; z < L->n[2]; z++)
         for (int64_t y = 0; y < ny; y++)
@@ -687,6 +984,7 @@ static tg_status build_dense(tg_ctx *ctx, tg_mg *mg, level *L, const uint8_t *ac
                     A[b * n + a] -= g;
                 }
             }
+factor:
     tg_free(inv);
     /* Cholesky, lower triangle in place (A = L L^T) */
     for (int64_t j = 0; j < n; j++) {
@@ -708,7 +1006,6 @@ tg_status tg_mg_build(tg_ctx *ctx, const tg_mg_fine *fine, const tg_mg_opts *opt
 {
     static const tg_mg_opts defaults = TG_MG_OPTS_INIT;
     tg_status st = TG_OK;
-    uint8_t *act[2] = {NULL, NULL};
     *out = NULL;
     tg_mg *mg = tg_calloc(1, sizeof *mg);
     if (!mg) return tg_fail(ctx, TG_ERR_NOMEM, "flux: out of memory");
@@ -745,26 +1042,20 @@ tg_status tg_mg_build(tg_ctx *ctx, const tg_mg_fine *fine, const tg_mg_opts *opt
     if ((st = build_runs(ctx, mg, F, F->cls)) != TG_OK) goto done;
     if (fine->ncls == 2 && (st = build_codes(ctx, mg, F)) != TG_OK) goto done;
     mg->nlev = 1;
-    int cur = 0;
     while (mg->nlev < mg->opt.max_levels) {
         level *L = &mg->lev[mg->nlev - 1];
-        if (L->cells <= mg->opt.coarsest || (L->n[0] == 1 && L->n[1] == 1 && L->n[2] == 1)) break;
+        const int64_t cnt = L->cls ? L->cells : L->nunk;
+        if (cnt <= mg->opt.coarsest || (L->n[0] == 1 && L->n[1] == 1 && L->n[2] == 1)) break;
         level *C = &mg->lev[mg->nlev];
         for (int a = 0; a < 3; a++) C->n[a] = (L->n[a] + 1) / 2;
         C->cells = C->n[0] * C->n[1] * C->n[2];
         C->wrapx = fine->periodic[0] && C->n[0] > 1;
         C->wrapy = fine->periodic[1] && C->n[1] > 1;
-        uint8_t *cact = tg_realloc(act[1 - cur], (size_t)C->cells);
-        if (!cact) { st = tg_fail(ctx, TG_ERR_NOMEM, "flux: out of memory for a coarse level"); goto done; }
-        act[1 - cur] = cact;
         mg->nlev++;
-        if ((st = coarsen(ctx, mg, L, mg->nlev == 2 ? NULL : act[cur], C, cact)) != TG_OK) goto done;
-        cur = 1 - cur;
+        if ((st = coarsen_pieces(ctx, mg, L, C)) != TG_OK) goto done;
     }
-    st = build_dense(ctx, mg, &mg->lev[mg->nlev - 1], mg->nlev == 1 ? NULL : act[cur]);
+    st = build_dense(ctx, mg, &mg->lev[mg->nlev - 1]);
 done:
-    tg_free(act[0]);
-    tg_free(act[1]);
     if (st != TG_OK) tg_mg_free(mg);
     else *out = mg;
     return st;
@@ -775,7 +1066,6 @@ void tg_mg_free(tg_mg *mg)
     if (!mg) return;
     for (int l = 0; l < 32; l++) {
         level *L = &mg->lev[l];
-        for (int a = 0; a < 3; a++) tg_free(L->g[a]);
         tg_free(L->x);
         tg_free(L->b);
         tg_free(L->gb[0]);
@@ -784,6 +1074,13 @@ void tg_mg_free(tg_mg *mg)
         tg_free(L->runs);
         tg_free(L->part);
         tg_free(L->code);
+        tg_free(L->sub);
+        tg_free(L->poff);
+        tg_free(L->aoff);
+        tg_free(L->acol);
+        tg_free(L->aval);
+        tg_free(L->diag);
+        tg_free(L->parent);
     }
     tg_free(mg->zf);
     tg_free(mg->zc);

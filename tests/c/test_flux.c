@@ -1,6 +1,7 @@
 /* test_flux.c — tg_flux and its multigrid from truth: exact cases (uniform block, layers in series and in
  * parallel, straight channels, dead ends, periodic-only paths), Maxwell's dilute-sphere limit, the shared
- * volume synth_3phase_100 against the independent solve in anchor-values.json, thread-count independence,
+ * volume synth_3phase_100 against the independent solve in anchor-values.json, coarse unknowns as the connected
+ * pieces of their blocks (counts and symmetry of the preconditioner), thread-count independence,
  * cancellation, bad input. */
 #include <stdint.h>
 #include <string.h>
@@ -8,6 +9,7 @@
 
 #include "tg_test.h"
 #include "transport/tg_flux.h"
+#include "transport/tg_multigrid.h"
 
 static tg_ctx ctx;
 
@@ -327,6 +329,78 @@ static void test_synth100(void)
     tg_volume_release(&v);
 }
 
+/* Coarse unknowns are the connected pieces of each 2x2x2 block: four straight channels along z at
+ * (x,y) = (0,0), (1,1), (2,3), (3,2) put two unconnected pieces in each of the blocks (0,0) and (1,1) of
+ * every block plane. Level 1 must hold 4 pieces per block plane (not 2 blocks), level 2 (blocks of 4x4x4)
+ * still 4 per block, and the solve stays exact (tau = 1, sigma_eff = 4/16 of the section). */
+static void test_pieces(void)
+{
+    const int64_t nx = 4, ny = 4, nz = 16, plane = nx * ny;
+    static const int ch[4][2] = {{0, 0}, {1, 1}, {2, 3}, {3, 2}};
+    uint8_t cls[4 * 4 * 16];
+    memset(cls, 0, sizeof cls);
+    for (int z = 0; z < nz; z++)
+        for (int c = 0; c < 4; c++) cls[ch[c][0] + nx * (ch[c][1] + ny * z)] = 1;
+    const float lut[4] = {0, 0, 0, 1};
+    const double lutd[4] = {0, 0, 0, 1};
+    double gbin[16], gbout[16];
+    for (int i = 0; i < plane; i++) {
+        gbin[i] = cls[i] ? 2.0 : 0.0;
+        gbout[i] = cls[i + plane * (nz - 1)] ? 2.0 : 0.0;
+    }
+    tg_mg_fine F;
+    memset(&F, 0, sizeof F);
+    F.n[0] = nx; F.n[1] = ny; F.n[2] = nz;
+    F.cls = cls;
+    F.ncls = 2;
+    for (int a = 0; a < 3; a++) { F.lut[a] = lut; F.lutd[a] = lutd; }
+    F.gbin = gbin;
+    F.gbout = gbout;
+    tg_mg_opts mo = TG_MG_OPTS_INIT;
+    mo.coarsest = 1;
+    tg_mg *mg = NULL;
+    CHECK_OK(&ctx, tg_mg_build(&ctx, &F, &mo, &mg));
+    if (!mg) return;
+    CHECK(tg_mg_levels(mg) >= 3);
+    CHECK(tg_mg_unknowns(mg, 0) == 4 * nz);
+    CHECK(tg_mg_unknowns(mg, 1) == 4 * nz / 2);
+    CHECK(tg_mg_unknowns(mg, 2) == 4 * nz / 4);
+    /* the preconditioner is symmetric: <B r1, r2> = <r1, B r2> */
+    float r1[4 * 4 * 16], r2[4 * 4 * 16], z1[4 * 4 * 16], z2[4 * 4 * 16];
+    uint64_t s = 99;
+    for (int64_t i = 0; i < plane * nz; i++) {
+        s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+        r1[i] = cls[i] ? (float)((s >> 40) & 1023) / 1024.0f - 0.5f : 0.0f;
+        r2[i] = cls[i] ? (float)((s >> 20) & 1023) / 1024.0f - 0.5f : 0.0f;
+        z1[i] = z2[i] = 0.0f;
+    }
+    tg_mg_precondition(&ctx, mg, r1, z1);
+    tg_mg_precondition(&ctx, mg, r2, z2);
+    double a = 0, b = 0, pa = 0;
+    for (int64_t i = 0; i < plane * nz; i++) {
+        a += (double)z1[i] * r2[i];
+        b += (double)r1[i] * z2[i];
+        pa += (double)z1[i] * r1[i];
+    }
+    NEAR(a, b, 1e-5 * fabs(a));
+    CHECK(pa > 0.0);
+    tg_mg_free(mg);
+
+    tg_volume v;
+    vol(nx, ny, nz, &v);
+    memcpy(vox(&v), cls, sizeof cls);
+    const double lab[] = {0, 1}, sig[] = {0, 1};
+    tg_flux_result r;
+    tg_flux_opts o = TG_FLUX_OPTS_INIT;
+    o.labels = lab; o.sigma = sig; o.nlabels = 2; o.tol = 1e-9;
+    o.mg.coarsest = 1;
+    CHECK_OK(&ctx, tg_flux(&ctx, &v, &o, &r, NULL, NULL, NULL, NULL));
+    CHECK(r.converged && r.levels >= 3);
+    NEAR(r.sigma_eff, 4.0 / 16.0, 1e-8);
+    NEAR(r.tau, 1.0, 1e-8);
+    tg_volume_release(&v);
+}
+
 static void setup(void)
 {
     tg_ctx_init(&ctx);
@@ -334,4 +408,4 @@ static void setup(void)
 }
 
 TG_TEST_MAIN(setup, test_uniform_block, test_layers, test_channel_and_dead_ends, test_periodic_path, test_maxwell, test_tiny,
-             test_field, test_threads, test_bad_input, test_synth100)
+             test_field, test_pieces, test_threads, test_bad_input, test_synth100)

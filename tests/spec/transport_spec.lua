@@ -183,10 +183,65 @@ describe("tg.transport.flux on the shared volumes", function()
       assert.is_true(os.execute("unzip -o -q '" .. zip .. "' -d '" .. dir .. "'"), "unzip failed (is Debian's unzip installed?)")
     end
     local v = tg.io.read(tif)
+    -- the TIFF's resolution tags are ImageJ-less 72 dpi with no z calibration (read as 0.35 mm x 0.35 mm x 1 inch),
+    -- not the voxel size; TauFactor's reference value is for cubic voxels (that 1:1:72 spacing would also make the
+    -- operator 5000-fold anisotropic)
+    v:spacing({ 1e-6, 1e-6, 1e-6 })
     local r = tg.transport.flux(v, { conductivity = { [0] = 0, [255] = 1 }, axis = "all" })
     assert.is_true(r.converged)
     assert.relnear(4.2431, r.tau.z, 5e-3)
     assert.relnear(1.1513, r.tau.y, 5e-3)
     assert.relnear(1.3905, r.tau.x, 5e-3)
+  end)
+end)
+
+describe("tg.io.write_vtk", function()
+  it("writes a legacy binary STRUCTURED_POINTS file with named big-endian fields", function()
+    local dir = H.tmpdir("vtk")
+    local path = dir .. "/fields.vtk"
+    local lab = tg.volume.new{ 3, 2, 2, dtype = "u8" }
+    local cur = tg.volume.new{ 3, 2, 2, dtype = "f32" }
+    for z = 1, 2 do for y = 1, 2 do for x = 1, 3 do
+      lab:set(x, y, z, x + 3 * (y - 1) + 6 * (z - 1))
+      cur:set(x, y, z, 0.25 * x - y + 8 * z)
+    end end end
+    lab:spacing({ 1e-6, 2e-6, 4e-6 })
+    cur:spacing({ 1e-6, 2e-6, 4e-6 })
+    assert.equal(path, tg.io.write_vtk(path, { labels = lab, current = cur }))
+    local f = assert(io.open(path, "rb"))
+    local s = f:read("a")
+    f:close()
+    local head = "# vtk DataFile Version 3.0\ntortuga\nBINARY\nDATASET STRUCTURED_POINTS\nDIMENSIONS 3 2 2\n" ..
+      "SPACING 9.9999999999999995e-07 1.9999999999999999e-06 3.9999999999999998e-06\nORIGIN 0 0 0\nPOINT_DATA 12\n" ..
+      "SCALARS current float 1\nLOOKUP_TABLE default\n"
+    assert.equal(head, s:sub(1, #head))
+    local pos = #head + 1
+    for z = 1, 2 do for y = 1, 2 do for x = 1, 3 do
+      local val
+      val, pos = string.unpack(">f", s, pos)
+      assert.equal(0.25 * x - y + 8 * z, val)
+    end end end
+    local head2 = "\nSCALARS labels unsigned_char 1\nLOOKUP_TABLE default\n"
+    assert.equal(head2, s:sub(pos, pos + #head2 - 1))
+    pos = pos + #head2
+    for i = 1, 12 do assert.equal(i, s:byte(pos + i - 1)) end
+    assert.equal(#s, pos + 12)
+    os.remove(path)
+  end)
+
+  it("refuses bad fields with the reason and leaves no file", function()
+    local dir = H.tmpdir("vtk")
+    local v = tg.volume.new{ 2, 2, 2, dtype = "u8" }
+    assert.has_error(function() tg.io.write_vtk(dir .. "/b.vtk", { ["a b"] = v }) end)
+    local ok, err = pcall(tg.io.write_vtk, dir .. "/b.vtk", { a = v, b = tg.volume.new{ 3, 2, 2, dtype = "f32" } })
+    assert.is_false(ok)
+    assert.truthy(err:find("3x2x2", 1, true))
+    ok, err = pcall(tg.io.write_vtk, dir .. "/b.vtk", { a = tg.volume.new{ 2, 2, 2, dtype = "u16" } })
+    assert.is_false(ok)
+    assert.truthy(err:find("u16", 1, true))
+    ok, err = pcall(tg.io.write_vtk, dir .. "/no/such/dir/b.vtk", v)
+    assert.is_false(ok)
+    assert.truthy(err:find("b.vtk", 1, true))
+    assert.is_nil(io.open(dir .. "/b.vtk", "rb"))
   end)
 end)
