@@ -354,7 +354,11 @@ static void tt_calibration(TIFF *tif, tg_tiff_info_t *o)
     o->spacing[0] = (xr > 0 && isfinite(xr)) ? scale / xr : scale;
     o->spacing[1] = (yr > 0 && isfinite(yr)) ? scale / yr : o->spacing[0];
     o->z_calibrated = zsp > 0 && isfinite(zsp);
-    o->spacing[2] = o->z_calibrated ? zsp * scale : scale; /* ImageJ's default depth: 1 unit */
+    /* Without spacing= ImageJ assumes a depth of 1 unit (1 inch for a 72 dpi file): a voxel thousands of times
+     * deeper than wide, which silently changes every transport and surface result. Cubic voxels are the safer
+     * guess; the note says so, and the user sets the true spacing with v:spacing{...}. */
+    o->spacing[2] = o->z_calibrated ? zsp * scale : o->spacing[0];
+    if (!o->z_calibrated) tt_note(o, "no slice spacing in the file: z spacing taken equal to the x spacing");
     o->calibrated = 1;
 }
 

@@ -28,7 +28,7 @@ typedef struct tg_tiff_info_t {
     int bigtiff, tiled, imagej;
     double spacing[3];        /* metres; 1 where the file has no calibration */
     int calibrated;           /* 1 when x/y spacing came from the file */
-    int z_calibrated;         /* 1 when the ImageJ description has spacing= (else z follows ImageJ's default, 1 unit) */
+    int z_calibrated;         /* 1 when the ImageJ description has spacing= (else z spacing = x spacing, with a note) */
     char unit[24];            /* the unit as the file names it ("micron", "nm", "inch", ...), "" if none */
     char note[256];           /* conversions a read applies ("RGB converted to grey ...", ...), "" if none */
 } tg_tiff_info_t;

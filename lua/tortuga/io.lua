@@ -16,8 +16,9 @@
 -- File types: 8/16-bit unsigned -> u8/u16; 32-bit unsigned -> i32 (an error if a value exceeds 2^31-1: read
 -- with dtype = "f64"); 8/16/32-bit signed -> i32; 32/64-bit float -> f32/f64. RGB is converted to grey
 -- (ITU-R BT.601 luma, a note on stderr). 1/4/12-bit, 16-bit float and complex files are refused.
--- Spacing is read as Fiji reads it (ImageJ unit=, spacing=, X/YResolution) and given in metres; a file
--- without a unit gives spacing 1 (unitless). Slices of a folder take the spacing of the first file.
+-- Spacing is read as Fiji reads it (ImageJ unit=, spacing=, X/YResolution) and given in metres, except that a
+-- file with no slice spacing gets z = x (Fiji would assume 1 unit: 1 inch for a 72 dpi file) and info.note says
+-- so; a file without a unit gives spacing 1 (unitless). Set the true spacing with v:spacing{sx, sy, sz}. Slices of a folder take the spacing of the first file.
 -- Errors name the file (and the page or slice) and the reason.
 local core = require "tortuga.core"
 local util = require "tortuga.util"

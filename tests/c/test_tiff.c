@@ -655,9 +655,9 @@ static void test_shared_fiberform(void)
         const uint8_t *p = (const uint8_t *)r.buf->data;
         for (int64_t i = 0; i < 1000000; i++) voids += p[i] < 90;
         NEAR((double)voids / 1e6, 0.83286, 5e-6);
-        /* unit=inch, XResolution 100 px/inch, no spacing= (ImageJ's default depth: 1 unit) */
+        /* unit=inch, XResolution 100 px/inch, no spacing=: z is taken equal to x (ImageJ would say 1 inch) */
         NEAR(r.spacing[0], 0.0254 / 100, 1e-12);
-        NEAR(r.spacing[2], 0.0254, 1e-12);
+        NEAR(r.spacing[2], 0.0254 / 100, 1e-12);
     }
     tg_volume_release(&r);
 }
