@@ -332,24 +332,17 @@ tg_status tg_destripe(tg_ctx *ctx, const tg_volume *in, const tg_destripe_opts *
     if (!work || !planbuf) { st = tg_fail(ctx, TG_ERR_NOMEM, "filter.destripe: out of memory for the work buffers"); goto done; }
     if ((st = make_plans(ctx, &J, planbuf))) goto done;
     if ((st = tg_volume_alloc(ctx, in->dims, TG_F32, in->spacing, &res))) goto done;
-    int stop = 0;
     #pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
     for (int64_t z = 0; z < nz; z++) {
-        int halt;
-        #pragma omp atomic read
-        halt = stop;
-        if (halt) continue;
+        if (tg_cancelled(ctx)) continue;
         int tid = 0;
 #ifdef _OPENMP
         tid = omp_get_thread_num();
 #endif
-        if (tid == 0 && tg_progress(ctx, (double)z / (double)nz, "destripe")) {
-            #pragma omp atomic write
-            stop = 1;
-        }
+        tg_progress(ctx, (double)z / (double)nz, "destripe");
         destripe_slice(&J, in, &res, z, work + (size_t)tid * J.per_thread);
     }
-    if (stop || tg_cancelled(ctx)) { st = tg_fail(ctx, TG_ERR_CANCELLED, "filter.destripe: cancelled"); goto done; }
+    if (tg_cancelled(ctx)) { st = tg_fail(ctx, TG_ERR_CANCELLED, "filter.destripe: cancelled"); goto done; }
     tg_progress_done(ctx, "destripe");
     *out = res;
     tg_volume_init(&res);

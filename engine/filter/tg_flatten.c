@@ -31,22 +31,14 @@ tg_status tg_flatten(tg_ctx *ctx, const tg_volume *in, const tg_flatten_opts *o,
     g.sigma[2] = 0;
     g.per_slice = 1;
     if ((st = tg_gaussian(ctx, in, &g, &blur))) goto done;
-
-    int stop = 0;
     #pragma omp parallel for schedule(static) num_threads(nt)
     for (int64_t z = 0; z < nz; z++) {
-        int halt;
-        #pragma omp atomic read
-        halt = stop;
-        if (halt) continue;
+        if (tg_cancelled(ctx)) continue;
         int tid = 0;
 #ifdef _OPENMP
         tid = omp_get_thread_num();
 #endif
-        if (tid == 0 && tg_progress(ctx, (double)z / (double)nz, "flatten")) {
-            #pragma omp atomic write
-            stop = 1;
-        }
+        tg_progress(ctx, (double)z / (double)nz, "flatten");
         float *r = row + (size_t)tid * (size_t)nx;
         double sum = 0;
         for (int64_t y = 0; y < ny; y++) {
@@ -72,7 +64,7 @@ tg_status tg_flatten(tg_ctx *ctx, const tg_volume *in, const tg_flatten_opts *o,
             for (int64_t x = 0; x < nx; x++) b[x] = (float)(b[x] * scale);
         }
     }
-    if (stop || tg_cancelled(ctx)) { st = tg_fail(ctx, TG_ERR_CANCELLED, "filter.flatten: cancelled"); goto done; }
+    if (tg_cancelled(ctx)) { st = tg_fail(ctx, TG_ERR_CANCELLED, "filter.flatten: cancelled"); goto done; }
     tg_progress_done(ctx, "flatten");
     *out = blur;
     tg_volume_init(&blur);

@@ -120,21 +120,14 @@ tg_status tg_normalize(tg_ctx *ctx, const tg_volume *in, const tg_normalize_opts
         find_range(in, 0, nz, o->saturated, buf, rows, &glo, &ghi);
         if (lohi) { lohi[0] = glo; lohi[1] = ghi; }
     }
-    int stop = 0;
     #pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
     for (int64_t z = 0; z < nz; z++) {
-        int halt;
-        #pragma omp atomic read
-        halt = stop;
-        if (halt) continue;
+        if (tg_cancelled(ctx)) continue;
         int tid = 0;
 #ifdef _OPENMP
         tid = omp_get_thread_num();
 #endif
-        if (tid == 0 && tg_progress(ctx, (double)z / (double)nz, "normalize")) {
-            #pragma omp atomic write
-            stop = 1;
-        }
+        tg_progress(ctx, (double)z / (double)nz, "normalize");
         float *row = rows + (size_t)tid * (size_t)nx;
         double lo = glo, hi = ghi;
         if (o->per_slice) {
@@ -143,7 +136,7 @@ tg_status tg_normalize(tg_ctx *ctx, const tg_volume *in, const tg_normalize_opts
         }
         map_slice(in, &res, z, lo, hi, row);
     }
-    if (stop || tg_cancelled(ctx)) { st = tg_fail(ctx, TG_ERR_CANCELLED, "filter.normalize: cancelled"); goto done; }
+    if (tg_cancelled(ctx)) { st = tg_fail(ctx, TG_ERR_CANCELLED, "filter.normalize: cancelled"); goto done; }
     tg_progress_done(ctx, "normalize");
     *out = res;
     tg_volume_init(&res);

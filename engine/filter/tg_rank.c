@@ -106,20 +106,12 @@ tg_status tg_median(tg_ctx *ctx, const tg_volume *in, const tg_rank_opts *o, tg_
     work = tg_malloc((size_t)nt * per_thread * sizeof *work);
     if (!work) { st = tg_fail(ctx, TG_ERR_NOMEM, "filter.median: out of memory for the work rows"); goto done; }
     if ((st = tg_volume_alloc(ctx, in->dims, in->dtype, in->spacing, &res))) goto done;
-
-    int stop = 0;
     int64_t nrows = ny * nz;
     #pragma omp parallel for schedule(dynamic, 16) num_threads(nt)
     for (int64_t row = 0; row < nrows; row++) {
-        int halt;
-        #pragma omp atomic read
-        halt = stop;
-        if (halt) continue;
+        if (tg_cancelled(ctx)) continue;
         int tid = thread_id();
-        if (tid == 0 && tg_progress(ctx, (double)row / (double)nrows, "median")) {
-            #pragma omp atomic write
-            stop = 1;
-        }
+        tg_progress(ctx, (double)row / (double)nrows, "median");
         int64_t y = row % ny, z = row / ny;
         double *rows = work + (size_t)tid * per_thread, *win = rows + (size_t)krows * (size_t)padn, *orow = win + wsize;
         int k = 0;
@@ -146,7 +138,7 @@ tg_status tg_median(tg_ctx *ctx, const tg_volume *in, const tg_rank_opts *o, tg_
         }
         store_row_d(&res, y, z, orow);
     }
-    if (stop || tg_cancelled(ctx)) { st = tg_fail(ctx, TG_ERR_CANCELLED, "filter.median: cancelled"); goto done; }
+    if (tg_cancelled(ctx)) { st = tg_fail(ctx, TG_ERR_CANCELLED, "filter.median: cancelled"); goto done; }
     tg_progress_done(ctx, "median");
     *out = res;
     tg_volume_init(&res);
@@ -190,18 +182,11 @@ tg_status tg_mean(tg_ctx *ctx, const tg_volume *in, const tg_rank_opts *o, tg_vo
     if (!work) { st = tg_fail(ctx, TG_ERR_NOMEM, "filter.mean: out of memory for the work buffers"); goto done; }
     if ((st = tg_volume_alloc(ctx, in->dims, TG_F32, in->spacing, &res))) goto done;
     float *R = (float *)tg_volume_ptr(&res, 0, 0, 0);
-    int stop = 0;
     int64_t nrows = ny * nz;
     #pragma omp parallel for schedule(static) num_threads(nt)
     for (int64_t row = 0; row < nrows; row++) {
-        int halt;
-        #pragma omp atomic read
-        halt = stop;
-        if (halt) continue;
-        if (thread_id() == 0 && tg_progress(ctx, (double)row / (double)nrows / 3, "mean")) {
-            #pragma omp atomic write
-            stop = 1;
-        }
+        if (tg_cancelled(ctx)) continue;
+        tg_progress(ctx, (double)row / (double)nrows / 3, "mean");
         float *pad = work + (size_t)thread_id() * per_thread, *line = pad + r, *dst = R + (size_t)row * (size_t)nx;
         tg_filter_load_row(in, row % ny, row / ny, line);
         for (int i = 1; i <= r; i++) {
@@ -215,21 +200,15 @@ tg_status tg_mean(tg_ctx *ctx, const tg_volume *in, const tg_rank_opts *o, tg_vo
             if (x + 1 < nx) acc += (double)pad[x + 2 * r + 1] - (double)pad[x];
         }
     }
-    for (int a = 1; a < 3 && !stop; a++) {
+    for (int a = 1; a < 3 && !tg_cancelled(ctx); a++) {
         if (a == 2 && o->per_slice) break;
         int64_t n = a == 1 ? ny : nz, outer = a == 1 ? nz : ny;
         int64_t lstride = a == 1 ? nx : nx * ny, ostride = a == 1 ? nx * ny : nx;
         int64_t nblk = (nx + BLOCK - 1) / BLOCK, jobs = outer * nblk;
         #pragma omp parallel for schedule(static) num_threads(nt)
         for (int64_t job = 0; job < jobs; job++) {
-            int halt;
-            #pragma omp atomic read
-            halt = stop;
-            if (halt) continue;
-            if (thread_id() == 0 && tg_progress(ctx, (a + (double)job / (double)jobs) / 3, "mean")) {
-                #pragma omp atomic write
-                stop = 1;
-            }
+            if (tg_cancelled(ctx)) continue;
+            tg_progress(ctx, (a + (double)job / (double)jobs) / 3, "mean");
             int64_t ob = job / nblk, x0 = (job % nblk) * BLOCK, bw = nx - x0 < BLOCK ? nx - x0 : BLOCK;
             float *T = work + (size_t)thread_id() * per_thread;
             float *blk = T + (nx + 2 * r);
@@ -239,7 +218,7 @@ tg_status tg_mean(tg_ctx *ctx, const tg_volume *in, const tg_rank_opts *o, tg_vo
             box_block(blk, n, bw, r, acc, base, lstride);
         }
     }
-    if (stop || tg_cancelled(ctx)) { st = tg_fail(ctx, TG_ERR_CANCELLED, "filter.mean: cancelled"); goto done; }
+    if (tg_cancelled(ctx)) { st = tg_fail(ctx, TG_ERR_CANCELLED, "filter.mean: cancelled"); goto done; }
     tg_progress_done(ctx, "mean");
     *out = res;
     tg_volume_init(&res);

@@ -219,21 +219,14 @@ tg_status tg_register(tg_ctx *ctx, const tg_volume *in, const tg_register_opts *
         P.inv = fftwf_plan_dft_c2r_2d((int)P.h, (int)P.w, A, a, FFTW_ESTIMATE);
         if (!P.fwd || !P.inv) { st = tg_fail(ctx, TG_ERR_NOMEM, "filter.register: FFTW could not plan the transforms"); goto done; }
     }
-    int stop = 0;
     #pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
     for (int64_t z = 0; z < nz; z++) {
-        int halt;
-        #pragma omp atomic read
-        halt = stop;
-        if (halt || z == ref) continue;
-        if (thread_id() == 0 && tg_progress(ctx, (double)z / (double)nz, "register")) {
-            #pragma omp atomic write
-            stop = 1;
-        }
+        if (tg_cancelled(ctx) || z == ref) continue;
+        tg_progress(ctx, (double)z / (double)nz, "register");
         int64_t za = !o->sequential ? ref : z > ref ? z - 1 : z + 1;
         estimate(&P, za, z, work + (size_t)thread_id() * P.per_thread, pair + 2 * z, qual + z);
     }
-    if (stop || tg_cancelled(ctx)) { st = tg_fail(ctx, TG_ERR_CANCELLED, "filter.register: cancelled"); goto done; }
+    if (tg_cancelled(ctx)) { st = tg_fail(ctx, TG_ERR_CANCELLED, "filter.register: cancelled"); goto done; }
     shifts[2 * ref] = shifts[2 * ref + 1] = 0;
     qual[ref] = 1;
     for (int64_t z = ref + 1; z < nz; z++)
@@ -310,18 +303,11 @@ tg_status tg_shift(tg_ctx *ctx, const tg_volume *in, const double *shifts, const
     if (!work) { st = tg_fail(ctx, TG_ERR_NOMEM, "filter.shift: out of memory"); goto done; }
     if ((st = tg_volume_alloc(ctx, dims, in->dtype, in->spacing, &res))) goto done;
     double sgn = o->invert ? -1 : 1;
-    int stop = 0;
     int64_t nrows = dims[1] * nz;
     #pragma omp parallel for schedule(static) num_threads(nt)
     for (int64_t row = 0; row < nrows; row++) {
-        int halt;
-        #pragma omp atomic read
-        halt = stop;
-        if (halt) continue;
-        if (thread_id() == 0 && tg_progress(ctx, (double)row / (double)nrows, "shift")) {
-            #pragma omp atomic write
-            stop = 1;
-        }
+        if (tg_cancelled(ctx)) continue;
+        tg_progress(ctx, (double)row / (double)nrows, "shift");
         int64_t oy = row % dims[1], z = row / dims[1], y = oy + lo[1];
         float *T = work + (size_t)thread_id() * per_thread, *src = T, *vert = T + 4 * nx, *dst = T + 6 * nx;
         double dx = sgn * shifts[2 * z], dy = sgn * shifts[2 * z + 1];
@@ -358,7 +344,7 @@ tg_status tg_shift(tg_ctx *ctx, const tg_volume *in, const double *shifts, const
         }
         tg_filter_store_row(&res, oy, z, dst);
     }
-    if (stop || tg_cancelled(ctx)) { st = tg_fail(ctx, TG_ERR_CANCELLED, "filter.shift: cancelled"); goto done; }
+    if (tg_cancelled(ctx)) { st = tg_fail(ctx, TG_ERR_CANCELLED, "filter.shift: cancelled"); goto done; }
     tg_progress_done(ctx, "shift");
     *out = res;
     tg_volume_init(&res);

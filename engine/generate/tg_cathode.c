@@ -434,21 +434,14 @@ static tg_status run_blocks(tg_ctx *ctx, const scorer *S, block_fn fn, int64_t *
     const bgrid *g = S->g;
     int64_t nbx = (G->n[0] + BLOCK - 1) / BLOCK, nby = (G->n[1] + BLOCK - 1) / BLOCK, nbz = (G->n[2] + BLOCK - 1) / BLOCK;
     int64_t items = nby * nbz;
-    int stop = 0;
     #pragma omp parallel for schedule(dynamic, 1) num_threads(ctx->nthreads)
     for (int64_t it = 0; it < items; it++) {
-        int halt;
-        #pragma omp atomic read
-        halt = stop;
-        if (halt) continue;
+        if (tg_cancelled(ctx)) continue;
         int tid = 0;
 #ifdef _OPENMP
         tid = omp_get_thread_num();
 #endif
-        if (tid == 0 && (tg_cancelled(ctx) || tg_progress(ctx, p0 + (p1 - p0) * (double)it / (double)items, "generate.cathode"))) {
-            #pragma omp atomic write
-            stop = 1;
-        }
+        tg_progress(ctx, p0 + (p1 - p0) * (double)it / (double)items, "generate.cathode");
         int64_t *cand = scratch + (int64_t)tid * (g->nb > 0 ? g->nb : 1);
         int64_t by = it % nby, bz = it / nby;
         for (int64_t bx = 0; bx < nbx; bx++) {
@@ -471,7 +464,7 @@ static tg_status run_blocks(tg_ctx *ctx, const scorer *S, block_fn fn, int64_t *
             fn(S, lo, hi, cand, n);
         }
     }
-    if (stop) return tg_fail(ctx, TG_ERR_CANCELLED, "generate.cathode: cancelled");
+    if (tg_cancelled(ctx)) return tg_fail(ctx, TG_ERR_CANCELLED, "generate.cathode: cancelled");
     return TG_OK;
 }
 

@@ -314,27 +314,19 @@ tg_status tg_sem(tg_ctx *ctx, const tg_volume *labels, const tg_sem_opts *o, tg_
 
     if ((st = tg_volume_alloc(ctx, labels->dims, o->dtype, labels->spacing, bse))) goto done;
     if ((st = tg_volume_alloc(ctx, labels->dims, o->dtype, labels->spacing, se))) goto done;
-
-    int stop = 0;
     #pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
     for (int64_t z = 0; z < nz; z++) {
-        int halt;
-        #pragma omp atomic read
-        halt = stop;
-        if (halt) continue;
+        if (tg_cancelled(ctx)) continue;
         int tid = 0;
 #ifdef _OPENMP
         tid = omp_get_thread_num();
 #endif
-        if (tid == 0 && (tg_cancelled(ctx) || tg_progress(ctx, (double)z / (double)nz, "generate.sem"))) {
-            #pragma omp atomic write
-            stop = 1;
-        }
+        tg_progress(ctx, (double)z / (double)nz, "generate.sem");
         float *A = fbuf + (size_t)tid * 3 * (size_t)npx;
         sem_slice(labels, &P, z, phbuf + (size_t)tid * (size_t)npx, A, A + npx, A + 2 * npx, prof + (size_t)tid * (size_t)nx,
                   bse, se);
     }
-    if (stop) { st = tg_fail(ctx, TG_ERR_CANCELLED, "generate.sem: cancelled"); goto done; }
+    if (tg_cancelled(ctx)) { st = tg_fail(ctx, TG_ERR_CANCELLED, "generate.sem: cancelled"); goto done; }
     tg_progress_done(ctx, "generate.sem");
     if (info) {
         info->nz = nz;

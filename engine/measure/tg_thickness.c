@@ -465,24 +465,17 @@ tg_status tg_thickness(tg_ctx *ctx, const tg_volume *mask, tg_volume *out)
         if (!rows[t] || !heads[t]) { st = tg_fail(ctx, TG_ERR_NOMEM, "thickness: out of memory for the painting rows"); goto done; }
     }
     int64_t planes_done = 0;
-    int stop = 0;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(ctx->nthreads)
     for (int64_t z = 0; z < dims[2]; z++) {
-        int halt, t = omp_get_thread_num();
-#pragma omp atomic read
-        halt = stop;
-        if (halt) continue;
+        int t = omp_get_thread_num();
+        if (tg_cancelled(ctx)) continue;
         paint_plane(cs, first, hmax, &S, dims, z, o, rows[t], heads[t]);
         int64_t d;
 #pragma omp atomic capture
         d = ++planes_done;
-        halt = t == 0 ? tg_progress(ctx, 0.5 + 0.5 * (double)d / (double)dims[2], "thickness") : tg_cancelled(ctx);
-        if (halt) {
-#pragma omp atomic write
-            stop = 1;
-        }
+        tg_progress(ctx, 0.5 + 0.5 * (double)d / (double)dims[2], "thickness");
     }
-    if (stop) { st = tg_fail(ctx, TG_ERR_CANCELLED, "thickness: interrupted"); goto done; }
+    if (tg_cancelled(ctx)) { st = tg_fail(ctx, TG_ERR_CANCELLED, "thickness: interrupted"); goto done; }
 #pragma omp parallel for schedule(static) num_threads(ctx->nthreads)
     for (int64_t i = 0; i < count; i++) o[i] = o[i] > 0.0f ? (float)(2.0 * sqrt((double)o[i]) * smin) : 0.0f;
     tg_progress_done(ctx, "thickness");
