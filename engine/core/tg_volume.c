@@ -21,7 +21,6 @@
 static const size_t dtype_sizes[TG_NDTYPES] = {1, 2, 4, 4, 8};
 static const char *const dtype_names[TG_NDTYPES] = {"u8", "u16", "i32", "f32", "f64"};
 
-size_t tg_dtype_size(tg_dtype t) { return (unsigned)t < TG_NDTYPES ? dtype_sizes[t] : 0; }
 const char *tg_dtype_name(tg_dtype t) { return (unsigned)t < TG_NDTYPES ? dtype_names[t] : "?"; }
 int tg_dtype_is_int(tg_dtype t) { return t == TG_U8 || t == TG_U16 || t == TG_I32; }
 
@@ -436,28 +435,57 @@ static inline double apply(const pointwise *p, double v)
     }
 }
 
+/* One row through a lookup table of output-typed values (u8/u16 input): no conversion per voxel. */
+#define LUT_ROW(TI, TO)                                                                            \
+    do {                                                                                           \
+        const TI *a_ = (const TI *)src;                                                            \
+        TO *b_ = (TO *)dst;                                                                        \
+        const TO *t_ = (const TO *)lut;                                                            \
+        for (int64_t x = 0; x < nx; x++) b_[x * dx] = t_[a_[x * sx]];                              \
+    } while (0)
+#define LUT_OUT(TI)                                                                                \
+    switch (out->dtype) {                                                                          \
+    case TG_U8: LUT_ROW(TI, uint8_t); break;                                                       \
+    case TG_U16: LUT_ROW(TI, uint16_t); break;                                                     \
+    case TG_I32: LUT_ROW(TI, int32_t); break;                                                      \
+    case TG_F32: LUT_ROW(TI, float); break;                                                        \
+    default: LUT_ROW(TI, double); break;                                                           \
+    }
+
+static void lut_row(const tg_volume *in, tg_volume *out, int64_t y, int64_t z, const void *lut)
+{
+    int64_t nx = in->dims[0], sx = in->strides[0], dx = out->strides[0];
+    const void *src = tg_volume_ptr(in, 0, y, z);
+    void *dst = tg_volume_ptr(out, 0, y, z);
+    if (in->dtype == TG_U8) LUT_OUT(uint8_t) else LUT_OUT(uint16_t)
+}
+#undef LUT_OUT
+#undef LUT_ROW
+
 static tg_status pointwise_op(tg_ctx *ctx, const tg_volume *in, const pointwise *p, tg_dtype dtype, tg_volume *out, const char *what)
 {
     tg_status st = check_input(ctx, in);
     if (st) { tg_volume_init(out); return st; }
     if ((st = alloc_like(ctx, in, dtype, out))) return st;
     int64_t nz = in->dims[2], ny = in->dims[1], nx = in->dims[0];
-    /* u8/u16 inputs go through a lookup table: one pass, no search per voxel */
-    double *lut = NULL;
-    size_t nlut = in->dtype == TG_U8 ? 256 : in->dtype == TG_U16 ? 65536 : 0;
+    /* u8/u16 inputs go through a lookup table of output values: one pass, no search or conversion per voxel */
+    char *lut = NULL;
+    size_t nlut = in->dtype == TG_U8 ? 256 : in->dtype == TG_U16 ? 65536 : 0, es = dtype_sizes[dtype];
     if (nlut) {
-        lut = tg_malloc(nlut * sizeof *lut);
+        lut = tg_malloc(nlut * es);
         if (!lut) { tg_volume_release(out); return tg_fail(ctx, TG_ERR_NOMEM, "out of memory in %s", what); }
-        for (size_t i = 0; i < nlut; i++) lut[i] = apply(p, (double)i);
+        for (size_t i = 0; i < nlut; i++) store(lut + i * es, dtype, apply(p, (double)i));
     }
 #pragma omp parallel for schedule(static) num_threads(ctx->nthreads)
     for (int64_t z = 0; z < nz; z++) {
         if (tg_cancelled(ctx)) continue;
-        for (int64_t y = 0; y < ny; y++)
-            for (int64_t x = 0; x < nx; x++) {
-                double v = tg_volume_get(in, x, y, z);
-                tg_volume_set(out, x, y, z, lut ? lut[(size_t)v] : apply(p, v));
+        for (int64_t y = 0; y < ny; y++) {
+            if (lut) {
+                lut_row(in, out, y, z, lut);
+                continue;
             }
+            for (int64_t x = 0; x < nx; x++) tg_volume_set(out, x, y, z, apply(p, tg_volume_get(in, x, y, z)));
+        }
         tg_progress(ctx, (double)(z + 1) / (double)nz, what);
     }
     tg_free(lut);

@@ -31,7 +31,11 @@ typedef struct tg_volume {
     double spacing[3];  /* metres */
 } tg_volume;
 
-size_t tg_dtype_size(tg_dtype t);
+static inline size_t tg_dtype_size(tg_dtype t) /* inline: every element address goes through it */
+{
+    static const size_t sizes[TG_NDTYPES] = {1, 2, 4, 4, 8};
+    return (unsigned)t < TG_NDTYPES ? sizes[t] : 0;
+}
 const char *tg_dtype_name(tg_dtype t);
 /* Parse "u8", "u16", "i32", "f32", "f64"; returns 0 on success, -1 if unknown. */
 int tg_dtype_parse(const char *name, tg_dtype *out);
