@@ -10,13 +10,14 @@ end
 describe("tg.transport.random_walk", function()
   it("gives tau = 1 in free space along every axis, with the pytrax and the late fits", function()
     local v = block(16, 16, 16, function() return 1 end)
-    local r = walk.random_walk(v, { phase = 1, walkers = 30000, steps = 800, seed = 3 })
+    local r = walk.random_walk(v, { phase = 1, walkers = 100000, steps = 400, seed = 3 })
+    assert.relnear(1.0, r.tau.mean, 0.01) -- the issue's 1 %; single axes scatter a little more at this size
     for _, a in ipairs{ "x", "y", "z", "mean" } do
-      assert.relnear(1.0, r.tau[a], 0.02)
+      assert.relnear(1.0, r.tau[a], 0.015)
       assert.relnear(1.0, r.tau_late[a], 0.05)
       assert.is_true(r.r2[a] > 0.99)
     end
-    assert.equal(801, #r.msd.steps)
+    assert.equal(401, #r.msd.steps)
     assert.equal(4, #r.trend.z)
     assert.equal("m2", r.units.msd)
   end)
