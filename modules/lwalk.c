@@ -1,4 +1,4 @@
-/* lwalk.c — binding of the random walk: core.walk.run(mask, start|nil, walkers, steps, stride, seed). */
+/* lwalk.c — binding of the random walk: core.walk.run(labels, start|nil, walkers, steps, stride, seed, label). */
 #include "lbind.h"
 
 #include "transport/tg_walk.h"
@@ -21,6 +21,9 @@ static int l_run(lua_State *L)
     o.steps = luaL_checkinteger(L, 4);
     o.stride = luaL_checkinteger(L, 5);
     o.seed = (uint64_t)luaL_checkinteger(L, 6);
+    lua_Integer label = luaL_optinteger(L, 7, 1);
+    luaL_argcheck(L, label >= 0 && label <= 255, 7, "the label must be 0..255 (a u8 volume)");
+    o.label = (uint8_t)label;
     tg_walk_result r;
     lt_begin(L);
     lt_end(L, tg_random_walk(lt_ctx(L), mask, start, &o, &r));
@@ -49,8 +52,22 @@ static int l_run(lua_State *L)
     return 1;
 }
 
+/* percolating_start(labels, label, connectivity) -> u8 volume */
+static int l_percolating_start(lua_State *L)
+{
+    tg_volume *mask = lt_checkvolume(L, 1);
+    lua_Integer label = luaL_checkinteger(L, 2);
+    luaL_argcheck(L, label >= 0 && label <= 255, 2, "the label must be 0..255 (a u8 volume)");
+    int conn = (int)luaL_checkinteger(L, 3);
+    tg_volume *out = lt_newvolume(L);
+    lt_begin(L);
+    lt_end(L, tg_walk_percolating_start(lt_ctx(L), mask, (uint8_t)label, conn, out));
+    lt_gcstep(L, out);
+    return 1;
+}
+
 void lt_open_walk(lua_State *L)
 {
-    static const luaL_Reg fns[] = {{"run", l_run}, {NULL, NULL}};
+    static const luaL_Reg fns[] = {{"run", l_run}, {"percolating_start", l_percolating_start}, {NULL, NULL}};
     lt_register(L, "walk", fns);
 }

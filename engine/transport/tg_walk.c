@@ -25,6 +25,7 @@
 #endif
 
 #include "core/tg_rng.h"
+#include "measure/tg_components.h"
 
 #define WALK_STREAM 0x5741u /* "WA": the purpose tag of walker streams */
 
@@ -35,23 +36,30 @@ void tg_walk_result_free(tg_walk_result *r)
     memset(r, 0, sizeof *r);
 }
 
-/* A voxel walkers may start on: in the start mask and in the phase. */
-static inline int can_start(const tg_volume *m, const tg_volume *s, int64_t x, int64_t y, int64_t z)
+/* A voxel walkers may start on: in the phase (== label) and, when there is a start mask, in it. */
+static inline int can_start(const tg_volume *m, const tg_volume *s, uint8_t label, int64_t x, int64_t y, int64_t z)
 {
-    return *(const uint8_t *)tg_volume_ptr(s, x, y, z) && *(const uint8_t *)tg_volume_ptr(m, x, y, z);
+    return *(const uint8_t *)tg_volume_ptr(m, x, y, z) == label && (!s || *(const uint8_t *)tg_volume_ptr(s, x, y, z));
 }
 
 /* Row prefix counts of start voxels, to pick the k-th start voxel without a list of all of them. */
-static tg_status row_counts(tg_ctx *ctx, const tg_volume *m, const tg_volume *s, int64_t **rows_out, int64_t *total)
+static tg_status row_counts(tg_ctx *ctx, const tg_volume *m, const tg_volume *s, uint8_t label, int64_t **rows_out,
+                            int64_t *total)
 {
-    int64_t ny = s->dims[1], nz = s->dims[2], nx = s->dims[0], nrows = ny * nz;
+    int64_t ny = m->dims[1], nz = m->dims[2], nx = m->dims[0], nrows = ny * nz;
     int64_t *rows = tg_malloc((size_t)(nrows + 1) * sizeof *rows);
     if (!rows) return tg_fail(ctx, TG_ERR_NOMEM, "random walk: out of memory for start positions");
 #pragma omp parallel for schedule(static) num_threads(ctx->nthreads)
     for (int64_t r = 0; r < nrows; r++) {
-        const uint8_t *a = tg_volume_ptr(m, 0, r % ny, r / ny), *b = tg_volume_ptr(s, 0, r % ny, r / ny);
-        int64_t c = 0, sa = m->strides[0], sb = s->strides[0];
-        for (int64_t x = 0; x < nx; x++) c += (a[x * sa] != 0) & (b[x * sb] != 0);
+        const uint8_t *a = tg_volume_ptr(m, 0, r % ny, r / ny);
+        int64_t c = 0, sa = m->strides[0];
+        if (s) {
+            const uint8_t *b = tg_volume_ptr(s, 0, r % ny, r / ny);
+            int64_t sb = s->strides[0];
+            for (int64_t x = 0; x < nx; x++) c += (a[x * sa] == label) & (b[x * sb] != 0);
+        } else {
+            for (int64_t x = 0; x < nx; x++) c += a[x * sa] == label;
+        }
         rows[r + 1] = c;
     }
     rows[0] = 0;
@@ -61,17 +69,17 @@ static tg_status row_counts(tg_ctx *ctx, const tg_volume *m, const tg_volume *s,
     return TG_OK;
 }
 
-static void kth_voxel(const tg_volume *m, const tg_volume *s, const int64_t *rows, int64_t k, int64_t p[3])
+static void kth_voxel(const tg_volume *m, const tg_volume *s, uint8_t label, const int64_t *rows, int64_t k, int64_t p[3])
 {
-    int64_t lo = 0, hi = s->dims[1] * s->dims[2]; /* find the row r with rows[r] <= k < rows[r+1] */
+    int64_t lo = 0, hi = m->dims[1] * m->dims[2]; /* find the row r with rows[r] <= k < rows[r+1] */
     while (hi - lo > 1) {
         int64_t mid = (lo + hi) / 2;
         if (rows[mid] <= k) lo = mid;
         else hi = mid;
     }
-    int64_t r = lo, left = k - rows[r], y = r % s->dims[1], z = r / s->dims[1];
+    int64_t r = lo, left = k - rows[r], y = r % m->dims[1], z = r / m->dims[1];
     for (int64_t x = 0;; x++)
-        if (can_start(m, s, x, y, z) && left-- == 0) {
+        if (can_start(m, s, label, x, y, z) && left-- == 0) {
             p[0] = x;
             p[1] = y;
             p[2] = z;
@@ -102,7 +110,7 @@ static void walk_one(const tg_volume *mask, const uint32_t thresh[3], const tg_w
         if (q < 0 || q >= n[a]) {
             m[a] = -m[a]; /* crossing into the mirror image: the walker stays on its voxel */
             d[a] += dir;
-        } else if (base[off + step * stride[a]]) {
+        } else if (base[off + step * stride[a]] == o->label) {
             p[a] = q;
             off += step * stride[a];
             d[a] += dir;
@@ -123,9 +131,8 @@ tg_status tg_random_walk(tg_ctx *ctx, const tg_volume *mask, const tg_volume *st
     memset(out, 0, sizeof *out);
     if (!mask || !mask->buf) return tg_fail(ctx, TG_ERR_ARG, "random walk: the mask is empty");
     if (mask->dtype != TG_U8) return tg_fail(ctx, TG_ERR_ARG, "random walk: the mask must be u8, got %s", tg_dtype_name(mask->dtype));
-    if (!start) start = mask;
-    if (start->dtype != TG_U8) return tg_fail(ctx, TG_ERR_ARG, "random walk: the start mask must be u8");
-    for (int a = 0; a < 3; a++)
+    if (start && start->dtype != TG_U8) return tg_fail(ctx, TG_ERR_ARG, "random walk: the start mask must be u8");
+    for (int a = 0; start && a < 3; a++)
         if (start->dims[a] != mask->dims[a]) return tg_fail(ctx, TG_ERR_ARG, "random walk: start mask and mask differ in size");
     if (o->walkers < 1) return tg_fail(ctx, TG_ERR_ARG, "random walk: walkers must be at least 1, got %lld", (long long)o->walkers);
     if (o->steps < 1) return tg_fail(ctx, TG_ERR_ARG, "random walk: steps must be at least 1, got %lld", (long long)o->steps);
@@ -151,11 +158,11 @@ tg_status tg_random_walk(tg_ctx *ctx, const tg_volume *mask, const tg_volume *st
     out->dims_active = active;
 
     int64_t *rows = NULL, total = 0, *acc = NULL;
-    tg_status st = row_counts(ctx, mask, start, &rows, &total);
+    tg_status st = row_counts(ctx, mask, start, o->label, &rows, &total);
     if (st) return st;
     out->start_voxels = total;
     if (total == 0) {
-        st = tg_fail(ctx, TG_ERR_ARG, "random walk: no voxel to start from (the phase is absent%s)", start != mask ? " or does not percolate" : "");
+        st = tg_fail(ctx, TG_ERR_ARG, "random walk: no voxel to start from (the phase is absent%s)", start ? " or does not percolate" : "");
         goto done;
     }
     int64_t nrec = o->steps / o->stride + 1;
@@ -182,7 +189,7 @@ tg_status tg_random_walk(tg_ctx *ctx, const tg_volume *mask, const tg_volume *st
             tg_rng rng = tg_rng_make(o->seed, tg_rng_stream(WALK_STREAM, (uint64_t)i));
             uint64_t pick = ((uint64_t)tg_rng_u32(&rng) << 32) | tg_rng_u32(&rng);
             int64_t p[3];
-            kth_voxel(mask, start, rows, (int64_t)(pick % (uint64_t)total), p);
+            kth_voxel(mask, start, o->label, rows, (int64_t)(pick % (uint64_t)total), p);
             walk_one(mask, thresh, o, p, my, &rng);
             int64_t f;
 #pragma omp atomic capture
@@ -207,5 +214,34 @@ done:
     tg_free(rows);
     tg_free(acc);
     if (st) tg_walk_result_free(out);
+    return st;
+}
+
+tg_status tg_walk_percolating_start(tg_ctx *ctx, const tg_volume *mask, uint8_t label, int connectivity, tg_volume *out)
+{
+    tg_volume phase, span;
+    tg_volume_init(&phase);
+    tg_volume_init(&span);
+    tg_volume_init(out);
+    tg_status st = tg_volume_eq(ctx, mask, label, &phase);
+    if (st) goto done;
+    int first = 1;
+    for (int a = 0; a < 3; a++) {
+        if (mask->dims[a] < 2) continue;
+        if ((st = tg_percolating(ctx, &phase, a, connectivity, first ? out : &span))) goto done;
+        if (!first) { /* both fresh and contiguous: a byte-wise AND */
+            uint8_t *o = out->buf->data;
+            const uint8_t *p = span.buf->data;
+            int64_t n = tg_volume_count(out);
+#pragma omp parallel for schedule(static) num_threads(ctx->nthreads)
+            for (int64_t i = 0; i < n; i++) o[i] &= p[i];
+            tg_volume_release(&span);
+        }
+        first = 0;
+    }
+done:
+    tg_volume_release(&phase);
+    tg_volume_release(&span);
+    if (st) tg_volume_release(out);
     return st;
 }

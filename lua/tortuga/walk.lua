@@ -9,7 +9,7 @@
 --
 -- Options: phase (label value walkers live in; required), walkers (2000), steps (5000), seed (1),
 -- start = "phase" (anywhere in the phase) | "percolating" (only in voxels whose cluster spans the volume along
--- every axis of more than one voxel; needs tg.measure), connectivity (6, for "percolating"),
+-- every axis of more than one voxel), connectivity (6, 18 or 26, for "percolating"),
 -- fit = {from = 0.5, to = 1.0} (the late fit window, as fractions of the steps), stride (record every
 -- `stride` steps; default steps/1000 rounded down, at least 1).
 -- Convention: a refused move (into another phase) counts as a step; the volume is mirrored at its faces.
@@ -55,29 +55,6 @@ local function tau_of(slope)
   return 1 / slope
 end
 
-local function percolating_start(mask, connectivity)
-  local measure = require "tortuga.measure"
-  if not measure.percolating then
-    error("tg.transport.random_walk: start = 'percolating' needs tg.measure.percolating", 3)
-  end
-  local nxyz = { mask:dims() }
-  local start
-  for a, name in ipairs(AXES) do
-    if nxyz[a] > 1 then
-      local p = measure.percolating(mask, { axis = name, connectivity = connectivity })
-      if start then
-        start = start:map({}, { dtype = "u8" }) -- a copy we may write into
-        for z = 1, nxyz[3] do for y = 1, nxyz[2] do for x = 1, nxyz[1] do
-          if p:get(x, y, z) == 0 then start:set(x, y, z, 0) end
-        end end end
-      else
-        start = p
-      end
-    end
-  end
-  return start
-end
-
 function M.random_walk(labels, opts)
   if not volume.is_volume(labels) then error("tg.transport.random_walk: expected a label volume, got " .. type(labels), 2) end
   local o = util.options(opts, { phase = util.NIL, walkers = 2000, steps = 5000, seed = 1, start = "phase",
@@ -95,10 +72,18 @@ function M.random_walk(labels, opts)
   local stride = o.stride or math.max(1, o.steps // 1000)
   util.check(math.type(stride) == "integer" and stride >= 1 and stride <= o.steps, where, "stride must be an integer in 1..steps")
 
-  local mask = labels:eq(o.phase)
+  -- a u8 label volume is walked as it is (walkers live where the label equals the phase); others through a mask
+  local walkable, label = labels, o.phase
+  if labels.dtype ~= "u8" or math.type(o.phase) ~= "integer" or o.phase < 0 or o.phase > 255 then
+    walkable, label = labels:eq(o.phase), 1
+  end
   local start = nil
-  if o.start == "percolating" then start = percolating_start(mask, o.connectivity) end
-  local ok, r = pcall(core.walk.run, mask, start, o.walkers, o.steps, stride, o.seed)
+  if o.start == "percolating" then
+    util.check(o.connectivity == 6 or o.connectivity == 18 or o.connectivity == 26, where,
+      "connectivity must be 6, 18 or 26, got %s", tostring(o.connectivity))
+    start = core.walk.percolating_start(walkable, label, o.connectivity)
+  end
+  local ok, r = pcall(core.walk.run, walkable, start, o.walkers, o.steps, stride, o.seed, label)
   if not ok then
     if tostring(r):find("no voxel to start from", 1, true) then
       error(string.format("%s: phase %d %s", where, o.phase,

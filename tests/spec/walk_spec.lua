@@ -89,6 +89,31 @@ describe("tg.transport.random_walk", function()
     end
   end)
 
+  it("starts walkers only in the cluster that spans every axis with start = 'percolating'", function()
+    -- a network of channels along x, y and z, plus an isolated 2x2x2 blob of the same phase in a solid corner
+    local function net(x, y, z)
+      local cx, cy, cz = (x - 1) % 5 < 2, (y - 1) % 5 < 2, (z - 1) % 5 < 2
+      if (cx and cy) or (cy and cz) or (cx and cz) then return 1 end
+      if x >= 4 and x <= 5 and y >= 4 and y <= 5 and z >= 4 and z <= 5 then return 1 end
+      return 0
+    end
+    local v = block(20, 20, 20, function(x, y, z)
+      if x >= 3 and x <= 6 and y >= 3 and y <= 6 and z >= 3 and z <= 6 then
+        return (x >= 4 and x <= 5 and y >= 4 and y <= 5 and z >= 4 and z <= 5) and 1 or 0 -- the blob in its shell
+      end
+      return net(x, y, z)
+    end)
+    local all = walk.random_walk(v, { phase = 1, walkers = 100, steps = 10 })
+    local perc = walk.random_walk(v, { phase = 1, walkers = 100, steps = 10, start = "percolating" })
+    assert.equal(8, all.start_voxels - perc.start_voxels)
+    -- channels along z only span z, not x or y: no start voxel, and a clear message
+    local z_only = block(10, 10, 10, function(x, y) return (x % 3 == 1 and y % 3 == 1) and 1 or 0 end)
+    assert.raises_with(function() walk.random_walk(z_only, { phase = 1, start = "percolating" }) end,
+      "has no cluster that percolates along every axis")
+    assert.raises_with(function() walk.random_walk(v, { phase = 1, start = "percolating", connectivity = 8 }) end,
+      "connectivity must be 6, 18 or 26")
+  end)
+
   it("refuses bad input clearly", function()
     local v = block(4, 4, 4, function() return 1 end)
     assert.raises_with(function() walk.random_walk(v, { walkers = 10 }) end, "option 'phase'")
