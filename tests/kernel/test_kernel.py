@@ -372,7 +372,15 @@ class KernelTest(unittest.TestCase):
         _, reply = km.session.recv(sock)
         self.assertEqual(reply["header"]["msg_type"], "interrupt_reply")
         km.signal_kernel(signal.SIGINT)
-        reply, msgs = self.execute_ok("return 'still here'")
+        # a signal has no reply: on a loaded machine it can reach a thread of the kernel (an OpenMP worker) only
+        # after the next cell has started, and then it stops that cell, as it would in any kernel. What must hold
+        # is that the kernel survives and the cells after it run.
+        for _ in range(3):
+            reply, msgs = self.k.execute("return 'still here'")
+            if reply["status"] == "ok":
+                break
+            self.assertEqual(reply["ename"], "Interrupted", reply)
+        self.assertEqual(reply["status"], "ok", reply)
         self.assertEqual(results(msgs)[0]["data"]["text/plain"], "still here")
 
     def test_large_output(self):
