@@ -125,14 +125,21 @@ static int l_halo(lua_State *L)
     return 1;
 }
 
+/* The arguments every feature request starts with: channels at 1, options at 2 (checked). */
+static int read_request(lua_State *L, const tg_volume **ch, tg_features_opts *o)
+{
+    int nch = read_channels(L, 1, ch);
+    read_opts(L, 2, o);
+    check_opts(L, o);
+    return nch;
+}
+
 /* slab(channels, o, zrange) -> matrix f32 volume (nfeat, nx*ny, nz of the range) */
 static int l_slab(lua_State *L)
 {
     const tg_volume *ch[MAX_CHANNELS];
-    int nch = read_channels(L, 1, ch);
     tg_features_opts o;
-    read_opts(L, 2, &o);
-    check_opts(L, &o);
+    int nch = read_request(L, ch, &o);
     int64_t z0, z1;
     lt_range(L, 3, ch[0]->dims[2], &z0, &z1, "segment.features: z");
     int64_t d[3] = {tg_features_count(&o, nch), ch[0]->dims[0] * ch[0]->dims[1], z1 - z0};
@@ -151,10 +158,8 @@ static int l_slab(lua_State *L)
 static int l_stack(lua_State *L)
 {
     const tg_volume *ch[MAX_CHANNELS];
-    int nch = read_channels(L, 1, ch);
     tg_features_opts o;
-    read_opts(L, 2, &o);
-    check_opts(L, &o);
+    int nch = read_request(L, ch, &o);
     int64_t z0, z1;
     lt_range(L, 3, ch[0]->dims[2], &z0, &z1, "segment.features: z");
     int nf = tg_features_count(&o, nch);
@@ -189,10 +194,8 @@ static int l_stack(lua_State *L)
 static int l_masked(lua_State *L)
 {
     const tg_volume *ch[MAX_CHANNELS];
-    int nch = read_channels(L, 1, ch);
     tg_features_opts o;
-    read_opts(L, 2, &o);
-    check_opts(L, &o);
+    int nch = read_request(L, ch, &o);
     tg_volume *mask = lt_checkvolume(L, 3);
     lua_Integer max_slab = luaL_optinteger(L, 4, 0);
     for (int a = 0; a < 3; a++)
