@@ -9,8 +9,12 @@
  *   core.measure.distance(mask, dtype, squared) -> f32/f64 volume (metres)
  *   core.measure.thickness(mask) -> f32 volume (diameter, metres)
  *   core.measure.quantiles(volume, {q...}) -> {values} (volume-weighted, positive voxels)
+ *   core.measure.active_cam(labels, cam, ise, axis0, collector_last, conn, {reach...}, want_distance)
+ *       -> {cam_voxels, ise_voxels, cam_electronic, ise_ionic, cam_contact, cam_cluster, reached = {...},
+ *           faces_cam_ise, faces_connected, sweeps, max_distance} [, f32 distance volume]
  */
 #include "lbind.h"
+#include "measure/tg_active.h"
 #include "measure/tg_chords.h"
 #include "measure/tg_components.h"
 #include "measure/tg_edt.h"
@@ -224,10 +228,60 @@ static int l_quantiles(lua_State *L)
     return 1;
 }
 
+static int l_active_cam(lua_State *L)
+{
+    tg_volume *v = lt_checkvolume(L, 1);
+    tg_active_opts o = TG_ACTIVE_OPTS_INIT;
+    o.cam = luaL_checkinteger(L, 2);
+    o.ise = luaL_checkinteger(L, 3);
+    o.axis = checkaxis(L, 4);
+    o.collector_last = lua_toboolean(L, 5);
+    o.connectivity = checkconn(L, 6);
+    luaL_checktype(L, 7, LUA_TTABLE);
+    lua_Integer nr = luaL_len(L, 7);
+    luaL_argcheck(L, nr >= 0 && nr <= TG_ACTIVE_MAX_REACH, 7, "too many reach values");
+    o.n_reach = (int)nr;
+    for (lua_Integer i = 0; i < nr; i++) {
+        lua_geti(L, 7, i + 1);
+        o.reach[i] = luaL_checknumber(L, -1);
+        lua_pop(L, 1);
+    }
+    int want = lua_toboolean(L, 8);
+    tg_volume *dist = want ? lt_newvolume(L) : NULL;
+    tg_active_result r;
+    lt_begin(L);
+    lt_end(L, tg_active_cam(lt_ctx(L), v, &o, &r, dist));
+    lua_createtable(L, 0, 12);
+    static const char *const names[] = {"cam_voxels", "ise_voxels", "cam_electronic", "ise_ionic", "cam_contact",
+                                        "cam_cluster", "faces_cam_ise", "faces_connected"};
+    const int64_t vals[] = {r.cam_voxels, r.ise_voxels, r.cam_electronic, r.ise_ionic, r.cam_contact,
+                            r.cam_cluster, r.faces_cam_ise, r.faces_connected};
+    for (int k = 0; k < 8; k++) {
+        lua_pushinteger(L, vals[k]);
+        lua_setfield(L, -2, names[k]);
+    }
+    lua_pushinteger(L, r.sweeps);
+    lua_setfield(L, -2, "sweeps");
+    lua_pushnumber(L, r.max_distance);
+    lua_setfield(L, -2, "max_distance");
+    lua_createtable(L, (int)nr, 0);
+    for (int k = 0; k < o.n_reach; k++) {
+        lua_pushinteger(L, r.cam_reached[k]);
+        lua_rawseti(L, -2, k + 1);
+    }
+    lua_setfield(L, -2, "reached");
+    if (dist) {
+        lt_gcstep(L, dist);
+        lua_pushvalue(L, -2); /* the distance volume */
+        return 2;
+    }
+    return 1;
+}
+
 void lt_open_measure(lua_State *L)
 {
     static const luaL_Reg fns[] = {{"chords", l_chords},       {"components", l_components}, {"percolation", l_percolation},
                                    {"distance", l_distance},   {"thickness", l_thickness},   {"quantiles", l_quantiles},
-                                   {NULL, NULL}};
+                                   {"active_cam", l_active_cam}, {NULL, NULL}};
     lt_register(L, "measure", fns);
 }

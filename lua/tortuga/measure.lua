@@ -46,6 +46,24 @@
 --     Local thickness: the diameter of the largest inscribed sphere covering each voxel (Hildebrand & Rüegsegger
 --     1997); the distribution and d10/d50/d90 are volume-weighted (fraction of the phase's volume).
 --
+--   tg.measure.active_cam(labels, {cam = 1, ise = 2, axis = "z", collector = "first", reach = "2um",
+--                                  connectivity = 6, distance = false})
+--     --> { active = f, fractions = {electronic, contact, cluster, active, ionic}, by_reach = {reach = {m...},
+--           fraction = {...}}, reach = m, interface = {faces, connected, connected_fraction}, voxels = {...},
+--           collector = "first", separator = "last", axis, connectivity, sweeps, max_distance, units = "1",
+--           convention = "...", distance = <f32 volume> (with distance = true) }
+--     The electrochemically active CAM estimated from the microstructure: CAM whose cluster touches the
+--     current-collector face (`collector` = "first" or "last" slice along `axis`; the separator is the opposite
+--     face) AND that lies within `reach` (geodesic, through its own CAM cluster) of a face shared with ISE whose
+--     cluster touches the separator. reach stands for the solid-state diffusion length; the default 2 µm is
+--     sqrt(D t) for D = 1e-15 m2/s over about an hour (NCM at C/1 to C/10); reach = math.huge counts whole
+--     clusters. fractions are of all CAM voxels except `ionic` (of the ISE voxels, touching the separator);
+--     `contact` = CAM voxels sharing a face with connected ISE; `cluster` = reach infinite. by_reach gives the
+--     curve at 0, 0.5, 1, 2, 4, 8 µm and infinity (or `reaches` = {...}). interface: CAM-ISE voxel faces and
+--     the share between connected CAM and connected ISE. distance = true adds the geodesic distance map (m;
+--     INFINITY for connected CAM without ionic contact, -1 for CAM cut off from the collector, NaN elsewhere).
+--     engine/measure/tg_active.h has the method and its cost.
+--
 --   tg.measure.mesh, tg.measure.surfaces: marching cubes and areas (lua/tortuga/mesh.lua, when present).
 local core = require "tortuga.core"
 local util = require "tortuga.util"
@@ -320,6 +338,68 @@ function M.percolation(labels, opts)
   return { fractions = fr, of_volume = ov, voxels = r.voxels, clusters = r.clusters, n_clusters = r.n_clusters,
            phase_fraction = r.phase_voxels / r.total_voxels, phase = o.phase, axis = o.axis,
            connectivity = o.connectivity, units = "1" }
+end
+
+local REACHES = { 0, 0.5e-6, 1e-6, 2e-6, 4e-6, 8e-6, math.huge }
+
+function M.active_cam(labels, opts)
+  local where = "tg.measure.active_cam"
+  check_labels(labels, where)
+  local o = util.options(opts, { cam = 1, ise = 2, axis = "z", collector = "first", reach = "2um", connectivity = 6,
+                                 distance = false, reaches = NIL }, where)
+  check_phase(o.cam, where)
+  if math.type(o.ise) ~= "integer" then error(where .. ": option 'ise' (the label value) must be an integer, got " .. tostring(o.ise), 2) end
+  if o.cam == o.ise then error(where .. ": 'cam' and 'ise' must be different labels, both are " .. o.cam, 2) end
+  check_axis(o.axis, where)
+  check_conn(o.connectivity, where)
+  if o.collector ~= "first" and o.collector ~= "last" then
+    error(where .. ": collector must be \"first\" or \"last\" (the slice along the axis that touches the current collector), got "
+      .. tostring(o.collector), 2)
+  end
+  local function length(v, what)
+    if v == math.huge then return v end
+    local m, err = util.parse_length(v)
+    if not m then error(where .. ": " .. what .. ": " .. err, 3) end
+    if not (m >= 0) then error(where .. ": " .. what .. " must be >= 0, got " .. tostring(v), 3) end
+    return m
+  end
+  local reach = length(o.reach, "reach")
+  local list = {}
+  if o.reaches ~= nil then
+    if type(o.reaches) ~= "table" or #o.reaches == 0 then error(where .. ": reaches must be a list of lengths", 2) end
+    for i, r in ipairs(o.reaches) do list[i] = length(r, "reaches[" .. i .. "]") end
+  else
+    for i, r in ipairs(REACHES) do list[i] = r end
+  end
+  if #list > 63 then error(where .. ": at most 63 reaches, got " .. #list, 2) end
+  local all = { reach }
+  for i, r in ipairs(list) do all[i + 1] = r end
+  local r, dist = core.measure.active_cam(labels, o.cam, o.ise, AXES[o.axis], o.collector == "last", o.connectivity, all,
+                                          o.distance)
+  local ncam = r.cam_voxels
+  local function frac(n, of) return of > 0 and n / of or 0.0 end
+  local by = { reach = list, fraction = {} }
+  for i = 1, #list do by.fraction[i] = frac(r.reached[i + 1], ncam) end
+  local sp = labels:spacing()
+  local res = {
+    active = frac(r.reached[1], ncam),
+    fractions = { electronic = frac(r.cam_electronic, ncam), contact = frac(r.cam_contact, ncam),
+                  cluster = frac(r.cam_cluster, ncam), active = frac(r.reached[1], ncam), ionic = frac(r.ise_ionic, r.ise_voxels) },
+    by_reach = by, reach = reach,
+    interface = { faces = r.faces_cam_ise, connected = r.faces_connected,
+                  connected_fraction = frac(r.faces_connected, r.faces_cam_ise) },
+    voxels = { cam = ncam, ise = r.ise_voxels, electronic = r.cam_electronic, ionic = r.ise_ionic, contact = r.cam_contact,
+               cluster = r.cam_cluster, active = r.reached[1] },
+    cam = o.cam, ise = o.ise, axis = o.axis, collector = o.collector, separator = o.collector == "first" and "last" or "first",
+    connectivity = o.connectivity, sweeps = r.sweeps, max_distance = r.max_distance, units = "1",
+    convention = "CAM cluster touching the collector face and within a geodesic reach (through CAM, 26-neighbour " ..
+                 "chamfer) of a face shared with ISE whose cluster touches the separator face",
+    distance = dist,
+  }
+  if sp[1] == 1 and sp[2] == 1 and sp[3] == 1 then
+    res.notes = { "the volume has no spacing (1 m voxels): give reach in voxels (reach = 20) or set the spacing" }
+  end
+  return res
 end
 
 function M.distance(mask, opts)
