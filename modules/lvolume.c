@@ -3,6 +3,7 @@
  * lua/tortuga/volume.lua, which own the option tables and the 1-based public names).
  */
 #include "lbind.h"
+#include "core/tg_sha256.h"
 
 #include <math.h>
 #include <string.h>
@@ -39,6 +40,28 @@ static int l_from_bytes(lua_State *L)
         return luaL_error(L, "from_bytes: got %d bytes, a %dx%dx%d %s volume needs %d", (int)len, (int)v->dims[0], (int)v->dims[1],
                           (int)v->dims[2], tg_dtype_name(v->dtype), (int)v->buf->bytes);
     memcpy(v->buf->data, s, len);
+    return 1;
+}
+
+/* v:sha256() -> the SHA-256 (hex) of the voxel values in x-fastest order (views are hashed as their contiguous copy) */
+static int l_sha256(lua_State *L)
+{
+    tg_volume *v = lt_checkvolume(L, 1);
+    tg_volume c;
+    tg_volume_init(&c);
+    const tg_volume *src = v;
+    size_t bytes = (size_t)tg_volume_count(v) * tg_dtype_size(v->dtype);
+    lt_begin(L);
+    if (!tg_volume_is_contiguous(v)) {
+        tg_status st = tg_volume_copy(lt_ctx(L), v, &c);
+        if (st != TG_OK) lt_end(L, st);
+        src = &c;
+    }
+    char hex[TG_SHA256_HEX];
+    tg_status st = tg_sha256_buffer(lt_ctx(L), (const char *)src->buf->data + src->offset, bytes, hex);
+    tg_volume_release(&c);
+    lt_end(L, st);
+    lua_pushstring(L, hex);
     return 1;
 }
 
@@ -341,7 +364,7 @@ void lt_open_volume(lua_State *L)
         {"view", l_view},       {"copy", l_copy},           {"astype", l_astype},   {"stats", l_stats},
         {"histogram", l_histogram}, {"counts", l_counts},   {"map", l_map},         {"eq", l_eq},
         {"threshold", l_threshold}, {"fill", l_fill},       {"release", l_release}, {"released", l_released},
-        {"layout", l_layout},   {"bytes", l_bytes},         {NULL, NULL}};
+        {"layout", l_layout},   {"bytes", l_bytes},         {"sha256", l_sha256},   {NULL, NULL}};
     static const luaL_Reg meta[] = {{"__gc", l_release}, {"__close", l_release}, {"__tostring", l_tostring}, {NULL, NULL}};
     static const luaL_Reg fns[] = {{"new", l_new}, {"from_bytes", l_from_bytes}, {NULL, NULL}};
 

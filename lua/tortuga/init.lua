@@ -25,7 +25,7 @@ core.set_progress(core.isatty(2))
 
 -- Load the public modules that are present. A module that exists but fails to load is an error.
 local modules = { "util", "json", "volume", "io", "generate", "measure", "mesh", "filter", "segment", "transport",
-                  "analysis", "report", "cli", "repl", "kernel" }
+                  "analysis", "report", "describe", "cli", "repl", "kernel" }
 for _, name in ipairs(modules) do
   local modname = "tortuga." .. name
   if package.searchpath(modname, package.path) then

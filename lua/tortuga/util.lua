@@ -74,7 +74,8 @@ function M.check(cond, where, fmt, ...)
 end
 
 --- Parse a length with a unit ("100nm", "0.1um", "0.1 µm", "1e-7", "1e-7 m") into metres.
-local units = { m = 1, mm = 1e-3, cm = 1e-2, um = 1e-6, ["µm"] = 1e-6, micron = 1e-6, microns = 1e-6, nm = 1e-9, pm = 1e-12 }
+-- metres per unit, as divisors (exact powers of ten), so "100nm" is the double nearest 1e-7, as 1e-7 is
+local units = { m = 1, mm = 1e3, cm = 1e2, um = 1e6, ["µm"] = 1e6, micron = 1e6, microns = 1e6, nm = 1e9, pm = 1e12 }
 function M.parse_length(s)
   if type(s) == "number" then return s end
   local num, unit = tostring(s):match("^%s*([%d%.eE%+%-]+)%s*(%S*)%s*$")
@@ -83,7 +84,7 @@ function M.parse_length(s)
   if unit == "" then return v end
   local f = units[unit]
   if not f then return nil, string.format("'%s': unknown unit '%s' (use m, mm, um, µm, nm)", s, unit) end
-  return v * f
+  return v / f
 end
 
 --- A length in metres as a readable string with a sensible unit.

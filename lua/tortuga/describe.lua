@@ -1,0 +1,450 @@
+--- tg.describe — every descriptor of a segmented electrode in one call, with units and provenance.
+--
+--   local d = tg.describe(labels, {phases = {pore = 0, cam = 1, ise = 2}, density = {cam = 4.7e3, ise = 1.9e3}})
+--   print(d)                           -- a readable summary
+--   d:write_json("describe.json")      -- everything, with provenance (temporary name, then rename)
+--   d.surfaces.specific.per_gram.interfaces["1-2"], d.tau.ise.walk.tau.mean, d.tau.ise.flux.tau.z, d.active_cam.active
+--   tg.analysis.samples{ {name = "BM10", descriptors = d, measured = {...}} }   -- a sample for correlations
+--
+-- The defaults reproduce the analysis of Minnmann et al. (2024): volume fractions; surface areas by marching cubes
+-- (scikit-image's convention, "open") and the interfaces of Eq. 1 per volume and per gram of CAM; chord lengths
+-- along x, y and z for CAM and ISE (PoreSpy's conventions: a line every third voxel, chords touching a face
+-- dropped); percolation of CAM and ISE along each axis; local thickness; random-walk tortuosity (pytrax's method,
+-- 2000 walkers) and flux tortuosity (TauFactor's convention) of CAM and ISE along x, y and z; the flux tortuosity
+-- of the ISE with the pores filled by ISE (the paper's Fig. S7: what full densification would give); and the
+-- active-CAM estimate (tg.measure.active_cam: CAM connected to the collector face and within reach of ISE that
+-- percolates to the separator), beside the plain connectivity numbers.
+--
+-- Options (every one optional):
+--   phases = {pore = 0, cam = 1, ise = 2}   names of the labels; "cam" and "ise" switch on the CAM/ISE parts
+--   spacing = "100nm" | {sx, sy, sz} | m     overrides the volume's spacing (the volume itself is not changed)
+--   density = {cam = 4.7e3, ise = 1.9e3}     kg/m3, for the per-gram areas (default: NCM and Li3PS4-0.5LiI, the
+--                                            paper's materials, when phases has cam / ise; false: none)
+--   per_gram_of = "cam"
+--   surfaces = "open" | "closed" | false     the boundary convention (tg.measure.surfaces)
+--   chords = {spacing = 2, trim = "faces"} | false
+--   thickness = true, percolation = true
+--   transport = true                         false skips the random walks, the flux solves and the filled-pore tau
+--   axes = {"x", "y", "z"}                   axes of chords, percolation, flux
+--   transport_phases = {"cam", "ise"}
+--   walk = {walkers = 2000, steps = 5000, seed = 1, start = "phase"}   (tg.transport.random_walk options)
+--   flux = {tol = 1e-6, boundary = "taufactor", fraction = "total"}    (tg.transport.flux options)
+--   filled = true                            the ISE flux with the pores conducting like ISE
+--   active = {axis = "z", collector = "first", reach = "2um"} | false  (tg.measure.active_cam options)
+--   input = "path or name"                   recorded in the provenance (a path to an existing file is hashed too)
+--   log = function(stage, seconds) | true    called after each stage (true: a line on stderr)
+--
+-- The result (a table; fields may be added, never renamed):
+--   fractions      tg.measure.fractions with by_name
+--   surfaces       tg.measure.surfaces (label-keyed: phases, interfaces ["1-2"], specific.per_volume / per_gram)
+--   interfaces     by name: {["cam-ise"] = {area = m2, per_volume = m-1, per_gram = m2/g}, ...}; tpb = {length,
+--                  per_volume, per_gram}; coverage = {cam_ise = S_CAM-ISE / S_CAM, cam_pore = S_CAM-pore / S_CAM}
+--   chords         {cam = {x = {n, mean, median, total}, y = ..., z = ...}, ise = ...} (m)
+--   percolation    {cam = {x = {spanning, inlet, outlet, isolated}, ...}, ise = ...} (fractions of the phase)
+--   thickness      {cam = {d10, d50, d90, mean}, ...} (m, volume-weighted local thickness)
+--   tau            {cam = {walk = <random_walk result>, flux = <flux result, every axis>},
+--                   ise = {walk = ..., flux = ..., filled = <flux with the pores as ISE>}}
+--                  (the shape tg.report reads: results.tau)
+--   active_cam     tg.measure.active_cam (without the distance map)
+--   provenance     {input, sha256 (of the voxels), file_sha256 (when input is a file), dims, dtype, spacing,
+--                   spacing_source, parameters (every option as used), tortuga_version, lua_version, time, host}
+--   timings        { {stage = "surfaces", seconds = 0.2}, ... }
+--   units, conventions, notes
+-- d:flat() gives the dotted names -> numbers that tg.analysis uses; tostring(d) the summary.
+local util = require "tortuga.util"
+local json = require "tortuga.json"
+local volume = require "tortuga.volume"
+
+local M = {}
+local NIL = util.NIL
+local AXES = { "x", "y", "z" }
+
+local Describe = {}
+Describe.__index = Describe
+
+local function tg_lib() return require "tortuga" end
+
+local DEFAULT_DENSITY = { cam = 4.7e3, ise = 1.9e3 } -- NCM; Li3PS4-0.5LiI (kg/m3)
+
+local function hostname()
+  local f = io.open("/proc/sys/kernel/hostname", "r")
+  if f then
+    local h = f:read("l")
+    f:close()
+    if h and h ~= "" then return h end
+  end
+  return os.getenv("HOSTNAME") or "unknown"
+end
+
+local function copy(t)
+  if type(t) ~= "table" then return t end
+  local out = {}
+  for k, v in pairs(t) do out[k] = copy(v) end
+  return out
+end
+
+local function check_list(t, allowed, where, what)
+  if type(t) ~= "table" or #t == 0 then error(string.format("%s: %s must be a non-empty list", where, what), 3) end
+  for i, v in ipairs(t) do
+    if not allowed[v] then
+      error(string.format("%s: %s[%d] = %s is not one of %s", where, what, i, tostring(v),
+        table.concat(util.sorted_keys(allowed), ", ")), 3)
+    end
+  end
+end
+
+--- Describe a label volume (see the module doc).
+function M.describe(labels, opts)
+  local where = "tg.describe"
+  local tg = tg_lib()
+  if not volume.is_volume(labels) then error(where .. ": expected a label volume, got " .. type(labels), 2) end
+  local dt = labels.dtype
+  if dt ~= "u8" and dt ~= "u16" and dt ~= "i32" then
+    error(where .. ": labels must be an integer volume (u8, u16, i32), got " .. tostring(dt), 2)
+  end
+  local o = util.options(opts, {
+    phases = NIL, spacing = NIL, density = NIL, per_gram_of = NIL, surfaces = "open", chords = NIL, thickness = true,
+    percolation = true, transport = true, axes = NIL, transport_phases = NIL, walk = NIL, flux = NIL, filled = true,
+    active = NIL, input = NIL, log = NIL,
+  }, where)
+  local phases = o.phases or { pore = 0, cam = 1, ise = 2 }
+  if type(phases) ~= "table" or next(phases) == nil then error(where .. ": phases must be a table {name = label}", 2) end
+  local name_of = {}
+  for name, label in pairs(phases) do
+    if type(name) ~= "string" then error(where .. ": phases keys must be names, got " .. tostring(name), 2) end
+    if math.type(label) ~= "integer" then
+      error(string.format("%s: phases.%s must be an integer label, got %s", where, name, tostring(label)), 2)
+    end
+    if name_of[label] then error(string.format("%s: phases %s and %s share label %d", where, name_of[label], name, label), 2) end
+    name_of[label] = name
+  end
+  local axes = o.axes or AXES
+  check_list(axes, { x = true, y = true, z = true }, where, "axes")
+  if o.surfaces ~= false and o.surfaces ~= "open" and o.surfaces ~= "closed" then
+    error(where .. ": surfaces must be \"open\", \"closed\" or false, got " .. tostring(o.surfaces), 2)
+  end
+
+  -- the spacing override reaches every measurement through a view; the caller's volume is not touched
+  local lv, spacing_source = labels, "volume"
+  if o.spacing ~= nil then
+    local sp = o.spacing
+    if type(sp) ~= "table" then
+      local m, err = util.parse_length(sp)
+      if not m or not (m > 0) then error(where .. ": spacing: " .. (err or ("must be > 0, got " .. tostring(sp))), 2) end
+      sp = { m, m, m }
+    else
+      for i = 1, 3 do
+        local m, err = util.parse_length(sp[i])
+        if not m or not (m > 0) then error(string.format("%s: spacing[%d]: %s", where, i, err or "must be > 0"), 2) end
+        sp[i] = m
+      end
+    end
+    lv = labels:view {}
+    lv:spacing(sp)
+    spacing_source = "option"
+  end
+  local sp = lv:spacing()
+  local calibrated = not (sp[1] == 1 and sp[2] == 1 and sp[3] == 1)
+
+  local density = o.density
+  if density == nil then
+    density = {}
+    for name, rho in pairs(DEFAULT_DENSITY) do if phases[name] then density[name] = rho end end
+    if next(density) == nil then density = nil end
+  elseif density == false then
+    density = nil
+  end
+  local per_gram_of = o.per_gram_of
+  if per_gram_of == nil and density and density.cam and phases.cam then per_gram_of = "cam" end
+  if per_gram_of and not (density and density[per_gram_of]) then
+    error(string.format("%s: per_gram_of = %s needs density.%s (kg/m3)", where, per_gram_of, per_gram_of), 2)
+  end
+
+  local counts = lv:counts()
+  local present = {}
+  for name, label in pairs(phases) do present[name] = (counts[label] or 0) > 0 end
+  local tphases = o.transport_phases or {}
+  if not o.transport_phases then
+    for _, n in ipairs { "cam", "ise" } do if phases[n] then tphases[#tphases + 1] = n end end
+  else
+    check_list(tphases, phases, where, "transport_phases")
+  end
+
+  local d = setmetatable({ notes = {}, timings = {}, conventions = {} }, Describe)
+  local log = o.log
+  if log == true then log = function(stage, s) io.stderr:write(string.format("describe: %-22s %7.2f s\n", stage, s)) end end
+  local function stage(name, f, ...)
+    local t0 = tg.analysis.clock()
+    local r = table.pack(f(...))
+    local dt_s = tg.analysis.clock() - t0
+    local found
+    for _, t in ipairs(d.timings) do if t.stage == name then t.seconds = t.seconds + dt_s; found = true end end
+    if not found then d.timings[#d.timings + 1] = { stage = name, seconds = dt_s } end
+    if log then log(name, dt_s) end
+    return table.unpack(r, 1, r.n)
+  end
+
+  -- provenance first: the hash is of what was measured
+  local nx, ny, nz = lv:dims()
+  local prov = {
+    input = o.input, dims = { nx, ny, nz }, dtype = dt, spacing = { sp[1], sp[2], sp[3] }, spacing_source = spacing_source,
+    tortuga_version = tg.version, lua_version = _VERSION, time = os.date("!%Y-%m-%dT%H:%M:%SZ"), host = hostname(),
+  }
+  prov.sha256 = stage("hash", function() return lv:sha256() end)
+  if type(o.input) == "string" then
+    local f = io.open(o.input, "rb")
+    if f then
+      f:close()
+      local hex = tg._core.sha256_file(o.input)
+      prov.file_sha256 = hex
+    end
+  end
+  d.provenance = prov
+  if not calibrated then
+    d.notes[#d.notes + 1] = "the volume has no spacing (1 m voxels): lengths, areas and reaches are in voxel units"
+  end
+
+  d.fractions = stage("fractions", tg.measure.fractions, lv, { phases = phases })
+
+  if o.surfaces then
+    local s = stage("surfaces", tg.measure.surfaces, lv, { phases = phases, convention = o.surfaces, density = density,
+                                                           per_gram_of = per_gram_of })
+    d.surfaces = s
+    local inter = {}
+    for key, area in pairs(s.interfaces) do
+      local a, b = key:match("^(%-?%d+)%-(%-?%d+)$")
+      local na, nb = name_of[tonumber(a)], name_of[tonumber(b)]
+      if na and nb then
+        local pg = s.specific.per_gram
+        inter[na .. "-" .. nb] = { area = area, per_volume = s.specific.per_volume.interfaces[key],
+                                   per_gram = pg and pg.interfaces[key] or nil }
+      end
+    end
+    d.interfaces = inter
+    if s.tpb_length then
+      d.tpb = { length = s.tpb_length, per_volume = s.specific.per_volume.tpb_length,
+                per_gram = s.specific.per_gram and s.specific.per_gram.tpb_length or nil }
+    end
+    if phases.cam and (s.phases[phases.cam] or 0) > 0 then
+      local scam = s.phases[phases.cam]
+      d.coverage = {}
+      for _, other in ipairs { "ise", "pore" } do
+        local e = inter["cam-" .. other] or inter[other .. "-cam"]
+        if e then d.coverage["cam_" .. other] = e.area / scam end
+      end
+    end
+  end
+
+  local chords_o = o.chords
+  if chords_o ~= false then
+    chords_o = util.options(chords_o, { spacing = 2, trim = "faces" }, where .. " chords")
+    d.chords = {}
+    for _, name in ipairs(tphases) do
+      if present[name] then
+        local c = {}
+        for _, ax in ipairs(axes) do
+          local ch = stage("chords", tg.measure.chords, lv, { phase = phases[name], axis = ax, spacing = chords_o.spacing,
+                                                              trim = chords_o.trim })
+          local st = tg.measure.cld(ch, { bins = 10 })
+          local total = 0
+          for _, l in ipairs(ch.lengths) do total = total + l end
+          c[ax] = { n = st.n, mean = st.mean, median = st.median, total = total }
+        end
+        d.chords[name] = c
+      end
+    end
+    d.conventions.chords = string.format("PoreSpy: a chord line every %d voxels, trim = %s", chords_o.spacing + 1,
+                                         tostring(chords_o.trim))
+  end
+
+  if o.percolation then
+    d.percolation = {}
+    for _, name in ipairs(tphases) do
+      if present[name] then
+        local p = {}
+        for _, ax in ipairs(axes) do
+          local r = stage("percolation", tg.measure.percolation, lv, { phase = phases[name], axis = ax })
+          p[ax] = r.fractions
+        end
+        d.percolation[name] = p
+      end
+    end
+  end
+
+  if o.thickness then
+    d.thickness = {}
+    for _, name in ipairs(tphases) do
+      if present[name] and counts[phases[name]] < nx * ny * nz then
+        local t = stage("thickness", tg.measure.thickness, lv, { phase = phases[name] })
+        d.thickness[name] = { d10 = t.d10, d50 = t.d50, d90 = t.d90, mean = t.mean }
+        t.map:release()
+        collectgarbage()
+      end
+    end
+  end
+
+  if o.transport then
+    local walk_o = util.options(o.walk, { walkers = 2000, steps = 5000, seed = 1, start = "phase" }, where .. " walk")
+    local flux_o = util.options(o.flux, { tol = 1e-6, boundary = "taufactor", fraction = "total", max_iter = 2000 },
+                                where .. " flux")
+    d.tau = {}
+    local flux_axis = #axes == 3 and "all" or nil
+    local function flux(cond)
+      if flux_axis then
+        return tg.transport.flux(lv, { conductivity = cond, axis = "all", tol = flux_o.tol, boundary = flux_o.boundary,
+                                       fraction = flux_o.fraction, max_iter = flux_o.max_iter })
+      end
+      local merged
+      for _, ax in ipairs(axes) do
+        local r = tg.transport.flux(lv, { conductivity = cond, axis = ax, tol = flux_o.tol, boundary = flux_o.boundary,
+                                          fraction = flux_o.fraction, max_iter = flux_o.max_iter })
+        if not merged then merged = r
+        else
+          for k, v in pairs(r) do
+            if type(v) == "table" and type(merged[k]) == "table" and v[ax] ~= nil then merged[k][ax] = v[ax] end
+          end
+          merged.converged = merged.converged and r.converged
+        end
+      end
+      return merged
+    end
+    for _, name in ipairs(tphases) do
+      if present[name] then
+        local e = {}
+        e.walk = stage("random walk", tg.transport.random_walk, lv, { phase = phases[name], walkers = walk_o.walkers,
+                                                                       steps = walk_o.steps, seed = walk_o.seed,
+                                                                       start = walk_o.start })
+        local cond = {}
+        for l in pairs(counts) do cond[l] = 0 end
+        cond[phases[name]] = 1
+        e.flux = stage("flux", flux, cond)
+        if name == "ise" and o.filled and phases.pore and present.pore then
+          cond[phases.pore] = 1
+          e.filled = stage("flux (filled pores)", flux, cond)
+        end
+        d.tau[name] = e
+      end
+    end
+    d.conventions.walk = "pytrax: lattice walk, refused moves count, mirrored domain, tau = 1 / slope of MSD"
+    d.conventions.flux = string.format("boundary %s, tau = D_mean / sigma_eff with the %s phase fraction", flux_o.boundary,
+                                       flux_o.fraction)
+    d.conventions.filled = "ISE flux with the pores conducting like ISE (full densification, the paper's Fig. S7)"
+  end
+
+  if o.active ~= false and phases.cam and phases.ise then
+    local a_o = util.options(o.active, { axis = "z", collector = "first", reach = calibrated and "2um" or 20,
+                                         connectivity = 6 }, where .. " active")
+    local a = stage("active CAM", tg.measure.active_cam, lv, { cam = phases.cam, ise = phases.ise, axis = a_o.axis,
+                                                                collector = a_o.collector, reach = a_o.reach,
+                                                                connectivity = a_o.connectivity })
+    a.distance = nil
+    d.active_cam = a
+  end
+
+  d.conventions.surfaces = o.surfaces and (o.surfaces == "open" and "open: marching cubes on the unpadded indicator " ..
+    "(scikit-image)" or "closed: zero padding and 7-voxel smoothing (PoreSpy)") or nil
+  d.conventions.interfaces = "Eq. 1: S_ab = (S_a + S_b - S_c) / 2"
+  local unit = calibrated and "m" or "voxel"
+  d.units = { fractions = "1", area = unit == "m" and "m2" or "voxel2", length = unit,
+              per_volume = unit == "m" and "m-1" or "1/voxel", per_gram = "m2/g", tau = "1", coverage = "1",
+              seconds = "s" }
+  prov.parameters = {
+    phases = copy(phases), density = copy(density), per_gram_of = per_gram_of, surfaces = o.surfaces,
+    chords = copy(chords_o), thickness = o.thickness, percolation = o.percolation, transport = o.transport,
+    axes = copy(axes), transport_phases = copy(tphases), walk = copy(o.walk), flux = copy(o.flux), filled = o.filled,
+    active = copy(o.active),
+  }
+  if #d.notes == 0 then d.notes = nil end
+  return d
+end
+
+-- ---------------------------------------------------------------- methods
+
+--- The dotted names -> numbers that tg.analysis correlates ("tau.ise.walk.tau.mean", ...).
+function Describe:flat()
+  local S = tg_lib().analysis.samples { { name = "d", descriptors = self } }
+  return S:get("d").descriptors
+end
+
+--- Write everything as JSON (temporary name, then rename). Returns the path; raises with the reason on failure.
+function Describe:write_json(path)
+  local ok, err = json.write(path, self)
+  if not ok then error("describe:write_json: " .. err, 2) end
+  return path
+end
+
+local function f3(x, scale, fmt)
+  if type(x) ~= "number" or x ~= x then return "–" end
+  if x == math.huge then return "∞" end
+  return string.format(fmt or "%.3f", x * (scale or 1))
+end
+
+function Describe:__tostring()
+  local out = {}
+  local function line(...) out[#out + 1] = string.format(...) end
+  local p = self.provenance
+  local um = p.spacing[1] ~= 1 and 1e6 or 1
+  local lu = um == 1e6 and "µm" or "vox"
+  line("tortuga describe — %s, %d x %d x %d %s, voxel %s x %s x %s %s", p.input or "volume", p.dims[1], p.dims[2],
+    p.dims[3], p.dtype, f3(p.spacing[1], um, "%.4g"), f3(p.spacing[2], um, "%.4g"), f3(p.spacing[3], um, "%.4g"), lu)
+  line("sha256 %s", p.sha256)
+  local names = util.sorted_keys(self.fractions.by_name or {})
+  line("%-22s %s", "volume fractions", table.concat((function()
+    local t = {}
+    for _, n in ipairs(names) do t[#t + 1] = string.format("%s %.4f", n, self.fractions.by_name[n]) end
+    return t
+  end)(), "  "))
+  if self.interfaces then
+    for _, k in ipairs(util.sorted_keys(self.interfaces)) do
+      local e = self.interfaces[k]
+      line("%-22s %s m2/g   %s 1/µm", "interface " .. k, f3(e.per_gram, 1, "%.4f"), f3(e.per_volume, 1e-6, "%.4f"))
+    end
+  end
+  if self.coverage and self.coverage.cam_ise then line("%-22s %.1f %% of the CAM surface", "CAM covered by ISE", 100 * self.coverage.cam_ise) end
+  for _, ph in ipairs { "cam", "ise" } do
+    local c = self.chords and self.chords[ph]
+    if c then
+      local t = {}
+      for _, ax in ipairs(AXES) do if c[ax] then t[#t + 1] = ax .. " " .. f3(c[ax].mean, um, "%.3f") end end
+      line("%-22s %s %s", "mean chord " .. ph, table.concat(t, "  "), lu)
+    end
+  end
+  for _, ph in ipairs { "cam", "ise" } do
+    local pc = self.percolation and self.percolation[ph]
+    if pc then
+      local t = {}
+      for _, ax in ipairs(AXES) do if pc[ax] then t[#t + 1] = ax .. " " .. f3(pc[ax].spanning, 100, "%.1f") .. " %" end end
+      line("%-22s %s", "spanning " .. ph, table.concat(t, "  "))
+    end
+  end
+  for _, ph in ipairs { "cam", "ise" } do
+    local th = self.thickness and self.thickness[ph]
+    if th then line("%-22s d50 %s  d90 %s %s", "thickness " .. ph, f3(th.d50, um), f3(th.d90, um), lu) end
+  end
+  for _, ph in ipairs { "cam", "ise" } do
+    local e = self.tau and self.tau[ph]
+    if e then
+      local w, f = e.walk and e.walk.tau or {}, e.flux and e.flux.tau or {}
+      line("%-22s walk x %s y %s z %s   flux x %s y %s z %s", "tau " .. ph, f3(w.x, 1, "%.2f"), f3(w.y, 1, "%.2f"),
+        f3(w.z, 1, "%.2f"), f3(f.x, 1, "%.2f"), f3(f.y, 1, "%.2f"), f3(f.z, 1, "%.2f"))
+      if e.filled then
+        local t = e.filled.tau
+        line("%-22s flux x %s y %s z %s", "tau ise, pores filled", f3(t.x, 1, "%.2f"), f3(t.y, 1, "%.2f"), f3(t.z, 1, "%.2f"))
+      end
+    end
+  end
+  local a = self.active_cam
+  if a then
+    line("%-22s %.1f %% (reach %s; connected to the collector %.1f %%, whole clusters %.1f %%, in contact %.1f %%)",
+      "active CAM", 100 * a.active, util.format_length(a.reach), 100 * a.fractions.electronic, 100 * a.fractions.cluster,
+      100 * a.fractions.contact)
+  end
+  local total = 0
+  for _, t in ipairs(self.timings) do total = total + t.seconds end
+  line("%-22s %.2f s", "time", total)
+  for _, n in ipairs(self.notes or {}) do line("note: %s", n) end
+  return table.concat(out, "\n")
+end
+
+-- tg.describe(labels, opts) and tg.describe.describe(...) are the same
+return setmetatable(M, { __call = function(_, ...) return M.describe(...) end })
