@@ -5,6 +5,8 @@
 --                                            write the kernelspec (kernel.json, 32x32 and 64x64 logos);
 --                                            --user (the default) is ~/.local/share/jupyter/kernels
 --   tortuga notebook convert IN.lua OUT.ipynb   and   tortuga notebook convert IN.ipynb OUT.lua
+--   tortuga notebook run FILE.lua [--out PAGE.html] [--timeout S]
+--                                            run the cells into one self-contained HTML page (tortuga.notebook)
 --
 -- The kernel speaks the Jupyter messaging protocol 5.3: modules/lkernel.c owns the ZeroMQ sockets, the
 -- HMAC-SHA256 signatures and the heartbeat and control threads; this file decodes the JSON and answers
@@ -31,6 +33,10 @@
 -- are all comments is a Markdown cell; `-- %% [markdown]`, `-- %% [code]` and `-- %% [raw]` say it
 -- explicitly, as jupytext's percent format does). The text form is a valid Lua script. M.read_notebook,
 -- M.write_notebook, M.to_ipynb and M.from_ipynb convert between the forms.
+--
+-- Pieces shared with `tortuga notebook run` (tortuga.notebook), usable without a ZeroMQ session:
+-- M.compile(code, chunkname, env), M.error_handler(frame_pattern), M.error_content(msg, frames),
+-- M.value_bundles(values), M.bundle(x), M.redirect_io(sink), M.html_escape(s), M.write_atomic(path, bytes).
 local core = require "tortuga.core"
 local json = require "tortuga.json"
 local repl = require "tortuga.repl"
@@ -112,6 +118,7 @@ end
 local function html_escape(s)
   return (s:gsub("[&<>\"]", { ["&"] = "&amp;", ["<"] = "&lt;", [">"] = "&gt;", ['"'] = "&quot;" }))
 end
+M.html_escape = html_escape
 
 local function number_text(x)
   if math.type(x) == "integer" then return string.format("%d", x) end
@@ -396,7 +403,7 @@ local function out_write(name, s)
   if o.bytes >= 8192 or core.now() - o.last >= 0.2 then flush() end
 end
 
-local function write_values(name, level, ...)
+local function write_values(sink, name, level, ...)
   for i = 1, select("#", ...) do
     local v = select(i, ...)
     if math.type(v) == "integer" then v = string.format("%d", v)
@@ -404,7 +411,7 @@ local function write_values(name, level, ...)
     elseif type(v) ~= "string" then
       error(string.format("bad argument #%d to 'write' (string expected, got %s)", i, type(v)), level)
     end
-    out_write(name, v)
+    sink.write(name, v)
   end
 end
 
@@ -425,12 +432,12 @@ local function input(prompt)
   end
 end
 
-local function read_formats(...)
+local function read_formats(sink, ...)
   local n = select("#", ...)
   local fmts = n == 0 and { "l" } or { ... }
   local out = {}
   for i, f in ipairs(fmts) do
-    local line = input("")
+    local line = sink.input("")
     if type(f) == "string" then f = f:gsub("^%*", "") end
     if f == "n" then out[i] = tonumber(line)
     elseif f == "L" then out[i] = line .. "\n"
@@ -441,22 +448,22 @@ local function read_formats(...)
   return table.unpack(out, 1, #fmts)
 end
 
-local function stream_proxy(name, real)
+local function stream_proxy(sink, name, real)
   local p = {}
   function p.write(self, ...)
-    write_values(name, 3, ...)
+    write_values(sink, name, 3, ...)
     return self
   end
   function p.flush(self)
-    flush()
+    sink.flush()
     return self
   end
   function p.setvbuf() return true end
   function p.close() return nil, "cannot close the kernel's " .. name end
-  function p.read(_, ...) return read_formats(...) end
+  function p.read(_, ...) return read_formats(sink, ...) end
   function p.lines(_, ...)
     local fmts = table.pack(...)
-    return function() return read_formats(table.unpack(fmts, 1, fmts.n)) end
+    return function() return read_formats(sink, table.unpack(fmts, 1, fmts.n)) end
   end
   return setmetatable(p, {
     __index = function(_, k)
@@ -469,22 +476,25 @@ local function stream_proxy(name, real)
   })
 end
 
--- Swap print and the io functions for ones that talk to the frontend; returns the function that undoes it.
-local function redirect_io()
+--- Swap print, io.write, io.read, io.lines (of stdin), io.stdout, io.stderr and io.stdin for ones that
+-- talk to `sink` = {write = function(stream_name, text), flush = function(), input = function(prompt) -> line}
+-- (the kernel's sink sends stream messages; `tortuga notebook run` collects the text per cell). Returns the
+-- function that undoes it.
+function M.redirect_io(sink)
   local saved = { print = print, write = io.write, read = io.read, stdout = io.stdout, stderr = io.stderr,
                   stdin = io.stdin, lines = io.lines }
-  local stdout, stderr = stream_proxy("stdout", io.stdout), stream_proxy("stderr", io.stderr)
-  local stdin = stream_proxy("stdin", io.stdin)
+  local stdout, stderr = stream_proxy(sink, "stdout", io.stdout), stream_proxy(sink, "stderr", io.stderr)
+  local stdin = stream_proxy(sink, "stdin", io.stdin)
   _G.print = function(...)
     local n, parts = select("#", ...), {}
     for i = 1, n do parts[i] = tostring((select(i, ...))) end
-    out_write("stdout", table.concat(parts, "\t") .. "\n")
+    sink.write("stdout", table.concat(parts, "\t") .. "\n")
   end
   io.write = function(...)
-    write_values("stdout", 3, ...)
+    write_values(sink, "stdout", 3, ...)
     return stdout
   end
-  io.read = function(...) return read_formats(...) end
+  io.read = function(...) return read_formats(sink, ...) end
   io.lines = function(path, ...)
     if path ~= nil then return saved.lines(path, ...) end
     return stdin:lines(...)
@@ -517,11 +527,16 @@ end
 -- The code to run: the REPL's `return <code>` first, then the code with its last line returned when
 -- that line is an expression on its own (and the lines before it are complete), then the code as it is.
 -- Returns the function (or nil, the error) and whether a trailing ';' asks not to show the value.
-function M.compile(code, name)
+-- env (optional): the table of globals of the code (default _G).
+function M.compile(code, name, env)
   local body = code:match("^(.-);%s*$")
   local quiet = body ~= nil
   body = body or code
-  local f = load("return " .. body, name, "t")
+  local function compile(text) -- (load's env argument, even nil, replaces _G when given)
+    if env then return load(text, name, "t", env) end
+    return load(text, name, "t")
+  end
+  local f = compile("return " .. body)
   if f then return f, nil, quiet end
   local lines = {}
   for line in (body .. "\n"):gmatch("(.-)\r?\n") do lines[#lines + 1] = line end
@@ -529,10 +544,10 @@ function M.compile(code, name)
   while last > 0 and (lines[last]:match("^%s*$") or lines[last]:match("^%s*%-%-")) do last = last - 1 end
   if last >= 2 then
     local head = table.concat(lines, "\n", 1, last - 1)
-    local g = load(head .. "\nreturn " .. lines[last], name, "t")
+    local g = compile(head .. "\nreturn " .. lines[last])
     if g and load(head, name, "t") and load("return " .. lines[last], name, "t") then return g, nil, quiet end
   end
-  local h, err = load(code, name, "t")
+  local h, err = compile(code)
   return h, err, quiet
 end
 
@@ -540,6 +555,25 @@ local function is_rich(x)
   local mt = getmetatable(x)
   return is_volume(x) or (type(x) == "table" and next(x) ~= nil and is_plain_table(x)) or
          (type(mt) == "table" and type(rawget(mt, "__display")) == "function")
+end
+
+--- The outputs that show the values a cell returned (v = table.pack(...), v.n >= 1): a list of
+-- {data =, metadata =} bundles, the last being the cell's result. Several values give one bundle each
+-- when any of them is rich (a volume, a table, a __display value), else one line of text.
+function M.value_bundles(v)
+  local rich = false
+  for i = 1, v.n do rich = rich or is_rich(v[i]) end
+  local out = {}
+  if v.n == 1 or rich then
+    for i = 1, v.n do
+      local data, meta = M.bundle(v[i])
+      out[i] = { data = data, metadata = meta }
+    end
+  else
+    out[1] = { data = { ["text/plain"] = utf8_clean(clip(repl.show(table.unpack(v, 1, v.n)), M.limits.text)) },
+               metadata = {} }
+  end
+  return out
 end
 
 local function error_message(e)
@@ -552,21 +586,28 @@ local function error_message(e)
   return string.format("(error object is a %s value)", type(e))
 end
 
--- The message handler of a cell: the message and the frames of the cells (not the kernel's own).
-local function on_error(e)
-  local msg = error_message(e)
-  local tb = debug.traceback("", 2):gsub("^\n", "")
-  local lines, keep = {}, 0
-  for line in tb:gmatch("[^\n]+") do
-    lines[#lines + 1] = line
-    if line:match("^%s*In%[%d*%]:") then keep = #lines end
+--- The message handler (for xpcall) of code run as cells: it returns {msg = message, frames = {...}}, the
+-- traceback's frames down to the last one whose line matches `cell_frame` (a Lua pattern matching the
+-- cells' chunk names), so the runner's own frames are left out.
+function M.error_handler(cell_frame)
+  return function(e)
+    local msg = error_message(e)
+    local tb = debug.traceback("", 2):gsub("^\n", "")
+    local lines, keep = {}, 0
+    for line in tb:gmatch("[^\n]+") do
+      lines[#lines + 1] = line
+      if line:match(cell_frame) then keep = #lines end
+    end
+    local frames = {}
+    for i = 2, keep do frames[#frames + 1] = lines[i] end -- lines[1] is "stack traceback:"
+    return { msg = msg, frames = frames }
   end
-  local frames = {}
-  for i = 2, keep do frames[#frames + 1] = lines[i] end -- lines[1] is "stack traceback:"
-  return { msg = msg, frames = frames }
 end
 
-local function error_content(msg, frames, ename)
+local on_error = M.error_handler("^%s*In%[%d*%]:")
+
+--- An error as Jupyter shows it: {ename = "Error" | "Interrupted" | ename, evalue = msg, traceback = {lines}}.
+function M.error_content(msg, frames, ename)
   local tb = {}
   for line in (msg .. "\n"):gmatch("(.-)\n") do tb[#tb + 1] = utf8_clean(line) end
   if frames and #frames > 0 then
@@ -587,7 +628,7 @@ local function user_expressions(exprs)
       out[name] = { status = "ok", data = data, metadata = meta }
     else
       local e = r and r[2] or { msg = err, frames = {} }
-      local c = error_content(e.msg, e.frames)
+      local c = M.error_content(e.msg, e.frames)
       c.status = "error"
       out[name] = c
     end
@@ -608,26 +649,23 @@ local function execute(msg)
   local f, err, quiet = M.compile(code, name)
   local status, content
   if not f then
-    content = error_content(err, nil, "SyntaxError")
+    content = M.error_content(err, nil, "SyntaxError")
   else
     local r = table.pack(core.kernel.pcall(on_error, f))
     flush()
     if r[1] then
       status = "ok"
-      if r.n > 1 and not (silent or quiet) then -- several values: one output each when any is rich, else one line
-        local rich = false
-        for i = 2, r.n do rich = rich or is_rich(r[i]) end
-        local data, meta
-        if r.n == 2 or rich then
-          for i = 2, r.n - 1 do M.display(r[i]) end
-          data, meta = M.bundle(r[r.n])
-        else
-          data, meta = { ["text/plain"] = utf8_clean(clip(repl.show(table.unpack(r, 2, r.n)), M.limits.text)) }, {}
+      if r.n > 1 and not (silent or quiet) then
+        local shown = M.value_bundles(table.pack(table.unpack(r, 2, r.n)))
+        for i = 1, #shown - 1 do
+          flush()
+          publish("display_data", { data = shown[i].data, metadata = shown[i].metadata, transient = {} })
         end
-        publish("execute_result", { execution_count = n, data = data, metadata = meta })
+        local last = shown[#shown]
+        publish("execute_result", { execution_count = n, data = last.data, metadata = last.metadata })
       end
     else
-      content = error_content(r[2].msg, r[2].frames)
+      content = M.error_content(r[2].msg, r[2].frames)
     end
   end
   flush()
@@ -868,7 +906,7 @@ function M.run(connection_file)
   local saved_tg, saved_display = rawget(_G, "tg"), tg.display
   _G.tg, tg.display = tg, M.display
   tg.progress(false)
-  local restore = redirect_io()
+  local restore = M.redirect_io({ write = out_write, flush = flush, input = input })
   publish("status", { execution_state = "starting" })
   while not S.stopping do
     local channel, raw = k:recv(1000)
@@ -887,11 +925,12 @@ local HEADER = "^%-%- %%%%%s*$"
 local TAGGED = "^%-%- %%%%%s*%[(%w+)%]%s*$"
 local TAGS = { markdown = "markdown", md = "markdown", code = "code", raw = "raw" }
 
+-- The lines without the blank ones at both ends, and how many were dropped at the start.
 local function trim_blank(lines)
   local a, b = 1, #lines
   while a <= b and lines[a]:match("^%s*$") do a = a + 1 end
   while b >= a and lines[b]:match("^%s*$") do b = b - 1 end
-  return table.move(lines, a, b, 1, {})
+  return table.move(lines, a, b, 1, {}), a - 1
 end
 
 local function all_comments(lines)
@@ -908,33 +947,35 @@ local function uncomment(lines)
   return out
 end
 
---- Parse the text form: a list of cells {cell_type = "markdown"|"code"|"raw", source = "text"}.
+--- Parse the text form: a list of cells {cell_type = "markdown"|"code"|"raw", source = "text", line = n},
+-- where line is the number of the source's first line in the text.
 function M.read_notebook(text)
-  local chunks, cur = {}, { lines = {}, header = false }
-  local first = true
+  local chunks, cur = {}, { lines = {}, header = false, first = 1 }
+  local number = 0
   for line in (text:gsub("\r\n", "\n") .. "\n"):gmatch("(.-)\n") do
+    number = number + 1
     local tag = line:match(TAGGED)
-    if first and line:match("^#!") then
+    if number == 1 and line:match("^#!") then
       line = nil
+      cur.first = 2
     elseif tag or line:match(HEADER) then
       chunks[#chunks + 1] = cur
-      cur = { lines = {}, header = true, tag = tag and tag:lower() }
+      cur = { lines = {}, header = true, tag = tag and tag:lower(), first = number + 1 }
       line = nil
     end
-    first = false
     if line then cur.lines[#cur.lines + 1] = line end
   end
   chunks[#chunks + 1] = cur
   local cells = {}
   for _, ch in ipairs(chunks) do
-    local lines = trim_blank(ch.lines)
+    local lines, skipped = trim_blank(ch.lines)
     if ch.tag and not TAGS[ch.tag] then
       error(string.format("notebook: unknown cell tag '[%s]' (expected markdown, code or raw)", ch.tag), 2)
     end
     local kind = ch.tag and TAGS[ch.tag] or (all_comments(lines) and "markdown" or "code")
     if ch.header or #lines > 0 then
       if kind ~= "code" then lines = uncomment(lines) end
-      cells[#cells + 1] = { cell_type = kind, source = table.concat(lines, "\n") }
+      cells[#cells + 1] = { cell_type = kind, source = table.concat(lines, "\n"), line = ch.first + skipped }
     end
   end
   return cells
@@ -1023,6 +1064,7 @@ end
 
 ---------------------------------------------------------------------------------------------- commands
 
+-- Write through a temporary name, renamed when complete: true or nil, message.
 local function write_file(path, bytes)
   local tmp = path .. ".tmp"
   local f, err = io.open(tmp, "wb")
@@ -1040,6 +1082,8 @@ local function write_file(path, bytes)
   end
   return true
 end
+
+M.write_atomic = write_file
 
 local function mkdir_p(dir)
   local lfs = require "lfs"
@@ -1115,11 +1159,14 @@ kernelspec so that Jupyter Notebook, JupyterLab and `jupyter kernelspec list` of
 ]]
 
 local NOTEBOOK_USAGE = [[
-usage: tortuga notebook convert IN OUT
+usage: tortuga notebook run FILE [--out PAGE.html] [--timeout SECONDS]
+       tortuga notebook convert IN OUT
 
-Convert a notebook between its plain-text form (a .lua file: Markdown in `--` comment lines, cells
-separated by `-- %%` lines) and Jupyter's .ipynb, in either direction (by the file extensions). Outputs
-of an .ipynb are not kept in the text form.
+run: execute a notebook (FILE.lua or FILE.ipynb) cell by cell into one self-contained HTML page with
+the outputs inline (`tortuga notebook run --help` for details); exit status 1 when a cell fails.
+convert: convert a notebook between its plain-text form (a .lua file: Markdown in `--` comment lines,
+cells separated by `-- %%` lines) and Jupyter's .ipynb, in either direction (by the file extensions).
+Outputs of an .ipynb are not kept in the text form.
 
   -h, --help        this help
 ]]
@@ -1274,6 +1321,7 @@ end
 local function notebook_cmd(args, out, err)
   out, err = out or io.stdout, err or io.stderr
   args = args or {}
+  if args[1] == "run" then return require("tortuga.notebook").command(table.move(args, 2, #args, 1, {}), out, err) end
   local o, pos = parse(args, {})
   if not o then
     err:write("tortuga notebook: ", pos, "\n", "Try 'tortuga notebook --help'.\n")
@@ -1284,7 +1332,7 @@ local function notebook_cmd(args, out, err)
     return 0
   end
   if pos[1] ~= "convert" or #pos ~= 3 then
-    err:write("tortuga notebook: expected 'convert IN OUT'\n", "Try 'tortuga notebook --help'.\n")
+    err:write("tortuga notebook: expected 'run FILE' or 'convert IN OUT'\n", "Try 'tortuga notebook --help'.\n")
     return 2
   end
   local ok, e = M.convert(pos[2], pos[3])
@@ -1301,7 +1349,8 @@ M.commands = {
   { name = "kernel", run = kernel_cmd,
     summary = "run as a Jupyter kernel (-f CONNECTION_FILE), or 'kernel install [--user|--sys-prefix|--prefix DIR]'" },
   { name = "notebook", run = notebook_cmd,
-    summary = "convert a notebook: 'notebook convert FILE.lua FILE.ipynb' (or back)" },
+    summary = "run a notebook into an HTML page: 'notebook run FILE.lua [--out PAGE.html]'; " ..
+              "'notebook convert FILE.lua FILE.ipynb' (or back)" },
 }
 
 return M
