@@ -22,49 +22,19 @@ local spacing = 1e-7
 if opts.small then opts.size, spacing, opts.walkers, opts.steps = 48, 2.5e-7, 300, 600 end
 os.execute("mkdir -p '" .. opts.out .. "'")
 
--- the measured values: the reference file next to this checkout, or --measured
-local function find_measured()
-  if opts.measured ~= "" then return opts.measured end
-  local candidates = {}
-  local data = os.getenv("TG_SHARED_DATA")
-  if data then candidates[#candidates + 1] = data .. "/../reference/minnmann2024-measured.json" end
-  local here = (arg and arg[0] or ""):match("^(.*)/[^/]*$") or "."
-  candidates[#candidates + 1] = here .. "/../../shared/reference/minnmann2024-measured.json"
-  candidates[#candidates + 1] = "../shared/reference/minnmann2024-measured.json"
-  for _, c in ipairs(candidates) do
-    local f = io.open(c, "rb")
-    if f then f:close() return c end
-  end
-  return nil
-end
-local measured_path = find_measured()
--- without the reference file: the few values this script correlates, as the paper's text gives them
-local measured = measured_path or {
-  BM10 = { ise_d50 = "7.41 um", S_cam_ise = "0.11 m2/g", kappa_ion_exp = 15, discharge_capacity_0p1C = "92 mAh/g",
-           cam_utilization_initial = 0.62, sigma_ion_eff = "0.05 mS/cm", sigma_ion_bulk = "2.0 mS/cm" },
-  BM03 = { ise_d50 = "4.93 um", S_cam_ise = "0.24 m2/g", kappa_ion_exp = 6, discharge_capacity_0p1C = "156 mAh/g",
-           cam_utilization_initial = 0.77, sigma_ion_eff = "0.11 mS/cm", sigma_ion_bulk = "1.7 mS/cm" },
-  BM01 = { ise_d50 = "5.93 um", S_cam_ise = "0.24 m2/g", kappa_ion_exp = 6, discharge_capacity_0p1C = "152 mAh/g",
-           cam_utilization_initial = 0.77, sigma_ion_bulk = "1.6 mS/cm" },
-}
-print("measured values: " .. (measured_path or "the paper's numbers built into this script"))
+-- the measured values: the paper's reference file (or the values its text gives), or --measured
+local measured, described = tg.analysis.paper_reference(arg and arg[0])
+if opts.measured ~= "" then measured, described = opts.measured, opts.measured end
+print("measured values: " .. described)
 
 local phases = { pore = 0, cam = 1, ise = 2 }
 local density = { cam = 4.7e3, ise = 1.9e3 }          -- NCM and Li3PS4-0.5LiI, kg/m3 (70:30 wt ~ 50:50 vol)
 local designs = { { name = "BM10", ise_d50 = 7.41e-6 }, { name = "BM03", ise_d50 = 4.93e-6 }, { name = "BM01", ise_d50 = 5.93e-6 } }
 if opts.small then for _, d in ipairs(designs) do d.ise_d50 = d.ise_d50 / 2.5 end end -- keep particles inside 12 µm
 
-local timings = {}
-local function timed(stage, f, ...)
-  local t0 = tg.analysis.clock()
-  local r = table.pack(f(...))
-  local dt = tg.analysis.clock() - t0
-  for _, t in ipairs(timings) do
-    if t.stage == stage then t.seconds = t.seconds + dt return table.unpack(r, 1, r.n) end
-  end
-  timings[#timings + 1] = { stage = stage, seconds = dt }
-  return table.unpack(r, 1, r.n)
-end
+local sw = tg.analysis.stopwatch()
+local function timed(stage, f, ...) return sw:time(stage, f, ...) end
+local timings = sw.timings
 
 local list = {}
 for i, d in ipairs(designs) do

@@ -22,7 +22,7 @@
 --                                            paper's materials, when phases has cam / ise; false: none)
 --   per_gram_of = "cam"
 --   surfaces = "open" | "closed" | false     the boundary convention (tg.measure.surfaces)
---   chords = {spacing = 2, trim = "faces"} | false
+--   chords = {spacing = 2, trim = "faces", bins = 20} | false
 --   thickness = true, percolation = true
 --   transport = true                         false skips the random walks, the flux solves and the filled-pore tau
 --   axes = {"x", "y", "z"}                   axes of chords, percolation, flux
@@ -33,6 +33,8 @@
 --   active = {axis = "z", collector = "first", reach = "2um"} | false  (tg.measure.active_cam options)
 --   input = "path or name"                   recorded in the provenance (a path to an existing file is hashed too)
 --   log = function(stage, seconds) | true    called after each stage (true: a line on stderr)
+--   fields = false                           true keeps the current-density and potential maps of the flux solves
+--                                            in d.fields = {cam = {current = {x = vol, ...}, potential = ...}, ...}
 --
 -- The result (a table; fields may be added, never renamed):
 --   fractions      tg.measure.fractions with by_name
@@ -40,6 +42,7 @@
 --   interfaces     by name: {["cam-ise"] = {area = m2, per_volume = m-1, per_gram = m2/g}, ...}; tpb = {length,
 --                  per_volume, per_gram}; coverage = {cam_ise = S_CAM-ISE / S_CAM, cam_pore = S_CAM-pore / S_CAM}
 --   chords         {cam = {x = {n, mean, median, total}, y = ..., z = ...}, ise = ...} (m)
+--   cld            {cam = {x = <tg.measure.cld>, ...}, ...}: the chord length distributions (count-weighted)
 --   percolation    {cam = {x = {spanning, inlet, outlet, isolated}, ...}, ise = ...} (fractions of the phase)
 --   thickness      {cam = {d10, d50, d90, mean}, ...} (m, volume-weighted local thickness)
 --   tau            {cam = {walk = <random_walk result>, flux = <flux result, every axis>},
@@ -105,7 +108,7 @@ function M.describe(labels, opts)
   local o = util.options(opts, {
     phases = NIL, spacing = NIL, density = NIL, per_gram_of = NIL, surfaces = "open", chords = NIL, thickness = true,
     percolation = true, transport = true, axes = NIL, transport_phases = NIL, walk = NIL, flux = NIL, filled = true,
-    active = NIL, input = NIL, log = NIL,
+    active = NIL, input = NIL, log = NIL, fields = false,
   }, where)
   local phases = o.phases or { pore = 0, cam = 1, ise = 2 }
   if type(phases) ~= "table" or next(phases) == nil then error(where .. ": phases must be a table {name = label}", 2) end
@@ -237,20 +240,22 @@ function M.describe(labels, opts)
 
   local chords_o = o.chords
   if chords_o ~= false then
-    chords_o = util.options(chords_o, { spacing = 2, trim = "faces" }, where .. " chords")
-    d.chords = {}
+    chords_o = util.options(chords_o, { spacing = 2, trim = "faces", bins = 20 }, where .. " chords")
+    d.chords, d.cld = {}, {}
     for _, name in ipairs(tphases) do
       if present[name] then
-        local c = {}
+        local c, cld = {}, {}
         for _, ax in ipairs(axes) do
           local ch = stage("chords", tg.measure.chords, lv, { phase = phases[name], axis = ax, spacing = chords_o.spacing,
                                                               trim = chords_o.trim })
-          local st = tg.measure.cld(ch, { bins = 10 })
+          local st = tg.measure.cld(ch, { bins = chords_o.bins })
           local total = 0
           for _, l in ipairs(ch.lengths) do total = total + l end
           c[ax] = { n = st.n, mean = st.mean, median = st.median, total = total }
+          cld[ax] = st
         end
         d.chords[name] = c
+        d.cld[name] = cld
       end
     end
     d.conventions.chords = string.format("PoreSpy: a chord line every %d voxels, trim = %s", chords_o.spacing + 1,
@@ -289,15 +294,17 @@ function M.describe(labels, opts)
                                 where .. " flux")
     d.tau = {}
     local flux_axis = #axes == 3 and "all" or nil
-    local function flux(cond)
+    local function flux(cond, field)
+      local fo = { conductivity = cond, tol = flux_o.tol, boundary = flux_o.boundary, fraction = flux_o.fraction,
+                   max_iter = flux_o.max_iter, field = field or false }
       if flux_axis then
-        return tg.transport.flux(lv, { conductivity = cond, axis = "all", tol = flux_o.tol, boundary = flux_o.boundary,
-                                       fraction = flux_o.fraction, max_iter = flux_o.max_iter })
+        fo.axis = "all"
+        return tg.transport.flux(lv, fo)
       end
       local merged
       for _, ax in ipairs(axes) do
-        local r = tg.transport.flux(lv, { conductivity = cond, axis = ax, tol = flux_o.tol, boundary = flux_o.boundary,
-                                          fraction = flux_o.fraction, max_iter = flux_o.max_iter })
+        fo.axis = ax
+        local r = tg.transport.flux(lv, fo)
         if not merged then merged = r
         else
           for k, v in pairs(r) do
@@ -317,7 +324,13 @@ function M.describe(labels, opts)
         local cond = {}
         for l in pairs(counts) do cond[l] = 0 end
         cond[phases[name]] = 1
-        e.flux = stage("flux", flux, cond)
+        e.flux = stage("flux", flux, cond, o.fields)
+        if o.fields then
+          -- the maps are volumes: kept in d.fields (not in the JSON), out of the result tables
+          d.fields = d.fields or {}
+          d.fields[name] = { current = e.flux.current, potential = e.flux.potential }
+          e.flux.current, e.flux.potential = nil, nil
+        end
         if name == "ise" and o.filled and phases.pore and present.pore then
           cond[phases.pore] = 1
           e.filled = stage("flux (filled pores)", flux, cond)
@@ -368,7 +381,9 @@ end
 
 --- Write everything as JSON (temporary name, then rename). Returns the path; raises with the reason on failure.
 function Describe:write_json(path)
-  local ok, err = json.write(path, self)
+  local out = {}
+  for k, v in pairs(self) do if k ~= "fields" then out[k] = v end end
+  local ok, err = json.write(path, out)
   if not ok then error("describe:write_json: " .. err, 2) end
   return path
 end
