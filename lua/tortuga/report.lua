@@ -28,6 +28,8 @@
 -- Across samples: the sample table (values with units; missing values marked) and, per correlation, a scatter
 -- plot with the fit line and a table (r, p, rho, p, slope +- se, n, excluded samples); a matrix as a heat map.
 --
+-- tg.report.plot(path, {gnuplot = ..., data = ...}) draws one such figure into a PNG file (for notebooks).
+--
 -- Plots are drawn by gnuplot (Debian package gnuplot-nox, pngcairo terminal) from a temporary script; images are
 -- embedded as base64 data URIs, so the page has no external references. Without gnuplot the page says so and
 -- keeps the tables. The numbers behind every figure are embedded as JSON in
@@ -709,6 +711,38 @@ local function make_dir()
   local dir = name .. "-tgreport"
   if not os.execute("mkdir -p " .. shell_quote(dir)) then error("tg.report.html: cannot create a temporary folder " .. dir, 3) end
   return dir
+end
+
+--- One gnuplot figure as a PNG file, outside a report (for notebooks and scripts):
+-- tg.report.plot(path, {gnuplot = "plot DATA using 1:2 with lines", data = {{x, y}, ...} | {block1, block2, ...},
+--                       title = "...", size = {720, 420}, gnuplot_exe = nil})  --> path | nil, reason
+-- The script reads the data file through the variable DATA (blocks are gnuplot's `index 0, 1, ...`). The PNG is
+-- written to a temporary name and renamed; without gnuplot the reason says how to get it.
+function M.plot(path, opts)
+  local where = "tg.report.plot"
+  util.check(type(path) == "string" and path ~= "", where, "expected the output path (.png)")
+  local o = util.options(opts, { gnuplot = NIL, data = NIL, title = "", size = NIL, gnuplot_exe = NIL }, where)
+  util.check(type(o.gnuplot) == "string", where, "option 'gnuplot' (the plot commands, reading DATA) is required")
+  local gp, msg = find_gnuplot(o.gnuplot_exe)
+  if not gp then return nil, msg end
+  local blocks = o.data and (type(o.data[1]) == "table" and type(o.data[1][1]) == "table" and o.data or { o.data }) or { {} }
+  local R = setmetatable({ dir = make_dir(), files = {}, n = 0, gnuplot = gp, figures = 0, warnings = {},
+                           data = { figures = {} } }, Report)
+  local ok, html = pcall(R.plot, R, "plot", o.title, o.gnuplot, blocks, {}, o.size)
+  local png = R.files[2] -- the plot's files: data, png, script, stderr
+  local done, err
+  if ok and R.figures == 1 then
+    local bytes = read_bytes(png)
+    local tmp = path .. ".tmp"
+    local f = io.open(tmp, "wb")
+    if f and f:write(bytes) and f:close() and os.rename(tmp, path) then done = path
+    else os.remove(tmp); err = path .. ": cannot write" end
+  else
+    err = ok and (R.warnings[1] or "gnuplot wrote no image") or tostring(html)
+  end
+  R:cleanup()
+  if done then return done end
+  return nil, err
 end
 
 --- Write the report (see the header); returns path, info.
