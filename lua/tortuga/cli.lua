@@ -514,12 +514,17 @@ end
 local DESCRIBE_USAGE = [==[
 usage: tortuga describe LABELS [--phases pore=0,cam=1,ise=2] [--spacing 100nm] [--json out.json] [--threads N]
                         [--all [--density cam=4.7e3,ise=1.9e3] [--per-gram-of cam] [--axis z]]
+                        [--full [--density ...] [--collector first|last] [--reach 2um] [--walkers N] [--steps N]]
 
 Volume fractions of a label image (a multi-page TIFF, a folder of slices or a glob): a table of each
 phase's label, voxel count, volume fraction and volume, then the dims, spacing and total volume.
 With --all, the geometry too: surfaces and interfaces (open and closed conventions), specific areas
 per volume (and per gram with --density), the triple-phase boundary length, chord lengths along x, y, z,
 percolation along an axis and local-thickness d10/d50/d90 of every phase.
+With --full, every descriptor of tg.describe, the paper's whole analysis: the geometry, the random-walk and
+flux tortuosity of CAM and ISE along x, y and z, the ISE tortuosity with the pores filled, and the active-CAM
+estimate (CAM on the current collector within reach of ISE that reaches the separator). Needs phases named
+cam and ise (default pore=0,cam=1,ise=2); densities default to NCM 4.7e3 and Li3PS4-0.5LiI 1.9e3 kg/m3.
 
   LABELS            the label stack (u8 or u16 integers, one value per phase)
   --phases LIST     names of the labels, name=value pairs: pore=0,cam=1,ise=2. Labels present but not
@@ -533,6 +538,10 @@ percolation along an axis and local-thickness d10/d50/d90 of every phase.
   --density LIST    phase densities in kg/m3, name=value pairs (cam=4.7e3,ise=1.9e3), for areas per gram
   --per-gram-of P   the phase the per-gram areas refer to (default: cam, when its density is given)
   --axis A          the percolation axis, x, y or z (default z)
+  --full            everything tg.describe measures (see above); --json then writes its result
+  --collector SIDE  --full: the slice along z on the current collector, first or last (default first)
+  --reach LEN       --full: the active-CAM reach through the CAM (default 2um)
+  --walkers N, --steps N   --full: the random walk (default 2000 walkers, 5000 steps)
   -h, --help        this help
 ]==]
 
@@ -592,11 +601,57 @@ local function read_labels(path)
   return v, kind
 end
 
+--- `tortuga describe --full`: tg.describe on a label stack (options already parsed).
+function M.describe_full(o, pos, out, err)
+  if o.all then usage_error("--all and --full: --full already has everything --all gives") end
+  if o.axis then usage_error("--axis does not apply with --full (every axis is measured)") end
+  if #pos ~= 1 then usage_error("expected one label stack, got %d arguments", #pos) end
+  local path = pos[1]
+  local phases = o.phases and M.parse_phases(o.phases) or { pore = 0, cam = 1, ise = 2 }
+  if phases.cam == nil or phases.ise == nil then usage_error("--full needs phases named cam and ise (--phases pore=0,cam=1,ise=2)") end
+  local density = o.density and M.parse_density(o.density) or nil
+  local spacing, spacing_warning
+  if o.spacing then spacing, spacing_warning = M.parse_spacing(o.spacing) end
+  if spacing_warning then err:write("tortuga describe: warning: ", spacing_warning, "\n") end
+  if o.collector and o.collector ~= "first" and o.collector ~= "last" then
+    usage_error("--collector: expected first or last, got '%s'", o.collector)
+  end
+  if o.reach and not util.parse_length(o.reach) then usage_error("--reach: '%s' is not a length (2um, 500nm)", o.reach) end
+  local function count(name)
+    local v = o[name] and tonumber(o[name])
+    if o[name] and not (v and v >= 1 and v == math.floor(v)) then usage_error("--%s: expected a positive integer, got '%s'", name, o[name]) end
+    return v and math.tointeger(v) or nil
+  end
+  local walkers, steps = count("walkers"), count("steps")
+  local threads = o.threads and parse_threads(o.threads) or nil
+  return with_threads(threads, function()
+    local tg = tg_lib()
+    local labels = read_labels(path)
+    local ok, d = pcall(tg.describe, labels, { phases = phases, spacing = spacing, density = density,
+      per_gram_of = o["per-gram-of"], input = path, walk = { walkers = walkers or 2000, steps = steps or 5000 },
+      active = { collector = o.collector or "first", reach = o.reach or "2um" },
+      log = function(stage, s) err:write(string.format("tortuga describe: %-20s %6.2f s\n", stage, s)) end })
+    if not ok then fail(1, "%s", clean(d):gsub("^tg%.describe: ", "")) end
+    out:write(tostring(d), "\n")
+    if o.json then
+      local okj, e = pcall(d.write_json, d, o.json)
+      if not okj then fail(1, "cannot write the JSON: %s", clean(e):gsub("^describe:write_json: ", "")) end
+      out:write("\nwrote ", o.json, "\n")
+    end
+    return 0
+  end)
+end
+
 local function describe_cmd(args, out, err)
   local o, pos = parse_args(args, { phases = "value", spacing = "value", json = "value", threads = "value",
                                     help = "flag", all = "flag", density = "value", ["per-gram-of"] = "value",
-                                    axis = "value" })
+                                    axis = "value", full = "flag", collector = "value", reach = "value",
+                                    walkers = "value", steps = "value" })
   if o.help then out:write(DESCRIBE_USAGE) return 0 end
+  if o.full then return M.describe_full(o, pos, out, err) end
+  for _, k in ipairs { "collector", "reach", "walkers", "steps" } do
+    if o[k] then usage_error("--%s only applies with --full", k) end
+  end
   if not o.all and (o.density or o["per-gram-of"] or o.axis) then
     usage_error("--%s only applies with --all", o.density and "density" or o["per-gram-of"] and "per-gram-of" or "axis")
   end

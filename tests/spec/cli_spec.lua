@@ -376,6 +376,37 @@ describe("tortuga.cli", function()
       assert.truthy(err:find("--per-gram-of ise needs its density", 1, true), err)
     end)
 
+    it("runs describe --full: everything tg.describe gives, as text and JSON", function()
+      local labels = tg.generate.cathode { size = { 32, 32, 32 }, spacing = 2.5e-7, cam_d50 = 1.6e-6, ise_d50 = 1.5e-6, seed = 4 }
+      local tif = dir .. "/full.tif"
+      tg.io.write(tif, labels)
+      local out_json = dir .. "/full.json"
+      os.remove(out_json)
+      local code, out, err = run("describe", { tif, "--full", "--walkers", "200", "--steps", "300", "--reach", "1um",
+                                               "--json", out_json })
+      assert.are.equal(0, code, err)
+      assert.truthy(out:find("active CAM", 1, true), out)
+      assert.truthy(out:find("tau ise, pores filled", 1, true), out)
+      assert.truthy(err:find("flux", 1, true), err)             -- the stages are logged on stderr
+      local d = cjson.decode(read_all(out_json))
+      local direct = tg.describe(tg.io.read(tif), { walk = { walkers = 200, steps = 300 }, active = { reach = "1um" } })
+      assert.are.equal(direct.provenance.sha256, d.provenance.sha256)
+      assert.relnear(direct.tau.ise.flux.tau.z, d.tau.ise.flux.tau.z, 1e-12)
+      assert.relnear(direct.active_cam.active, d.active_cam.active, 1e-12)
+      assert.are.equal(1e-6, d.active_cam.reach)
+      local function usage(args, text)
+        local c, _, e = run("describe", args)
+        assert.are.equal(2, c)
+        assert.truthy(e:find(text, 1, true), e)
+      end
+      usage({ tif, "--full", "--collector", "top" }, "--collector: expected first or last")
+      usage({ tif, "--full", "--reach", "far" }, "--reach: 'far' is not a length")
+      usage({ tif, "--full", "--walkers", "0" }, "--walkers: expected a positive integer")
+      usage({ tif, "--full", "--all" }, "--full already has everything")
+      usage({ tif, "--full", "--phases", "a=0,b=1" }, "needs phases named cam and ise")
+      usage({ tif, "--reach", "1um" }, "--reach only applies with --full")
+    end)
+
     it("reports an unwritable --json path (status 1)", function()
       if not (tg.io and tg.io.write and tg.io.read) then
         pending("tg.io.write / tg.io.read are not in this build yet")
