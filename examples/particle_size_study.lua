@@ -4,7 +4,9 @@
 --   tortuga examples/particle_size_study.lua
 --   options: --out DIR (out/particle_size_study)  --size N (120 voxels)  --spacing NM (200)  --seeds N (3)
 --            --ise "3,4,5,6,7.5" (ISE d50 values, µm)  --ratios "60,70,80" (CAM weight %)  --cam-d50 UM (4)
---            --walkers N (1000)  --steps N (3000)  --small (two sizes, two ratios, two seeds at 40³: for tests)
+--            --walkers N (1000)  --steps N (3000)  --cores F (0.7: share of the ISE packed as particle cores before
+--            the CAM, tg.generate.cathode's ise_cores; 0 = CAM placed at random)
+--            --small (two sizes, two ratios, two seeds at 40³: for tests)
 --
 -- For every ISE d50 and CAM:ISE weight ratio, tg.generate.cathode builds --seeds microstructures (NCM 4.7 g/cm3,
 -- Li3PS4-0.5LiI 1.9 g/cm3, 8 % pores) and tg.describe measures each. λ = d_CAM / d_ISE is the paper's size ratio
@@ -16,7 +18,7 @@ local util = tg.util
 
 local opts = util.script_args(arg, { out = "out/particle_size_study", size = 120, spacing = 200, seeds = 3,
                                      ise = "3,4,5,6,7.5", ratios = "60,70,80", cam_d50 = 4, walkers = 1000, steps = 3000,
-                                     small = false }, "particle_size_study")
+                                     cores = 0.7, small = false }, "particle_size_study")
 if opts.small then
   opts.size, opts.spacing, opts.seeds, opts.ise, opts.ratios = 40, 250, 2, "2,3", "60,70"
   opts.cam_d50, opts.walkers, opts.steps = 1.6, 200, 400
@@ -52,7 +54,7 @@ for _, wt in ipairs(RATIOS) do
     for seed = 1, opts.seeds do
       local labels = sw:time("generate", tg.generate.cathode, { size = { opts.size, opts.size, opts.size }, spacing = spacing,
         cam_fraction = share * (1 - POROSITY), porosity = POROSITY, cam_d50 = opts.cam_d50 * 1e-6, ise_d50 = ise_um * 1e-6,
-        seed = seed })
+        ise_cores = opts.cores * (1 - share) * (1 - POROSITY), seed = seed })
       local d = sw:time("describe", tg.describe, labels, { density = DENSITY, transport_phases = { "ise", "cam" },
         thickness = false, walk = { walkers = opts.walkers, steps = opts.steps, seed = seed },
         input = string.format("ise_d50 %g um, %g:%g, seed %d", ise_um, wt, 100 - wt, seed) })

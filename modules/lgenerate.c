@@ -99,6 +99,7 @@ static int l_cathode(lua_State *L)
     o.porosity = lt_optnumber(L, 1, "porosity", o.porosity);
     o.pore_cam_share = lt_optnumber(L, 1, "pore_cam_share", o.pore_cam_share);
     o.pore_roughness = lt_optnumber(L, 1, "pore_roughness", o.pore_roughness);
+    o.ise_cores = lt_optnumber(L, 1, "ise_cores", o.ise_cores);
     o.seed = (uint64_t)lt_optinteger(L, 1, "seed", (lua_Integer)o.seed);
     int want_grains = lt_optboolean(L, 1, "grains", 0);
 

@@ -17,6 +17,7 @@ SCALE = math.min(1, SIZE * SPACING / 24e-6)       -- particle sizes shrink with 
 PHASES = { pore = 0, cam = 1, ise = 2 }
 DENSITY = { cam = 4.7e3, ise = 1.9e3 }            -- NCM and Li3PS4-0.5LiI, kg/m3
 CAM_SHARE = (0.7 / 4.7) / (0.7 / 4.7 + 0.3 / 1.9) -- 70:30 by weight, as a volume share of the solid
+CORES = 0.7 * (1 - CAM_SHARE) * 0.92              -- 70 % of the ISE packed as particles before the CAM
 DESIGNS = { { name = "BM10", ise_d50 = 7.41e-6 }, { name = "BM03", ise_d50 = 4.93e-6 }, { name = "BM01", ise_d50 = 5.93e-6 } }
 string.format("%d³ voxels of %g nm; particle sizes x %.2f; CAM %.1f %% of the solid volume", SIZE, SPACING * 1e9, SCALE,
   100 * CAM_SHARE)
@@ -30,7 +31,8 @@ string.format("%d³ voxels of %g nm; particle sizes x %.2f; CAM %.1f %% of the s
 
 -- %%
 truth = tg.generate.cathode { size = { SIZE, SIZE, SIZE }, spacing = SPACING, cam_fraction = CAM_SHARE * 0.92,
-                              porosity = 0.08, cam_d50 = 4e-6 * SCALE, ise_d50 = 4.93e-6 * SCALE, seed = 2 }
+                              porosity = 0.08, cam_d50 = 4e-6 * SCALE, ise_d50 = 4.93e-6 * SCALE, ise_cores = CORES,
+                              seed = 2 }
 bse, se, info = tg.generate.sem(truth, { drift = 0.3, noise = 6, blur = 0.8, curtaining = 8, illumination = 0.15, seed = 2 })
 tg.display(truth)
 se
@@ -100,7 +102,8 @@ print(d)
 list = {}
 for i, design in ipairs(DESIGNS) do
   local labels = tg.generate.cathode { size = { SIZE, SIZE, SIZE }, spacing = SPACING, cam_fraction = CAM_SHARE * 0.92,
-                                       porosity = 0.08, cam_d50 = 4e-6 * SCALE, ise_d50 = design.ise_d50 * SCALE, seed = i }
+                                       porosity = 0.08, cam_d50 = 4e-6 * SCALE, ise_d50 = design.ise_d50 * SCALE,
+                                       ise_cores = CORES, seed = i }
   local di = tg.describe(labels, { density = DENSITY, thickness = false, walk = { walkers = 500, steps = 1500 } })
   list[i] = { name = design.name, descriptors = { interfaces = di.interfaces, tau = di.tau, active_cam = di.active_cam,
                                                   design = { ise_d50 = design.ise_d50 } } }

@@ -16,6 +16,7 @@ CAM_D50 = 4e-6 * SCALE
 ISE_D50 = { 3e-6 * SCALE, 5e-6 * SCALE, 7.5e-6 * SCALE }
 SEEDS = SIZE >= 64 and 3 or 2
 CAM_SHARE = (0.7 / 4.7) / (0.7 / 4.7 + 0.3 / 1.9) -- 70:30 by weight
+CORES = 0.7 * (1 - CAM_SHARE) * 0.92              -- 70 % of the ISE packed as particles before the CAM
 string.format("%d³ voxels of %g nm, CAM d50 %.2f µm, %d seeds per size", SIZE, SPACING * 1e9, CAM_D50 * 1e6, SEEDS)
 
 -- %%
@@ -28,7 +29,8 @@ runs = {}
 for _, ise in ipairs(ISE_D50) do
   for seed = 1, SEEDS do
     local labels = tg.generate.cathode { size = { SIZE, SIZE, SIZE }, spacing = SPACING, cam_fraction = CAM_SHARE * 0.92,
-                                         porosity = 0.08, cam_d50 = CAM_D50, ise_d50 = ise, seed = seed }
+                                         porosity = 0.08, cam_d50 = CAM_D50, ise_d50 = ise, ise_cores = CORES,
+                                         seed = seed }
     local d = tg.describe(labels, { density = { cam = 4.7e3, ise = 1.9e3 }, thickness = false, transport_phases = { "ise" },
                                     walk = { walkers = 500, steps = 1500, seed = seed } })
     runs[#runs + 1] = { lambda = CAM_D50 / ise, seed = seed, S_cam_ise = d.interfaces["cam-ise"].per_gram,

@@ -13,7 +13,7 @@
 #endif
 
 /* RNG purpose tags (the stream is tag x item). */
-enum { TAG_CAM = 0x43414d, TAG_ISE = 0x495345, TAG_NOISE1 = 0x4e3100, TAG_NOISE2 = 0x4e3200 };
+enum { TAG_CAM = 0x43414d, TAG_ISE = 0x495345, TAG_NOISE1 = 0x4e3100, TAG_NOISE2 = 0x4e3200, TAG_CORE = 0x434f52 };
 
 #define BLOCK 8            /* edge of the voxel blocks that share one candidate list */
 #define PLACE_TRIES 400    /* placement attempts per CAM particle */
@@ -111,8 +111,8 @@ typedef struct geom {
     int64_t nvox;
 } geom;
 
-/* Count the voxels of ball b that are not CAM yet; set them to CAM if write. */
-static int64_t ball_raster(uint8_t *lab, const geom *G, const tg_ball *b, int write)
+/* Count the voxels of ball b that do not hold `value` yet; set them to it if write. */
+static int64_t ball_paint(uint8_t *lab, const geom *G, const tg_ball *b, int write, uint8_t value)
 {
     const int64_t *n = G->n;
     const double *s = G->s;
@@ -136,14 +136,20 @@ static int64_t ball_raster(uint8_t *lab, const geom *G, const tg_ball *b, int wr
             if (ihi > n[0] - 1) ihi = n[0] - 1;
             uint8_t *row = lab + (k * n[1] + j) * n[0];
             for (int64_t i = ilo; i <= ihi; i++) {
-                if (row[i] != TG_CATHODE_CAM) {
+                if (row[i] != value) {
                     cnt++;
-                    if (write) row[i] = TG_CATHODE_CAM;
+                    if (write) row[i] = value;
                 }
             }
         }
     }
     return cnt;
+}
+
+/* Count the voxels of ball b that are not CAM yet; set them to CAM if write. */
+static int64_t ball_raster(uint8_t *lab, const geom *G, const tg_ball *b, int write)
+{
+    return ball_paint(lab, G, b, write, TG_CATHODE_CAM);
 }
 
 /* Log-normal diameter clipped to [dlo, dhi]. */
@@ -177,7 +183,7 @@ static int fits(const bgrid *g, const double c[3], double r, double rmax, double
 
 /* Propose positions for particle of radius r until one fits; returns 1 and the centre, or 0. */
 static int propose(const tg_cathode_opts *o, const geom *G, const bgrid *g, tg_rng *rng, double r, double rmax,
-                   double c[3])
+                   const bgrid *avoid, double avoid_rmax, double c[3])
 {
     for (int a = 0; a < PLACE_TRIES; a++) {
         double ov = o->cam_overlap;
@@ -196,7 +202,7 @@ static int propose(const tg_cathode_opts *o, const geom *G, const bgrid *g, tg_r
         } else {
             for (int d = 0; d < 3; d++) c[d] = -r + tg_rng_uniform(rng) * (G->L[d] + 2 * r);
         }
-        if (fits(g, c, r, rmax, ov)) return 1;
+        if (fits(g, c, r, rmax, ov) && (!avoid || fits(avoid, c, r, avoid_rmax, ov))) return 1;
     }
     return 0;
 }
@@ -221,7 +227,7 @@ static int64_t fit_last(uint8_t *lab, const geom *G, tg_ball *b, int64_t remaini
 }
 
 static tg_status place_cam(tg_ctx *ctx, const tg_cathode_opts *o, const geom *G, uint8_t *lab, bgrid *g,
-                           int64_t *cam_count)
+                           const bgrid *cores, double core_rmax, int64_t *cam_count)
 {
     double smin = fmin(G->s[0], fmin(G->s[1], G->s[2]));
     double dlo = fmax(o->cam_d50 * exp(-3 * o->cam_sigma), 2 * smin);
@@ -248,7 +254,7 @@ static tg_status place_cam(tg_ctx *ctx, const tg_cathode_opts *o, const geom *G,
         tg_rng rng = tg_rng_make(o->seed, tg_rng_stream(TAG_CAM, (uint64_t)i));
         tg_ball b;
         b.r = 0.5 * lognormal_d(&rng, o->cam_d50, o->cam_sigma, dlo, dhi);
-        if (!propose(o, G, g, &rng, b.r, rmax, b.c)) continue;
+        if (!propose(o, G, g, &rng, b.r, rmax, cores, core_rmax, b.c)) continue;
         int64_t add = ball_raster(lab, G, &b, 0);
         if (add == 0) continue; /* wholly hidden or outside the box: the list keeps visible particles only */
         int last = 0;
@@ -264,6 +270,52 @@ static tg_status place_cam(tg_ctx *ctx, const tg_cathode_opts *o, const geom *G,
         if (last) break;
     }
     *cam_count = cam;
+    return TG_OK;
+}
+
+/* ---- step 0 (ise_cores > 0): ISE particle cores placed before the CAM ----
+ * Spheres of the ISE size distribution, random sequential addition without overlap (relaxed like the CAM's after
+ * RELAX_AFTER tries), until they cover ise_cores of the box; counted on a scratch mask (1 byte per voxel). The CAM
+ * then avoids them (the same overlap limit as between CAM particles) and they become the Laguerre seeds. */
+static tg_status place_cores(tg_ctx *ctx, const tg_cathode_opts *o, const geom *G, uint8_t *mask, bgrid *g,
+                             double *rmax_out)
+{
+    double smin = fmin(G->s[0], fmin(G->s[1], G->s[2]));
+    double dlo = fmax(o->ise_d50 * exp(-3 * o->ise_sigma), 2 * smin);
+    double dhi = fmax(o->ise_d50 * exp(3 * o->ise_sigma), 2 * smin);
+    double rmax = 0.5 * dhi, lo[3], hi[3], vext = 1;
+    for (int a = 0; a < 3; a++) {
+        lo[a] = -rmax;
+        hi[a] = G->L[a] + rmax;
+        vext *= hi[a] - lo[a];
+    }
+    *rmax_out = rmax;
+    tg_status st = bgrid_init(ctx, g, lo, hi, 2 * rmax);
+    if (st) return st;
+    int64_t target = llround(o->ise_cores * (double)G->nvox), got = 0;
+    double ev = 3.141592653589793 / 6 * pow(o->ise_d50, 3) * exp(4.5 * sq(o->ise_sigma));
+    double limit = 20.0 * o->ise_cores * vext / ev + 1000.0;
+    for (int64_t i = 0; got < target; i++) {
+        if ((double)i > limit)
+            return tg_fail(ctx, TG_ERR_ARG, "generate.cathode: ise_cores=%g could not be reached (%.4f); lower it",
+                           o->ise_cores, (double)got / (double)G->nvox);
+        if ((i & 63) == 0 && tg_progress(ctx, 0.1 * (double)got / (double)target, "generate.cathode"))
+            return tg_fail(ctx, TG_ERR_CANCELLED, "generate.cathode: cancelled");
+        tg_rng rng = tg_rng_make(o->seed, tg_rng_stream(TAG_CORE, (uint64_t)i));
+        tg_ball b;
+        b.r = 0.5 * lognormal_d(&rng, o->ise_d50, o->ise_sigma, dlo, dhi);
+        int placed = 0;
+        for (int a = 0; a < PLACE_TRIES && !placed; a++) {
+            double ov = a >= RELAX_AFTER ? 0.5 * (a - RELAX_AFTER) / (double)(PLACE_TRIES - RELAX_AFTER) : 0.0;
+            for (int d = 0; d < 3; d++) b.c[d] = -b.r + tg_rng_uniform(&rng) * (G->L[d] + 2 * b.r);
+            placed = fits(g, b.c, b.r, rmax, ov);
+        }
+        if (!placed) continue;
+        int64_t add = ball_paint(mask, G, &b, 1, 1);
+        if (add == 0) continue;
+        got += add;
+        if ((st = bgrid_add(ctx, g, b))) return st;
+    }
     return TG_OK;
 }
 
@@ -578,12 +630,15 @@ tg_status tg_cathode_check(tg_ctx *ctx, const tg_cathode_opts *o)
     struct { const char *name; double v, lo, hi; } r[] = {
         {"cam_fraction", o->cam_fraction, 0, 1}, {"porosity", o->porosity, 0, 1},
         {"cam_overlap", o->cam_overlap, 0, 1}, {"cam_clustering", o->cam_clustering, 0, 1},
-        {"pore_cam_share", o->pore_cam_share, 0, 1},
+        {"pore_cam_share", o->pore_cam_share, 0, 1}, {"ise_cores", o->ise_cores, 0, 0.9},
     };
     for (size_t i = 0; i < sizeof r / sizeof r[0]; i++)
         if (!(r[i].v >= r[i].lo && r[i].v <= r[i].hi))
             return tg_fail(ctx, TG_ERR_ARG, "generate.cathode: %s must be in [%g, %g], got %g", r[i].name, r[i].lo,
                            r[i].hi, r[i].v);
+    if (o->ise_cores > 0 && !(o->ise_cores < 1 - o->cam_fraction - o->porosity))
+        return tg_fail(ctx, TG_ERR_ARG, "generate.cathode: ise_cores (%g) must be below the ISE fraction 1 - cam_fraction - "
+                       "porosity = %g", o->ise_cores, 1 - o->cam_fraction - o->porosity);
     if (!(o->cam_fraction + o->porosity < 1))
         return tg_fail(ctx, TG_ERR_ARG, "generate.cathode: cam_fraction + porosity must be < 1 (ISE is the rest), "
                        "got %g + %g", o->cam_fraction, o->porosity);
@@ -638,15 +693,28 @@ tg_status tg_cathode(tg_ctx *ctx, const tg_cathode_opts *o, tg_volume *labels, t
     score = tg_malloc((size_t)G.nvox * sizeof *score);
     if (!score) { st = tg_fail(ctx, TG_ERR_NOMEM, "generate.cathode: out of memory for the score field"); goto done; }
 
+    /* 0. ISE cores (optional), counted on the label buffer itself, cleared before the CAM */
+    bgrid core;
+    memset(&core, 0, sizeof core);
+    double core_rmax = 0;
+    if (o->ise_cores > 0) {
+        if ((st = place_cores(ctx, o, &G, lab, &core, &core_rmax))) { bgrid_free(&core); goto done; }
+        memset(lab, 0, (size_t)G.nvox);
+    }
+
     /* 1. CAM */
     int64_t ncam = 0;
-    if ((st = place_cam(ctx, o, &G, lab, &cam, &ncam))) goto done;
+    st = place_cam(ctx, o, &G, lab, &cam, o->ise_cores > 0 ? &core : NULL, core_rmax, &ncam);
+    if (st) { bgrid_free(&core); goto done; }
     double smin = fmin(G.s[0], fmin(G.s[1], G.s[2])), smax = fmax(G.s[0], fmax(G.s[1], G.s[2]));
     double cam_rmax = 0.5 * fmax(o->cam_d50 * exp(3 * o->cam_sigma), 2 * smin);
 
     /* 2. ISE seeds; noise lattices */
     double ise_reach = 1.3 * fmax(o->ise_d50, 2 * smax);
-    if ((st = place_seeds(ctx, o, &G, &cam, cam_rmax, &ise, ise_reach))) goto done;
+    if (o->ise_cores > 0) {
+        ise = core; /* the cores are the grains' seeds */
+        ise_reach = fmax(ise_reach, 2.6 * core_rmax);
+    } else if ((st = place_seeds(ctx, o, &G, &cam, cam_rmax, &ise, ise_reach))) goto done;
     double lam = fmax(0.25 * o->ise_d50, 1.5 * smax);
     if ((st = vnoise_init(ctx, &n1, &G, lam, o->seed, TAG_NOISE1))) goto done;
     if ((st = vnoise_init(ctx, &n2, &G, lam, o->seed, TAG_NOISE2))) goto done;

@@ -18,6 +18,11 @@
  *     rasterised at once and the new CAM voxels counted; the sphere that would overshoot the target has its
  *     radius bisected so the CAM voxel count lands on round(cam_fraction * N) (to within the few voxels
  *     that share one distance from its centre). Sequential and deterministic.
+ *  0. Optional (ise_cores > 0): ISE particle cores first. Spheres of the ISE size distribution are packed without
+ *     overlap until they cover ise_cores of the box; the CAM particles of step 1 may not overlap them beyond
+ *     cam_overlap, and they are the seeds of step 2. Large electrolyte particles then push the CAM into the
+ *     spaces between them (CAM clusters), as ball-milling to a smaller ISE size undoes: the paper's mechanism
+ *     for the lower CAM-ISE contact and higher ionic tortuosity of its coarse electrolyte.
  *  2. ISE: a Laguerre (power) tessellation of the space left, seeds at density 1 / E[pi d^3 / 6] with d
  *     log-normal (median ise_d50, ise_sigma), seeds falling inside CAM discarded, weight r^2. Each
  *     non-CAM voxel belongs to the grain of its nearest seed in power distance.
@@ -62,11 +67,12 @@ typedef struct tg_cathode_opts {
     double pore_cam_share; /* share of the pore voxels put in CAM-CAM gaps (rest at ISE grain junctions), [0, 1] */
     double pore_roughness; /* amplitude of the noise that shapes pore blobs (>= 0; 0 = smooth scores) */
     uint64_t seed;
+    double ise_cores;      /* [0, 0.9]: fraction of the box covered by ISE particle cores placed before the CAM (0: none) */
 } tg_cathode_opts;
 
 #define TG_CATHODE_OPTS_INIT                                                                    \
     {                                                                                           \
-        {200, 200, 200}, {1e-7, 1e-7, 1e-7}, 0.5, 4e-6, 0.3, 0.15, 0.3, 5e-6, 0.3, 0.08, 0.7, 1.0, 1 \
+        {200, 200, 200}, {1e-7, 1e-7, 1e-7}, 0.5, 4e-6, 0.3, 0.15, 0.3, 5e-6, 0.3, 0.08, 0.7, 1.0, 1, 0.0 \
     }
 
 typedef struct tg_ball {

@@ -52,6 +52,8 @@ local CATHODE_DEFAULTS = {
   porosity = 0.08,          -- target pore fraction (exact to the voxel)
   pore_cam_share = 0.7,     -- share of pores in CAM-CAM gaps; the rest sit at ISE grain junctions
   pore_roughness = 1.0,     -- noise amplitude that shapes pores into irregular blobs (0 = smooth)
+  ise_cores = 0,            -- 0..0.9: share of the box packed with ISE particle cores BEFORE the CAM (0 = off); the
+                            -- CAM then fills the spaces between them, so coarse ISE makes CAM clusters (see below)
   seed = 1,                 -- integer; same seed, same volume, whatever the thread count
   grains = false,           -- true: also return info.grains, an i32 volume of ISE grain ids (0 elsewhere)
 }
@@ -63,7 +65,10 @@ local CATHODE_DEFAULTS = {
 -- volume is a crop of an infinite sample (particles are cut by the faces, no depleted layer). ISE fills the
 -- rest as a Laguerre grain structure of median size ise_d50. Pores take exactly round(porosity * N) voxels,
 -- preferentially in the narrow gaps between CAM particles (CAM clusters, as in Minnmann et al. 2024) and at
--- ISE grain junctions. The CAM fraction is hit by shrinking the last particle. See engine/generate/tg_cathode.h.
+-- ISE grain junctions. The CAM fraction is hit by shrinking the last particle. With ise_cores > 0 spheres of the
+-- ISE size are packed first (without overlap, covering that share of the box), the CAM avoids them and they seed
+-- the ISE grains: coarse electrolyte then pushes the CAM into clusters between its particles, the mechanism the
+-- paper gives for its coarse electrolyte's smaller CAM-ISE interface. See engine/generate/tg_cathode.h.
 -- info = { fractions = {pore=, cam=, ise=}, voxels = {...}, targets = {cam=, pore=}, particles = {cam=, ise=},
 --          cam_particles = { {x=, y=, z=, d=}, ... } (metres; centres may lie outside the box), seed = ...,
 --          params = {the options used}, grains = <i32 volume> if requested }
@@ -114,6 +119,7 @@ function M.cathode(opts)
   number_in(o, "cam_clustering", 0, 1, where)
   number_in(o, "pore_cam_share", 0, 1, where)
   number_in(o, "pore_roughness", 0, 10, where)
+  number_in(o, "ise_cores", 0, 0.9, where)
   if math.type(o.seed) ~= "integer" then
     error(where .. ": seed must be an integer, got " .. tostring(o.seed), 2)
   end
