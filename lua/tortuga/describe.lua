@@ -288,10 +288,15 @@ function M.describe(labels, opts)
     end
   end
 
+  local walk_o = util.options(o.walk, { walkers = 2000, steps = 5000, seed = 1, start = "phase" }, where .. " walk")
+  local flux_o = util.options(o.flux, { tol = 1e-6, boundary = "taufactor", fraction = "total", max_iter = 2000 },
+                              where .. " flux")
+  local active_o
+  if o.active ~= false and phases.cam and phases.ise then
+    active_o = util.options(o.active, { axis = "z", collector = "first", reach = calibrated and "2um" or 20,
+                                        connectivity = 6 }, where .. " active")
+  end
   if o.transport then
-    local walk_o = util.options(o.walk, { walkers = 2000, steps = 5000, seed = 1, start = "phase" }, where .. " walk")
-    local flux_o = util.options(o.flux, { tol = 1e-6, boundary = "taufactor", fraction = "total", max_iter = 2000 },
-                                where .. " flux")
     d.tau = {}
     local flux_axis = #axes == 3 and "all" or nil
     local function flux(cond, field)
@@ -344,9 +349,8 @@ function M.describe(labels, opts)
     d.conventions.filled = "ISE flux with the pores conducting like ISE (full densification, the paper's Fig. S7)"
   end
 
-  if o.active ~= false and phases.cam and phases.ise then
-    local a_o = util.options(o.active, { axis = "z", collector = "first", reach = calibrated and "2um" or 20,
-                                         connectivity = 6 }, where .. " active")
+  if active_o then
+    local a_o = active_o
     local a = stage("active CAM", tg.measure.active_cam, lv, { cam = phases.cam, ise = phases.ise, axis = a_o.axis,
                                                                 collector = a_o.collector, reach = a_o.reach,
                                                                 connectivity = a_o.connectivity })
@@ -364,8 +368,8 @@ function M.describe(labels, opts)
   prov.parameters = {
     phases = copy(phases), density = copy(density), per_gram_of = per_gram_of, surfaces = o.surfaces,
     chords = copy(chords_o), thickness = o.thickness, percolation = o.percolation, transport = o.transport,
-    axes = copy(axes), transport_phases = copy(tphases), walk = copy(o.walk), flux = copy(o.flux), filled = o.filled,
-    active = copy(o.active),
+    axes = copy(axes), transport_phases = copy(tphases), walk = o.transport and copy(walk_o) or nil,
+    flux = o.transport and copy(flux_o) or nil, filled = o.transport and o.filled or nil, active = copy(active_o),
   }
   if #d.notes == 0 then d.notes = nil end
   return d
