@@ -1132,23 +1132,27 @@ end
 -- (the file ../shared/reference/minnmann2024-measured.json holds these and more, with their sources).
 local PAPER_VALUES = {
   BM10 = { ise_d50 = "7.41 um", S_cam_ise = "0.11 m2/g", kappa_ion_exp = 15, discharge_capacity_0p1C = "92 mAh/g",
-           cam_utilization_initial = 0.62, sigma_ion_eff = "0.05 mS/cm", sigma_ion_bulk = "2.0 mS/cm" },
+           cam_utilization_initial = 0.62, sigma_ion_eff = "0.05 mS/cm", sigma_ion_bulk = "2.0 mS/cm",
+           cam_specific_surface = "0.5 m2/g" },
   BM03 = { ise_d50 = "4.93 um", S_cam_ise = "0.24 m2/g", kappa_ion_exp = 6, discharge_capacity_0p1C = "156 mAh/g",
-           cam_utilization_initial = 0.77, sigma_ion_eff = "0.11 mS/cm", sigma_ion_bulk = "1.7 mS/cm" },
+           cam_utilization_initial = 0.77, sigma_ion_eff = "0.11 mS/cm", sigma_ion_bulk = "1.7 mS/cm",
+           cam_specific_surface = "0.5 m2/g" },
   BM01 = { ise_d50 = "5.93 um", S_cam_ise = "0.24 m2/g", kappa_ion_exp = 6, discharge_capacity_0p1C = "152 mAh/g",
-           cam_utilization_initial = 0.77, sigma_ion_bulk = "1.6 mS/cm" },
+           cam_utilization_initial = 0.77, sigma_ion_bulk = "1.6 mS/cm", cam_specific_surface = "0.5 m2/g" },
 }
 
 --- The paper's measured values: the path of minnmann2024-measured.json when it is found (the environment's
 -- TG_SHARED_DATA/../reference, ../shared/reference beside the working directory or beside `script`), else a
--- table of the values the paper's text gives. Returns value, description.
-function M.paper_reference(script)
+-- table of the values the paper's text gives. Returns value, description. search = false: the table, always.
+function M.paper_reference(script, search)
   local candidates = {}
+  if search == false then script = nil end
   local data = os.getenv("TG_SHARED_DATA")
   if data then candidates[#candidates + 1] = data .. "/../reference/minnmann2024-measured.json" end
   local here = script and script:match("^(.*)/[^/]*$")
   if here then candidates[#candidates + 1] = here .. "/../../shared/reference/minnmann2024-measured.json" end
   candidates[#candidates + 1] = "../shared/reference/minnmann2024-measured.json"
+  if search == false then candidates = {} end
   for _, c in ipairs(candidates) do
     local f = io.open(c, "rb")
     if f then f:close() return c, c end

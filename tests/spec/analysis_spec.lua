@@ -468,5 +468,12 @@ describe("tg.analysis workflow helpers", function()
     assert.relnear(0.11, S:value("BM10", "measured.S_cam_ise"), 1e-12)
     assert.are.equal(15, S:value("BM10", "kappa_ion_exp"))
     assert.are.equal("string", type(what))
+    -- the built-in values give the same derived coverage (0.11 / 0.5) as the file
+    local built, said = tg.analysis.paper_reference(nil, false)
+    assert.are.equal("table", type(built))
+    assert.truthy(said:find("built into", 1, true))
+    local B = tg.analysis.samples { measured = built }
+    assert.relnear(0.22, B:value("BM10", "derived.coverage"), 1e-12)
+    assert.relnear(S:value("BM03", "derived.coverage"), B:value("BM03", "derived.coverage"), 1e-12)
   end)
 end)
