@@ -9,9 +9,13 @@
  * NaN: the median sorts NaN after every number (as numpy.sort does): a window's median is NaN only when
  * more than half of it is NaN. The mean of a window with a NaN is NaN.
  * Algorithm: median — the window is gathered from (2r+1)^(d-1) padded rows and the middle element selected
- * (quickselect), O((2r+1)^d) per voxel; mean — separable running sums, O(1) per voxel and axis.
- * Memory per voxel: the output (1-8 bytes median, 4 bytes mean); per thread (2r+1)^(d-1) padded rows
- * (median) or a block of max(ny, nz) x 256 floats (mean).
+ * (quickselect), O((2r+1)^d) per voxel; for the 3D radius-1 median of u8, u16 and f32 (the common case) a selection
+ * network instead: Batcher's odd-even merge sort for 32 inputs (27 values + 5 x +inf) pruned to the
+ * compare-exchanges the 14th output depends on, each applied as SIMD min/max to a block of 64 voxels of a row at
+ * once (exact: those types convert to float without loss; rows holding a NaN take the quickselect path);
+ * mean — separable running sums, O(1) per voxel and axis.
+ * Memory per voxel: the output (1-8 bytes median, 4 bytes mean); per thread (2r+1)^(d-1) padded rows and
+ * 32 x 64 floats (median) or a block of max(ny, nz) x 256 floats (mean).
  * Threading: OpenMP over rows (median, x pass of the mean) and column blocks; bit-identical for any thread count.
  */
 #ifndef TG_RANK_H
