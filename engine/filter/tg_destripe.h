@@ -37,7 +37,7 @@ typedef struct tg_destripe_opts {
     int horizontal; /* 0: vertical stripes (constant along y, the default); 1: horizontal (constant along x) */
 } tg_destripe_opts;
 
-#define TG_DESTRIPE_OPTS_INIT { 4, 6, 2.0, 0 }
+#define TG_DESTRIPE_OPTS_INIT { 3, 4, 0.5, 0 } /* see lua/tortuga/filter.lua: meet the targets on generated curtaining */
 
 /* The 2N minimum-phase Daubechies scaling filter (PyWavelets' dbN rec_lo), sum sqrt(2), sum of squares 1.
  * Returns 0, or -1 if order is outside 1..TG_DAUBECHIES_MAX. */

@@ -11,7 +11,8 @@
 #include <omp.h>
 #endif
 
-enum { TAG_DRIFT = 0x445249, TAG_ILLUM = 0x494c4c, TAG_CURTAIN = 0x435552, TAG_NOISE = 0x4e4f49 };
+enum { TAG_DRIFT = 0x445249, TAG_ILLUM = 0x494c4c, TAG_CURTAIN = 0x435552, TAG_NOISE = 0x4e4f49,
+       TAG_CURTAIN_SHAPE = 0x435553 };
 
 static inline double sq(double a) { return a * a; }
 
@@ -155,25 +156,41 @@ static void blur_image(float *img, float *T, int64_t nx, int64_t ny, const doubl
 
 static inline double smooth(double f) { return f * f * (3 - 2 * f); }
 
-/* Curtain lattice value at (ix along x, iz along z). */
-static inline double curtain_lattice(const tg_sem_opts *o, int64_t ix, int64_t iz)
+/* Curtaining: streaks on cells of CURTAIN_PITCH widths along x, one per cell (see tg_sem.h). */
+#define CURTAIN_PITCH 4.0
+
+/* Amplitude lattice value of the streak of cell ic at z-lattice node iz: N(0, 1). */
+static inline double curtain_amp(const tg_sem_opts *o, int64_t ic, int64_t iz)
 {
     double a, b;
-    tg_rng_normal2(o->seed, tg_rng_stream(TAG_CURTAIN, (uint64_t)iz), (uint64_t)ix, &a, &b);
-    return o->curtaining * a;
+    tg_rng_normal2(o->seed, tg_rng_stream(TAG_CURTAIN, (uint64_t)iz), (uint64_t)ic, &a, &b);
+    return a;
 }
 
-/* The stripe profile c(x) of slice z. */
+/* The stripe profile c(x) of slice z: the sum of the streaks of every cell that reaches [0, nx). */
 static void curtain_profile(const tg_sem_opts *o, int64_t nx, int64_t z, double *c)
 {
     double uz = (double)z / o->curtain_depth, fz = floor(uz), wz = smooth(uz - fz);
     int64_t iz = (int64_t)fz;
-    for (int64_t x = 0; x < nx; x++) {
-        double ux = (double)x / o->curtain_width, fx = floor(ux), wx = smooth(ux - fx);
-        int64_t ix = (int64_t)fx;
-        double v0 = (1 - wx) * curtain_lattice(o, ix, iz) + wx * curtain_lattice(o, ix + 1, iz);
-        double v1 = (1 - wx) * curtain_lattice(o, ix, iz + 1) + wx * curtain_lattice(o, ix + 1, iz + 1);
-        c[x] = (1 - wz) * v0 + wz * v1;
+    double pitch = CURTAIN_PITCH * o->curtain_width, reach = 4 * 1.6 * o->curtain_width / 2.3548;
+    int64_t c0 = (int64_t)floor(-reach / pitch) - 1, c1 = (int64_t)ceil(((double)nx + reach) / pitch) + 1;
+    for (int64_t x = 0; x < nx; x++) c[x] = 0;
+    for (int64_t ic = c0; ic <= c1; ic++) {
+        /* position and width are fixed for the stack (the topography that casts the streak persists), the
+         * strength wanders with z */
+        tg_u32x4 r = tg_rng_block(o->seed, tg_rng_stream(TAG_CURTAIN_SHAPE, 0), (uint64_t)ic);
+        double xc = ((double)ic + tg_rng_u01_(r.v[0], r.v[1])) * pitch;
+        double fwhm = o->curtain_width * (0.4 + 1.2 * tg_rng_u01_(r.v[2], r.v[3]));
+        double s = fwhm / 2.3548, amp = o->curtaining * ((1 - wz) * curtain_amp(o, ic, iz) + wz * curtain_amp(o, ic, iz + 1));
+        int64_t xa = (int64_t)floor(xc - 4 * s), xb = (int64_t)ceil(xc + 4 * s);
+        if (xa < 0) xa = 0;
+        if (xb > nx - 1) xb = nx - 1;
+        /* tilt contrast: the signal follows the slope of a groove of Gaussian depth profile, so a streak is a
+         * derivative of a Gaussian (bright flank, dark flank), peak |value| = amp at x = xc -+ s */
+        for (int64_t x = xa; x <= xb; x++) {
+            double u = ((double)x - xc) / s;
+            c[x] += amp * -u * exp(0.5 - 0.5 * u * u);
+        }
     }
 }
 

@@ -14,9 +14,16 @@
  *     Undoing it (registration) means sampling the drifted slice at (x + dx, y + dy), i.e. shifting by -drift.
  *     BSE and SE drift identically (one beam, two detectors).
  *   - blur: in-plane Gaussian of sigma `blur` pixels (the probe size), edges replicated.
- *   - curtaining: additive vertical stripes (constant along y, the milling direction in the image, varying along
- *     x): value noise along x with lattice spacing curtain_width pixels and along z with lattice spacing
- *     curtain_depth slices, lattice values N(0, curtaining^2) in grey levels, smooth-step interpolated.
+ *   - curtaining: additive vertical streaks, as FIB milling leaves them: narrow (FWHM 1-4 px at the default
+ *     width), constant along y (the milling direction in the image), of varying strength and sign, persisting
+ *     from slice to slice with a strength that changes slowly. Model: x is cut into cells of 4 curtain_width
+ *     pixels; each cell holds one streak, a Gaussian profile across x of FWHM curtain_width * U(0.4, 1.6) centred
+ *     at a uniform position in the cell (both fixed for the stack: the topography that casts a streak persists
+ *     as the face advances), with peak amplitude curtaining * a(z), a(z) value noise along z (N(0, 1) lattice
+ *     values every curtain_depth slices, smooth-step interpolated), so streaks fade in and out and flip sign
+ *     over a few curtain_depth. The profile c(x) of a slice is the sum of its streaks. Its power sits mostly at
+ *     spatial frequencies along x around 1 / (2 curtain_width) and above 1 / (8 curtain_width), i.e. in the
+ *     fine wavelet detail bands where the stripe filter of Münch et al. acts.
  *   - illumination: multiplicative, f(x, y) = 1 + illumination * (2 g - 1), g a broad Gaussian spot
  *     (sigma = 0.6 * max(nx, ny)) whose centre wanders slowly and smoothly with z.
  *   - noise: additive Gaussian, standard deviation `noise` grey levels, independent per pixel and detector.
@@ -42,9 +49,9 @@ typedef struct tg_sem_opts {
     double edge;           /* SE edge brightness, grey levels (0 = off) */
     double noise;          /* std of the additive noise, grey levels (0 = off) */
     double drift;          /* std of the per-slice drift step, pixels (0 = off) */
-    double curtaining;     /* std of the stripe lattice values, grey levels (0 = off) */
-    double curtain_width;  /* stripe correlation along x, pixels (> 0) */
-    double curtain_depth;  /* stripe correlation along z, slices (> 0) */
+    double curtaining;     /* std of the streaks' peak amplitude, grey levels (0 = off) */
+    double curtain_width;  /* mean streak FWHM across x, pixels (> 0); one streak per 4 widths */
+    double curtain_depth;  /* correlation of the streak strength along z, slices (> 0) */
     double illumination;   /* relative amplitude of the illumination field, [0, 1) (0 = off) */
     double blur;           /* Gaussian sigma in pixels (0 = off) */
     uint64_t seed;
@@ -53,7 +60,7 @@ typedef struct tg_sem_opts {
 
 #define TG_SEM_OPTS_INIT                                                                         \
     {                                                                                            \
-        {0, 1, 2}, {30, 200, 120}, {20, 95, 115}, 60, 6, 0.5, 8, 3, 20, 0.15, 0.8, 1, TG_U8      \
+        {0, 1, 2}, {30, 200, 120}, {20, 95, 115}, 60, 6, 0.5, 8, 2.5, 20, 0.15, 0.8, 1, TG_U8      \
     }
 
 typedef struct tg_sem_info {

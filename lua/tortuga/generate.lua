@@ -138,9 +138,9 @@ local SEM_DEFAULTS = {
   edge = 60,          -- SE brightening at phase boundaries, twice that on the solid side of pore edges
   noise = 6,          -- additive Gaussian noise, standard deviation in grey levels (0/false = off)
   drift = 0.5,        -- std of the per-slice random-walk step of the content, pixels (0/false = off)
-  curtaining = 8,     -- vertical stripes: std of the stripe values, grey levels (0/false = off)
-  curtain_width = 3,  -- stripe correlation length along x, pixels
-  curtain_depth = 20, -- stripe correlation length along z, slices
+  curtaining = 8,     -- vertical curtain streaks: std of each streak's peak amplitude, grey levels (0/false = off)
+  curtain_width = 2.5,-- mean streak width (FWHM across x, pixels; widths 0.4-1.6x this, one streak per 4 widths)
+  curtain_depth = 20, -- correlation of the streak strengths along z, slices (positions persist through the stack)
   illumination = 0.15,-- multiplicative illumination spot: 1 +- illumination (0/false = off)
   blur = 0.8,         -- in-plane Gaussian sigma, pixels (0/false = off)
   seed = 1,           -- integer; same seed, same images, whatever the thread count
@@ -155,6 +155,9 @@ local SEM_DEFAULTS = {
 -- content at (x, y) of the undrifted slice appears at (x + dx, y + dy) of the returned slice; bilinear
 -- interpolation, edge pixels replicated. A registration undoes it by shifting slice z by -info.drift[z],
 -- i.e. sampling the returned slice at (x + dx, y + dy). BSE and SE drift identically.
+-- Curtaining: narrow vertical streaks as FIB milling leaves them (constant along y, 1-4 px wide at the default
+-- width, signed strengths that drift slowly from slice to slice, positions fixed through the stack), added after
+-- the blur; most of their power is at fine scales along x, where tg.filter.destripe acts.
 -- With every artefact off (noise, drift, curtaining, illumination, blur = 0 and edge = 0 for SE) the images
 -- are exactly the phase grey levels. See engine/generate/tg_sem.h for the model.
 -- info = { drift = { {x=0, y=0}, {x=..., y=...}, ... }, drift_convention = "...", units = "px", params = {...} }
