@@ -4,7 +4,7 @@
 --    scipy.ndimage.gaussian_filter / median_filter (bench/filter_ref.py with /usr/bin/python3).
 -- 2. Registration of `slices` slices of size^2 (a grain texture drifted by a known random walk) against
 --    skimage.registration.phase_cross_correlation(upsample_factor=20) on consecutive pairs; both accuracies printed.
--- 3. Destripe throughput (slices per second at size^2).
+-- 3. Destripe and flatten throughput (slices per second at size^2).
 -- Timings are wall-clock, best of `repeat`; tortuga uses tg.threads() threads (TG_THREADS / default).
 local tg = require "tortuga"
 local opts = tg.util.script_args(arg, { n = 256, ["repeat"] = 3, slices = 40, size = 1024, out = "/tmp/tortuga-bench" },
@@ -104,24 +104,43 @@ f:write(u8:bytes())
 f:close()
 local shifts
 local tg_reg = best_of(opts["repeat"], function() shifts = tg.filter.register(u8) end)
+local threads = tg.threads()
+tg.threads(1)
+local tg_reg1, tg_cpu1 = best_of(opts["repeat"], function() tg.filter.register(u8) end), math.huge
+for _ = 1, opts["repeat"] do -- CPU seconds of the 1-thread run: what the load of other processes does not change
+  local c0 = os.clock()
+  tg.filter.register(u8)
+  tg_cpu1 = math.min(tg_cpu1, os.clock() - c0)
+end
+tg.threads(threads)
 local function rms(s)
   local e = 0
   for z = 1, nz do e = e + (s[z].x - drift[z].x) ^ 2 + (s[z].y - drift[z].y) ^ 2 end
   return math.sqrt(e / nz)
 end
-local out = python(string.format("register %s %d %d %d 20", rawu8, size, size, nz))
-local sk_t = tonumber(out:match("skimage_register (%S+)"))
+local out = python(string.format("register %s %d %d %d 20 %d", rawu8, size, size, nz, opts["repeat"]))
+local sk_t, sk_cpu = tonumber(out:match("skimage_register (%S+)")), tonumber(out:match("skimage_register_cpu (%S+)"))
 local sk = {}
 for sx, sy in out:gmatch("shift (%S+) (%S+)") do sk[#sk + 1] = { x = tonumber(sx), y = tonumber(sy) } end
 print(string.format("registration, %d slices of %dx%d u8 (drift: random walk, steps up to 1 px)", nz, size, size))
-print(string.format("  tortuga   %8.3f s  (%.1f slices/s)  RMS error %.3f px", tg_reg, nz / tg_reg, rms(shifts)))
+print(string.format("  tortuga   %8.3f s  (%.1f slices/s, %d threads)  RMS error %.3f px", tg_reg, nz / tg_reg, threads,
+  rms(shifts)))
+print(string.format("  tortuga   %8.3f s  (%.1f slices/s, 1 thread; %.3f s CPU)", tg_reg1, nz / tg_reg1, tg_cpu1))
 if sk_t then
-  print(string.format("  skimage   %8.3f s  (upsample 20)    RMS error %.3f px   ratio %.1fx", sk_t, #sk == nz and rms(sk) or 0 / 0,
-    sk_t / tg_reg))
+  print(string.format("  skimage   %8.3f s  (upsample 20, best of %d)  RMS error %.3f px   ratio %.1fx (%.1fx with 1 thread)",
+    sk_t, opts["repeat"], #sk == nz and rms(sk) or 0 / 0, sk_t / tg_reg, sk_t / tg_reg1))
+  print(string.format("  CPU seconds, 1 thread each: tortuga %.3f, skimage %.3f: ratio %.1fx", tg_cpu1, sk_cpu or 0 / 0,
+    (sk_cpu or 0 / 0) / tg_cpu1))
 else
   print("  skimage not available (apt-get install python3-skimage)")
 end
 
--- 3. destripe throughput
+-- 3. destripe and flatten throughput (no peer in the same run: Fiji's Xlib filter is Java)
 local t_ds = best_of(opts["repeat"], function() tg.filter.destripe(u8) end)
-print(string.format("destripe (levels 4, db6, sigma 2), %d slices of %dx%d: %.3f s, %.1f slices/s", nz, size, size, t_ds, nz / t_ds))
+print(string.format("destripe (defaults: levels 3, db4, sigma 0.5), %d slices of %dx%d: %.3f s, %.1f slices/s", nz, size,
+  size, t_ds, nz / t_ds))
+for _, order in ipairs { 0, 2 } do
+  local t_fl = best_of(opts["repeat"], function() tg.filter.flatten(u8, { order = order }) end)
+  print(string.format("flatten (sigma %g px, order %d), %d slices of %dx%d: %.3f s, %.1f slices/s", size / 8, order, nz,
+    size, size, t_fl, nz / t_fl))
+end

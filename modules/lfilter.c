@@ -50,11 +50,11 @@ static int rank(lua_State *L, int median)
 static int l_median(lua_State *L) { return rank(L, 1); }
 static int l_mean(lua_State *L) { return rank(L, 0); }
 
-/* flatten(v, sx, sy) */
+/* flatten(v, sx, sy [, order]) */
 static int l_flatten(lua_State *L)
 {
     tg_volume *in = lt_checkvolume(L, 1);
-    tg_flatten_opts o = {{luaL_checknumber(L, 2), luaL_checknumber(L, 3)}};
+    tg_flatten_opts o = {{luaL_checknumber(L, 2), luaL_checknumber(L, 3)}, (int)luaL_optinteger(L, 4, 0)};
     tg_volume *out = lt_newvolume(L);
     lt_begin(L);
     lt_end(L, tg_flatten(lt_ctx(L), in, &o, out));
@@ -117,7 +117,8 @@ static int l_normalize(lua_State *L)
     return 2;
 }
 
-/* register(v, {x=range, y=range, reference=z, sequential=bool, subpixel=bool, window=bool, lowpass=n, ignore_axes=bool})
+/* register(v, {x=range, y=range, reference=z, sequential=bool, subpixel=bool, window=bool, lowpass=n, ignore_axes=bool,
+ *              whiten=n, neighbours=K})
  * -> shifts {{x=, y=}, ...}, quality {...} */
 static int l_register(lua_State *L)
 {
@@ -143,6 +144,7 @@ static int l_register(lua_State *L)
     o.ignore_axes = lt_optboolean(L, 2, "ignore_axes", 1);
     o.whiten = lt_optnumber(L, 2, "whiten", 1.0);
     o.lowpass = lt_optnumber(L, 2, "lowpass", 0.3);
+    o.neighbours = (int)lt_optinteger(L, 2, "neighbours", o.neighbours);
     int64_t nz = in->dims[2];
     double *buf = lua_newuserdatauv(L, (size_t)(3 * nz) * sizeof(double), 0);
     lt_begin(L);

@@ -239,6 +239,31 @@ describe("tg.generate.sem", function()
     assert.are.equal(0, column_std((tg.generate.sem(flat, off { curtaining = false }))))
   end)
 
+  it("makes narrow curtain streaks that persist from slice to slice and change slowly", function()
+    local flat = tg.volume.new { 256, 8, 12, dtype = "u8" }
+    for z = 1, 12 do for y = 1, 8 do for x = 1, 256 do flat:set(x, y, z, 2) end end end
+    local v = tg.generate.sem(flat, off { curtaining = 20, curtain_depth = 20 })
+    local function profile(z)
+      local p, m = {}, 0
+      for x = 1, 256 do p[x] = v:get(x, 1, z) - 120; m = m + p[x] / 256 end   -- BSE level of ISE: 120
+      return p, m
+    end
+    local function corr(a, b, lag)
+      local s, sa, sb = 0, 0, 0
+      for x = 1, 256 - lag do s, sa, sb = s + a[x] * b[x + lag], sa + a[x] ^ 2, sb + b[x + lag] ^ 2 end
+      return s / math.sqrt(sa * sb)
+    end
+    local p1, m1 = profile(1)
+    local p2 = profile(2)
+    local p12 = profile(12)
+    -- tilt contrast: bright and dark flanks, no net offset; narrow: uncorrelated 6 px apart
+    assert.is_true(math.abs(m1) < 1.5, "mean " .. m1)
+    assert.is_true(math.abs(corr(p1, p1, 6)) < 0.3)
+    -- the same streaks one slice on, weaker or stronger over many slices
+    assert.is_true(corr(p1, p2, 0) > 0.9)
+    assert.is_true(corr(p1, p12, 0) < corr(p1, p2, 0))
+  end)
+
   it("adds noise of the requested standard deviation", function()
     local flat = tg.volume.new { 128, 128, 4, dtype = "u8" }
     for z = 1, 4 do for y = 1, 128 do for x = 1, 128 do flat:set(x, y, z, 2) end end end
