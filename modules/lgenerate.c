@@ -143,6 +143,7 @@ static int l_sem(lua_State *L)
     o.illumination = lt_optnumber(L, 2, "illumination", o.illumination);
     o.blur = lt_optnumber(L, 2, "blur", o.blur);
     o.seed = (uint64_t)lt_optinteger(L, 2, "seed", (lua_Integer)o.seed);
+    o.cap = (int64_t)lt_optinteger(L, 2, "cap", (lua_Integer)o.cap);
     const char *dt = lt_optstring(L, 2, "dtype", "u8");
     if (strcmp(dt, "u8") == 0) o.dtype = TG_U8;
     else if (strcmp(dt, "u16") == 0) o.dtype = TG_U16;

@@ -12,7 +12,7 @@
 #endif
 
 enum { TAG_DRIFT = 0x445249, TAG_ILLUM = 0x494c4c, TAG_CURTAIN = 0x435552, TAG_NOISE = 0x4e4f49,
-       TAG_CURTAIN_SHAPE = 0x435553 };
+       TAG_CURTAIN_SHAPE = 0x435553, TAG_CAP = 0x434150 };
 
 static inline double sq(double a) { return a * a; }
 
@@ -25,6 +25,7 @@ tg_status tg_sem_check(tg_ctx *ctx, const tg_sem_opts *o)
         {"curtaining", o->curtaining, 0, 1e4}, {"curtain_width", o->curtain_width, 1e-3, 1e6},
         {"curtain_depth", o->curtain_depth, 1e-3, 1e6}, {"illumination", o->illumination, 0, 0.999999},
         {"blur", o->blur, 0, 100},            {"edge", o->edge, -1e4, 1e4},
+        {"cap", (double)o->cap, 0, 100000},
     };
     for (size_t i = 0; i < sizeof r / sizeof r[0]; i++)
         if (!(r[i].v >= r[i].lo && r[i].v <= r[i].hi))
@@ -78,13 +79,44 @@ static int find_bad_label(const tg_volume *v, const tg_sem_opts *o, int64_t at[3
     return 0;
 }
 
-/* Phase images of one slice: A = BSE levels, B = SE levels + edge terms. */
+/* The protective cap above the specimen (rows 0 .. cap-1 of the frame): the same in every slice. A grainy
+ * deposit (value noise on a 3-px lattice keyed by the seed only) with a fiducial cross milled into it (two dark
+ * bars 2 px wide, crossing at the cap's centre), as FIB-SEM operators mill for tracking. Returns a BSE level; the
+ * SE level is derived from it. */
+static double cap_level(const tg_sem_opts *o, int64_t x, int64_t y, int64_t nx)
+{
+    double u = (double)x / 3.0, v = (double)y / 3.0, fu = floor(u), fv = floor(v), a = u - fu, b = v - fv;
+    double c[2][2];
+    for (int j = 0; j < 2; j++)
+        for (int i = 0; i < 2; i++) {
+            tg_rng r = tg_rng_make(o->seed, tg_rng_stream(TAG_CAP, (uint64_t)((int64_t)fu + i) * 1000003u + (uint64_t)((int64_t)fv + j)));
+            c[j][i] = tg_rng_uniform(&r);
+        }
+    a = a * a * (3 - 2 * a);
+    b = b * b * (3 - 2 * b);
+    double g = (1 - b) * ((1 - a) * c[0][0] + a * c[0][1]) + b * ((1 - a) * c[1][0] + a * c[1][1]);
+    double level = 160 + 60 * (g - 0.5);
+    double cx = 0.5 * (double)nx, cy = 0.5 * (double)o->cap, half = 0.45 * (double)o->cap;
+    double dx = (double)x + 0.5 - cx, dy = (double)y + 0.5 - cy;
+    if (fabs(dx) <= half && fabs(dy) <= half && (fabs(dx - dy) < 1.5 || fabs(dx + dy) < 1.5)) level = 40;
+    return level;
+}
+
+/* Phase images of one frame (cap rows, then the slice): A = BSE levels, B = SE levels + edge terms. ph holds
+ * 0..2 for the phases and 3 for the cap. */
 static void phase_images(const tg_volume *lab, const tg_sem_opts *o, int64_t z, uint8_t *ph, float *A, float *B)
 {
-    int64_t nx = lab->dims[0], ny = lab->dims[1];
+    int64_t nx = lab->dims[0], cap = o->cap, ny = lab->dims[1] + cap;
     for (int64_t y = 0; y < ny; y++)
-        for (int64_t x = 0; x < nx; x++) ph[y * nx + x] = (uint8_t)phase_of(o, label_at(lab, x, y, z));
+        for (int64_t x = 0; x < nx; x++)
+            ph[y * nx + x] = (uint8_t)(y < cap ? 3 : phase_of(o, label_at(lab, x, y - cap, z)));
     for (int64_t q = 0; q < nx * ny; q++) {
+        if (ph[q] == 3) {
+            double c = cap_level(o, q % nx, q / nx, nx);
+            A[q] = (float)c;
+            B[q] = (float)(0.6 * c + 20);
+            continue;
+        }
         A[q] = (float)o->bse[ph[q]];
         B[q] = (float)o->se[ph[q]];
     }
@@ -92,6 +124,7 @@ static void phase_images(const tg_volume *lab, const tg_sem_opts *o, int64_t z, 
     for (int64_t y = 0; y < ny; y++)
         for (int64_t x = 0; x < nx; x++) {
             int p = ph[y * nx + x];
+            if (p == 3) continue; /* the cap stays the same in every slice */
             double e_any = 0, e_pore = 0;
             for (int dy = -2; dy <= 2; dy++)
                 for (int dx = -2; dx <= 2; dx++) {
@@ -229,7 +262,7 @@ static void sem_slice(const tg_volume *lab, const sem_plan *P, int64_t z, uint8_
                       double *prof, tg_volume *bse, tg_volume *se)
 {
     const tg_sem_opts *o = P->o;
-    int64_t nx = lab->dims[0], ny = lab->dims[1], npx = nx * ny;
+    int64_t nx = lab->dims[0], ny = lab->dims[1] + o->cap, npx = nx * ny;
     phase_images(lab, o, z, ph, A, B);
     double dx = P->drift[2 * z], dy = P->drift[2 * z + 1];
     if (dx != 0 || dy != 0) {
@@ -295,7 +328,8 @@ tg_status tg_sem(tg_ctx *ctx, const tg_volume *labels, const tg_sem_opts *o, tg_
         return tg_fail(ctx, TG_ERR_ARG, "generate.sem: label %lld at (x=%lld, y=%lld, z=%lld) (0-based) is none of "
                        "the phases pore=%d, cam=%d, ise=%d", (long long)bad, (long long)at[0], (long long)at[1],
                        (long long)at[2], o->label[0], o->label[1], o->label[2]);
-    int64_t nx = labels->dims[0], ny = labels->dims[1], nz = labels->dims[2], npx = nx * ny;
+    int64_t nx = labels->dims[0], ny = labels->dims[1] + o->cap, nz = labels->dims[2], npx = nx * ny;
+    const int64_t frame[3] = {nx, ny, nz};
     int nt = ctx->nthreads;
 
     /* the drift walk, serially (deterministic) */
@@ -329,8 +363,8 @@ tg_status tg_sem(tg_ctx *ctx, const tg_volume *labels, const tg_sem_opts *o, tg_
     P.period[0] = 150 + 250 * tg_rng_uniform(&ri);
     P.period[1] = 150 + 250 * tg_rng_uniform(&ri);
 
-    if ((st = tg_volume_alloc(ctx, labels->dims, o->dtype, labels->spacing, bse))) goto done;
-    if ((st = tg_volume_alloc(ctx, labels->dims, o->dtype, labels->spacing, se))) goto done;
+    if ((st = tg_volume_alloc(ctx, frame, o->dtype, labels->spacing, bse))) goto done;
+    if ((st = tg_volume_alloc(ctx, frame, o->dtype, labels->spacing, se))) goto done;
     #pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
     for (int64_t z = 0; z < nz; z++) {
         if (tg_cancelled(ctx)) continue;

@@ -27,6 +27,14 @@
  *   - illumination: multiplicative, f(x, y) = 1 + illumination * (2 g - 1), g a broad Gaussian spot
  *     (sigma = 0.6 * max(nx, ny)) whose centre wanders slowly and smoothly with z.
  *   - noise: additive Gaussian, standard deviation `noise` grey levels, independent per pixel and detector.
+ *   - cap (rows): the protective layer a FIB operator deposits on the surface before milling, imaged above the
+ *     specimen in every slice: `cap` extra rows at the top of each image (the output is ny + cap rows tall; the
+ *     specimen's row y is image row cap + y), a grainy deposit (BSE about 160 +- 30, SE 0.6 x that + 20; value
+ *     noise on a 3-px lattice keyed by the seed alone) with a dark fiducial cross milled into it. It is the same
+ *     in every slice before drift, so registering on it (tg.filter.register's roi) recovers the drift exactly,
+ *     as operators do; the specimen itself changes from slice to slice and cannot tell drift from structure.
+ *     Drift, blur, curtaining, illumination and noise act on the whole frame; the edge term is not added in the
+ *     cap.
  * Order of the chain (the physics): phase image -> drift (the specimen moves) -> blur (the probe) ->
  * curtaining (milling topography) -> illumination (detector geometry) -> noise -> round and saturate.
  * Levels, edge, noise and curtaining amplitudes are on the u8 scale (0-255) for both output dtypes.
@@ -56,11 +64,12 @@ typedef struct tg_sem_opts {
     double blur;           /* Gaussian sigma in pixels (0 = off) */
     uint64_t seed;
     tg_dtype dtype;        /* TG_U8 or TG_U16 */
+    int64_t cap;           /* rows of protective cap above the specimen, with a fiducial cross (0 = none) */
 } tg_sem_opts;
 
 #define TG_SEM_OPTS_INIT                                                                         \
     {                                                                                            \
-        {0, 1, 2}, {30, 200, 120}, {20, 95, 115}, 60, 6, 0.5, 8, 2.5, 20, 0.15, 0.8, 1, TG_U8      \
+        {0, 1, 2}, {30, 200, 120}, {20, 95, 115}, 60, 6, 0.5, 8, 2.5, 20, 0.15, 0.8, 1, TG_U8, 0   \
     }
 
 typedef struct tg_sem_info {
@@ -70,8 +79,8 @@ typedef struct tg_sem_info {
 
 tg_status tg_sem_check(tg_ctx *ctx, const tg_sem_opts *opt);
 
-/* labels: u8, u16 or i32 volume (views allowed). bse, se: new volumes of opt->dtype with the labels' dims and
- * spacing. info may be NULL. On failure the outputs stay empty. */
+/* labels: u8, u16 or i32 volume (views allowed). bse, se: new volumes of opt->dtype with the labels' dims (ny + cap
+ * rows) and spacing. info may be NULL. On failure the outputs stay empty. */
 tg_status tg_sem(tg_ctx *ctx, const tg_volume *labels, const tg_sem_opts *opt, tg_volume *bse, tg_volume *se,
                  tg_sem_info *info);
 

@@ -145,6 +145,7 @@ local SEM_DEFAULTS = {
   blur = 0.8,         -- in-plane Gaussian sigma, pixels (0/false = off)
   seed = 1,           -- integer; same seed, same images, whatever the thread count
   dtype = "u8",       -- "u8" or "u16" (u16 = the u8 grey scale times 257)
+  cap = 0,            -- rows of protective cap (with a fiducial cross) above the specimen in every image (0 = none)
 }
 
 --- tg.generate.sem(labels, opts) -> bse, se, info
@@ -158,6 +159,10 @@ local SEM_DEFAULTS = {
 -- Curtaining: narrow vertical streaks as FIB milling leaves them (constant along y, 1-4 px wide at the default
 -- width, signed strengths that drift slowly from slice to slice, positions fixed through the stack), added after
 -- the blur; most of their power is at fine scales along x, where tg.filter.destripe acts.
+-- cap = N adds N rows above the specimen (images of ny + N rows; the specimen's row y is image row N + y): the
+-- protective layer an operator deposits before milling, a grainy deposit with a milled fiducial cross, the same
+-- in every slice before drift. Registering on it (tg.filter.register(v, {roi = {y = {1, N}}})) recovers the
+-- drift exactly, which the specimen cannot: its structure changes from slice to slice (info.cap = N).
 -- With every artefact off (noise, drift, curtaining, illumination, blur = 0 and edge = 0 for SE) the images
 -- are exactly the phase grey levels. See engine/generate/tg_sem.h for the model.
 -- info = { drift = { {x=0, y=0}, {x=..., y=...}, ... }, drift_convention = "...", units = "px", params = {...} }
@@ -196,8 +201,12 @@ function M.sem(labels, opts)
   if o.dtype ~= "u8" and o.dtype ~= "u16" then
     error(where .. ": dtype must be \"u8\" or \"u16\", got " .. tostring(o.dtype), 2)
   end
+  if math.type(o.cap) ~= "integer" or o.cap < 0 or o.cap > 100000 then
+    error(where .. ": cap must be an integer number of rows in 0..100000, got " .. tostring(o.cap), 2)
+  end
   local bse, se, info = core.generate.sem(labels, o)
   info.units = "px"
+  info.cap = o.cap
   info.drift_convention = "content at (x, y) of the undrifted slice appears at (x + drift.x, y + drift.y); " ..
     "undo by shifting by -drift"
   info.params = o

@@ -290,3 +290,25 @@ describe("tg.generate.sem", function()
     assert.raises_with(function() tg.generate.sem(nil) end, "label volume")
   end)
 end)
+
+describe("tg.generate.sem with a protective cap", function()
+  local labels = tg.generate.cathode(opts { size = { 40, 30, 6 } })
+  it("adds cap rows above the specimen, the same in every slice, and leaves the specimen rows as they were", function()
+    local off = { noise = 0, drift = 0, curtaining = 0, illumination = 0, blur = 0, edge = 0 }
+    local plain = tg.generate.sem(labels, off)
+    local o = { cap = 10 }
+    for k, v in pairs(off) do o[k] = v end
+    local bse, se, info = tg.generate.sem(labels, o)
+    assert.are.same({ 40, 40, 6 }, { bse:dims() })
+    assert.are.same({ 40, 40, 6 }, { se:dims() })
+    assert.are.equal(10, info.cap)
+    assert.are.equal(plain:bytes(), bse:view { y = { 11, 40 } }:copy():bytes())
+    local first = bse:view { y = { 1, 10 }, z = { 1, 1 } }:copy():bytes()
+    for z = 2, 6 do assert.are.equal(first, bse:view { y = { 1, 10 }, z = { z, z } }:copy():bytes()) end
+    -- a fiducial: the cap holds dark pixels (the cross) and a grainy deposit around them
+    local s = bse:view { y = { 1, 10 }, z = { 1, 1 } }:stats()
+    assert.is_true(s.min <= 45 and s.max >= 150, string.format("cap grey levels %g..%g", s.min, s.max))
+    assert.raises_with(function() tg.generate.sem(labels, { cap = -1 }) end, "cap must be an integer")
+    assert.raises_with(function() tg.generate.sem(labels, { cap = 2.5 }) end, "cap must be an integer")
+  end)
+end)
