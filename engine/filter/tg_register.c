@@ -198,6 +198,11 @@ static void estimate(const reg_plan *P, const fftwf_complex *A, const fftwf_comp
     int64_t ix = best % gw, iy = best / gw;
     double dx = (double)(step * (ix > gw / 2 ? ix - gw : ix)), dy = (double)(step * (iy > gh / 2 ? iy - gh : iy));
     *quality = P->wsum > 0 ? bv / P->wsum : 0;
+    if (!(bv > 0)) { /* no common signal (a constant or empty slice): no shift can be measured, report none */
+        d[0] = d[1] = 0;
+        *quality = 0;
+        return;
+    }
     if (P->subpixel) {
         /* start at the vertex of the parabolas through the peak's neighbours, then Newton */
         int64_t xm = (ix + gw - 1) % gw, xp = (ix + 1) % gw, ym = (iy + gh - 1) % gh, yp = (iy + 1) % gh;
@@ -211,8 +216,8 @@ static void estimate(const reg_plan *P, const fftwf_complex *A, const fftwf_comp
                 sx = -(H[1] * g[0] - H[2] * g[1]) / det;
                 sy = -(H[0] * g[1] - H[2] * g[0]) / det;
             } else { /* not concave here: a small gradient step */
-                sx = g[0] > 0 ? 0.1 : -0.1;
-                sy = g[1] > 0 ? 0.1 : -0.1;
+                sx = g[0] > 0 ? 0.1 : g[0] < 0 ? -0.1 : 0;
+                sy = g[1] > 0 ? 0.1 : g[1] < 0 ? -0.1 : 0;
             }
             if (sx > 0.5) sx = 0.5;
             if (sx < -0.5) sx = -0.5;

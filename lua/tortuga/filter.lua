@@ -8,6 +8,8 @@
 --   tg.filter.register(v [, {reference, mode, roi, subpixel, ...}]) --> shifts, info   slice drift
 --   tg.filter.shift(v, shifts [, {interpolation, fill, invert, crop}])   apply (undo) the drift on any paired stack
 --   tg.filter.valid_region(v, shifts)  tg.filter.daubechies(n)
+--   tg.filter.correct_drift({bse, se, ...} [, {roi, mode, reference, interpolation, rows}]) --> aligned, shifts, info
+--                                      register the first stack, shift every stack alike, crop to the common region
 --
 -- Axes: x = columns, y = rows, z = slices. Sigmas and radii are in voxels unless given with a unit
 -- ("200nm", or units = "m"), then the volume's spacing converts them per axis.
@@ -228,6 +230,45 @@ function M.shift(v, shifts, opts)
 end
 
 --- The region valid in every slice after shift(v, shifts): {x = {first, last}, y = {first, last}} (1-based), or nil.
+--- MultiStackReg's "identical drift correction" in one call: register stacks[1] (options roi, mode, reference as
+-- tg.filter.register), shift every stack by the same shifts (interpolation = "cubic" | "linear"), crop all to the
+-- region valid in every slice, and keep only `rows` = {first, last} of the frame (1-based, inclusive, in the
+-- frame's rows; e.g. the specimen below a protective cap used as the roi). Returns the list of aligned stacks,
+-- the shifts, and info = {region = {x = {x1, x2}, y = {y1, y2}} (the output's place in the frame, 1-based),
+-- register = <register's info>}. Raises when the drift leaves nothing valid, or rows fall outside the region.
+function M.correct_drift(stacks, opts)
+  local where = "tg.filter.correct_drift"
+  util.check(type(stacks) == "table" and #stacks >= 1, where, "expected a list of stacks {bse, se, ...}")
+  local o = util.options(opts, { roi = NIL, mode = NIL, reference = NIL, interpolation = "cubic", rows = NIL }, where)
+  local nx, ny, nz = nil, nil, nil
+  for i, v in ipairs(stacks) do
+    check_volume(v, where)
+    local a, b, c = v:dims()
+    if i == 1 then nx, ny, nz = a, b, c
+    else util.check(a == nx and b == ny and c == nz, where, "stack %d is %dx%dx%d, stack 1 is %dx%dx%d", i, a, b, c, nx, ny, nz) end
+  end
+  local shifts, rinfo = M.register(stacks[1], { roi = o.roi, mode = o.mode, reference = o.reference })
+  local region = M.valid_region(stacks[1], shifts)
+  util.check(region ~= nil, where, "the drift is larger than the slices: no pixel is valid in every slice")
+  local y1, y2 = region.y[1], region.y[2]
+  if o.rows ~= nil then
+    util.check(type(o.rows) == "table" and math.type(o.rows[1]) == "integer" and math.type(o.rows[2]) == "integer",
+      where, "rows must be {first, last} (integers, frame rows)")
+    y1, y2 = math.max(y1, o.rows[1]), math.min(y2, o.rows[2])
+    util.check(y1 <= y2, where, "rows %d..%d are outside the valid region y %d..%d", o.rows[1], o.rows[2], region.y[1],
+      region.y[2])
+  end
+  local out = {}
+  for i, v in ipairs(stacks) do
+    local a = M.shift(v, shifts, { interpolation = o.interpolation, crop = true })
+    if y1 ~= region.y[1] or y2 ~= region.y[2] then
+      a = a:view { y = { y1 - region.y[1] + 1, y2 - region.y[1] + 1 } }:copy()
+    end
+    out[i] = a
+  end
+  return out, shifts, { region = { x = { region.x[1], region.x[2] }, y = { y1, y2 } }, register = rinfo }
+end
+
 function M.valid_region(v, shifts, opts)
   check_volume(v, "tg.filter.valid_region")
   check_shifts(v, shifts, "tg.filter.valid_region")
