@@ -15,7 +15,8 @@
 -- 8 % pores, with 70 % of the electrolyte packed as particle cores before the CAM (tg.generate.cathode's
 -- ise_cores), so coarse electrolyte pushes the CAM into clusters between its particles. Each is rendered by
 -- tg.generate.sem as a FIB-SEM would see it (slice drift, curtaining on the SE image, uneven illumination, noise,
--- blur), corrected as the paper did (the same shifts for both detectors), segmented by a
+-- blur, a protective cap with a fiducial above the specimen), corrected as the paper did (drift measured on the
+-- fiducial, the same shifts for both detectors), segmented by a
 -- forest trained on strokes of the known truth on three slices, and described. The segmentation is scored against
 -- the truth, and the report sets the descriptors beside the paper's measured values: does a smaller ISE give a
 -- larger S_CAM-ISE and a lower ionic tortuosity, as the paper found? With three samples no correlation can be
@@ -61,18 +62,15 @@ local function scribble(truth)
   return s
 end
 
-local function preprocess(bse, se)
-  local nx, ny = bse:dims()
+-- the paper's chain: flatten, drift measured on the fiducial cap (the same in every slice) and applied to both
+-- detectors, crop to the specimen, destripe the SE image, stretch the contrast
+local function preprocess(bse, se, cap, ny)
+  local nx = bse:dims()
   local sigma = math.max(nx, ny) / 8
-  local bse_f = tg.filter.flatten(bse, { sigma = sigma })
-  local se_f = tg.filter.flatten(se, { sigma = sigma })
-  local shifts = tg.filter.register(bse_f)
-  local region = tg.filter.valid_region(bse, shifts)
-  if not region then error("paper_workflow: the drift is larger than the slices") end
-  local function align(v) return tg.filter.shift(v, shifts, { interpolation = "cubic", crop = true }) end
-  local bse_n = tg.filter.normalize(align(bse_f))
-  local se_n = tg.filter.normalize(tg.filter.destripe(align(se_f), { wavelet = 4, sigma = 2 }))
-  return bse_n, se_n, shifts, region
+  local aligned, shifts, info = tg.filter.correct_drift(
+    { tg.filter.flatten(bse, { sigma = sigma }), tg.filter.flatten(se, { sigma = sigma }) },
+    { roi = { y = { 1, cap } }, mode = "fixed", rows = { cap + 1, cap + ny } })
+  return tg.filter.normalize(aligned[1]), tg.filter.normalize(tg.filter.destripe(aligned[2])), shifts, info.region
 end
 
 local function segment(channels, scribbles)
@@ -90,13 +88,14 @@ for i, design in ipairs(DESIGNS) do
   local truth_full = sw:time("generate", tg.generate.cathode, { size = { n, n, nz }, spacing = spacing,
     cam_fraction = cam_share * (1 - POROSITY), porosity = POROSITY, cam_d50 = cam_d50, ise_d50 = design.ise_d50 / shrink,
     ise_cores = opts.cores * (1 - cam_share) * (1 - POROSITY), seed = opts.seed + i - 1 })
+  local cap = math.max(16, n // 6) -- rows of protective cap with a fiducial cross above the specimen
   local bse, se, info = sw:time("render FIB-SEM", tg.generate.sem, truth_full, { drift = opts.drift, noise = 6, blur = 0.8,
-    curtaining = 8, illumination = 0.15, seed = opts.seed + i - 1 })
-  local bse_p, se_p, shifts, region = sw:time("preprocess", preprocess, bse, se)
+    curtaining = 8, illumination = 0.15, cap = cap, seed = opts.seed + i - 1 })
+  local bse_p, se_p, shifts, region = sw:time("preprocess", preprocess, bse, se, cap, n)
   local err2 = 0
   for z, s in ipairs(shifts) do err2 = err2 + (s.x - info.drift[z].x) ^ 2 + (s.y - info.drift[z].y) ^ 2 end
   local drift_rms = math.sqrt(err2 / #shifts)
-  local truth = truth_full:view { x = region.x, y = region.y }
+  local truth = truth_full:view { x = region.x, y = { region.y[1] - cap, region.y[2] - cap } }
   local seg = sw:time("segment", segment, { bse_p, se_p }, scribble(truth))
   local ev = tg.segment.evaluate(seg, truth)
   print(string.format("  drift RMS error %.2f px; segmentation accuracy %.4f, mean IoU %.4f", drift_rms, ev.accuracy,

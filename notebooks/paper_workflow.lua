@@ -27,13 +27,16 @@ string.format("%d³ voxels of %g nm; particle sizes x %.2f; CAM %.1f %% of the s
 --
 -- `tg.generate.cathode` builds the microstructure (the truth), `tg.generate.sem` renders what the microscope
 -- would record: a backscatter (BSE) and a secondary-electron (SE) image of every slice, with slice drift,
--- curtaining stripes on the SE image, uneven illumination, noise and blur.
+-- curtaining stripes on the SE image, uneven illumination, noise and blur, and above the specimen the protective
+-- cap an operator deposits before milling, with a fiducial cross milled into it.
 
 -- %%
 truth = tg.generate.cathode { size = { SIZE, SIZE, SIZE }, spacing = SPACING, cam_fraction = CAM_SHARE * 0.92,
                               porosity = 0.08, cam_d50 = 4e-6 * SCALE, ise_d50 = 4.93e-6 * SCALE, ise_cores = CORES,
                               seed = 2 }
-bse, se, info = tg.generate.sem(truth, { drift = 0.3, noise = 6, blur = 0.8, curtaining = 8, illumination = 0.15, seed = 2 })
+CAP = math.max(12, SIZE // 6)                     -- rows of protective cap with a fiducial cross, above the specimen
+bse, se, info = tg.generate.sem(truth, { drift = 0.3, noise = 6, blur = 0.8, curtaining = 8, illumination = 0.15,
+                                         cap = CAP, seed = 2 })
 tg.display(truth)
 se
 
@@ -41,20 +44,21 @@ se
 -- ## Preprocessing
 --
 -- As in the paper: divide each slice by a strongly blurred copy of itself (illumination), register the slices
--- by phase correlation and apply the same shifts to both detectors, remove the curtaining with the
--- wavelet–Fourier stripe filter, and stretch the contrast.
+-- by phase correlation on the fiducial cap (the same in every slice; the specimen changes from slice to slice and
+-- a translation cannot tell that from drift), apply the same shifts to both detectors and crop to the specimen,
+-- remove the curtaining with the wavelet–Fourier stripe filter, and stretch the contrast.
 
 -- %%
 sigma = SIZE / 8
-bse_f, se_f = tg.filter.flatten(bse, { sigma = sigma }), tg.filter.flatten(se, { sigma = sigma })
-shifts = tg.filter.register(bse_f)
-region = tg.filter.valid_region(bse, shifts)
-function align(v) return tg.filter.shift(v, shifts, { interpolation = "cubic", crop = true }) end
-bse_p = tg.filter.normalize(align(bse_f))
-se_p = tg.filter.normalize(tg.filter.destripe(align(se_f), { wavelet = 4, sigma = 2 }))
+aligned, shifts, ainfo = tg.filter.correct_drift(
+  { tg.filter.flatten(bse, { sigma = sigma }), tg.filter.flatten(se, { sigma = sigma }) },
+  { roi = { y = { 1, CAP } }, mode = "fixed", rows = { CAP + 1, CAP + SIZE } })
+region = ainfo.region
+bse_p = tg.filter.normalize(aligned[1])
+se_p = tg.filter.normalize(tg.filter.destripe(aligned[2]))
 err = 0
 for z, s in ipairs(shifts) do err = err + (s.x - info.drift[z].x) ^ 2 + (s.y - info.drift[z].y) ^ 2 end
-print(string.format("drift: %d slices, RMS error against the truth %.2f px", #shifts, math.sqrt(err / #shifts)))
+print(string.format("drift: %d slices, RMS error against the truth %.3f px", #shifts, math.sqrt(err / #shifts)))
 se_p
 
 -- %%
@@ -64,7 +68,7 @@ se_p
 -- columns of the truth on three slices (value = label + 1; 0 = not scribbled).
 
 -- %%
-truth_c = truth:view { x = region.x, y = region.y }
+truth_c = truth:view { x = region.x, y = { region.y[1] - CAP, region.y[2] - CAP } }
 nx, ny, nz = truth_c:dims()
 scribbles = tg.volume.new { nx, ny, nz, dtype = "u8", spacing = truth_c:spacing() }
 for _, z in ipairs { math.max(1, nz // 6), (nz + 1) // 2, nz - nz // 6 } do
