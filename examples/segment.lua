@@ -38,7 +38,7 @@ else
                                                    illumination = 0.15, seed = opts.seed })
   local sigma = opts.size / 8
   bse = tg.filter.normalize(tg.filter.flatten(bse_raw, { sigma = sigma }))
-  se = tg.filter.normalize(tg.filter.destripe(tg.filter.flatten(se_raw, { sigma = sigma }), { wavelet = 4, sigma = 2 }))
+  se = tg.filter.normalize(tg.filter.destripe(tg.filter.flatten(se_raw, { sigma = sigma })))
   -- strokes: rows and columns of the truth on three slices
   local nx, ny, nz = truth:dims()
   scribbles = tg.volume.new { nx, ny, nz, dtype = "u8", spacing = truth:spacing() }
