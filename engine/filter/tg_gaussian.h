@@ -48,6 +48,25 @@ void tg_gaussian_kernel(double sigma, int order, double truncate, double *w);
 /* out: a new f32 volume (out must not be in). */
 tg_status tg_gaussian(tg_ctx *ctx, const tg_volume *in, const tg_gaussian_opts *opt, tg_volume *out);
 
+/* ---- passes into caller-owned buffers (feature stacks sharing passes; no allocation per pass) ----
+ * tg_gaussian_pass: one 1D pass along `axis` (0 = x, 1 = y, 2 = z) of the contiguous f32 volume `in` of `dims`
+ * (x fastest), for n = 1..3 derivative orders at once: out[k] = in (*) G_sigma^(orders[k]) along that axis, with the
+ * arithmetic of that axis's pass in tg_gaussian — so chaining x, y (and z) passes gives tg_gaussian's f32 values
+ * bit for bit. The input line (block) is read once for all n outputs.
+ * in2 (may be NULL): the input is then the voxelwise product in * in2, rounded to f32 (as if stored first).
+ * out[k]: contiguous f32 buffers of dims, owned by the caller, each distinct from in and in2; nothing is allocated.
+ * work: scratch from tg_gaussian_work_new, made for at least these dims and this kernel radius, reused between
+ * passes (one work per concurrent caller); it also fixes the thread count (min(ctx->nthreads, its own)).
+ * Cost and threading as tg_gaussian's pass along that axis. Cancel stops between rows (TG_ERR_CANCELLED); no
+ * progress is reported (the caller reports). Memory of a work: per thread max(ny, nz) x 256 + nx + 2 rmax + 256
+ * floats; none per voxel. */
+typedef struct tg_gaussian_work tg_gaussian_work;
+tg_status tg_gaussian_work_new(tg_ctx *ctx, const int64_t dims[3], int rmax, tg_gaussian_work **work);
+void tg_gaussian_work_free(tg_gaussian_work *work); /* NULL is fine */
+tg_status tg_gaussian_pass(tg_ctx *ctx, tg_gaussian_work *work, const float *in, const float *in2,
+                           const int64_t dims[3], int axis, double sigma, double truncate, int n, const int *orders,
+                           float *const *out);
+
 /* ---- helpers shared by the filter files (engine-internal, but plain functions) ---- */
 
 /* Half-sample symmetric index: maps any integer i onto [0, n) as d c b a | a b c d | d c b a. */
