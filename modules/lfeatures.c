@@ -146,7 +146,7 @@ static int l_slab(lua_State *L)
     tg_volume *out = lt_newvolume(L);
     tg_ctx *ctx = lt_ctx(L);
     lt_begin(L);
-    tg_status st = tg_volume_alloc(ctx, d, TG_F32, NULL, out);
+    tg_status st = tg_volume_alloc_uninit(ctx, d, TG_F32, NULL, out); /* the slab writes every element */
     if (!st) st = tg_features_slab(ctx, ch, nch, &o, z0, z1, (float *)tg_volume_ptr(out, 0, 0, 0));
     if (st) tg_volume_release(out);
     lt_end(L, st);
@@ -222,7 +222,7 @@ static int l_masked(lua_State *L)
     tg_ctx *ctx = lt_ctx(L);
     tg_volume *out = lt_newvolume(L);
     lt_begin(L);
-    tg_status st = tg_volume_alloc(ctx, d, TG_F32, NULL, out);
+    tg_status st = tg_volume_alloc_uninit(ctx, d, TG_F32, NULL, out); /* every row is written */
     if (!st) st = tg_features_points(ctx, ch, nch, &o, xyz, n, max_slab, (float *)tg_volume_ptr(out, 0, 0, 0));
     tg_free(xyz);
     if (st) tg_volume_release(out);
@@ -256,6 +256,37 @@ static int l_conv_load(lua_State *L)
         lua_pushstring(L, ctx->msg);
         return 2;
     }
+    return 1;
+}
+
+/* conv_parse(bytes, name) -> ConvNet | nil, "name: reason"   (the weight file's bytes, e.g. kept in a model) */
+static int l_conv_parse(lua_State *L)
+{
+    size_t len;
+    const char *bytes = luaL_checklstring(L, 1, &len);
+    const char *name = luaL_optstring(L, 2, "convolution weights");
+    tg_conv_net **p = lua_newuserdatauv(L, sizeof *p, 0);
+    *p = NULL;
+    luaL_setmetatable(L, LT_CONV_MT);
+    tg_ctx *ctx = lt_ctx(L);
+    if (tg_conv_parse(ctx, name, bytes, len, p)) {
+        lua_pushnil(L);
+        lua_pushstring(L, ctx->msg);
+        return 2;
+    }
+    return 1;
+}
+
+/* net:bytes() -> the weight file's bytes (tg_conv_serialize) */
+static int conv_bytes(lua_State *L)
+{
+    tg_conv_net *net = *checkconv(L, 1);
+    tg_ctx *ctx = lt_ctx(L);
+    unsigned char *buf;
+    size_t len;
+    if (tg_conv_serialize(ctx, net, &buf, &len)) luaL_error(L, "%s", ctx->msg);
+    lua_pushlstring(L, (const char *)buf, len);
+    tg_free(buf);
     return 1;
 }
 
@@ -304,7 +335,7 @@ static int conv_tostring(lua_State *L)
 void lt_open_features(lua_State *L)
 {
     static const luaL_Reg methods[] = {
-        {"layers", conv_layers}, {"outputs", conv_outputs}, {"release", conv_release}, {NULL, NULL}};
+        {"layers", conv_layers}, {"outputs", conv_outputs}, {"bytes", conv_bytes}, {"release", conv_release}, {NULL, NULL}};
     if (luaL_newmetatable(L, LT_CONV_MT)) {
         luaL_newlib(L, methods);
         lua_setfield(L, -2, "__index");
@@ -318,6 +349,6 @@ void lt_open_features(lua_State *L)
     lua_pop(L, 1);
     static const luaL_Reg fns[] = {{"count", l_count}, {"names", l_names}, {"halo", l_halo},
                                    {"slab", l_slab},   {"stack", l_stack}, {"masked", l_masked},
-                                   {"conv_load", l_conv_load}, {NULL, NULL}};
+                                   {"conv_load", l_conv_load}, {"conv_parse", l_conv_parse}, {NULL, NULL}};
     lt_register(L, "features", fns);
 }

@@ -140,29 +140,72 @@ void tg_sym2_eigenvalues(double a, double b, double c, double ev[2])
     ev[1] = m - d;
 }
 
+/* The hot loops are compiled twice on x86-64 with GCC (plain SSE2, and AVX2 picked at load time); AVX2 without
+ * FMA rounds every operation as SSE2 does, in the same order, so both give identical results. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
+#define TG_HOT_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define TG_HOT_CLONES
+#endif
+
+/* Eigenvalues of the symmetric 3x3 matrix (a00, a01, a02, a11, a12, a22), descending. The roots are q + 2 p cos(phi + 2 pi k / 3), phi = acos(r) / 3 in [0, pi / 3]; with
+ * c = cos(phi), s = sin(phi): cos(phi + 2 pi / 3) = -c / 2 - sqrt(3) s / 2. c = cos(acos(r) / 3) is evaluated as a
+ * polynomial in w = sqrt((1 + r) / 2), in which it is analytic on [0, 1] (degree-12 Chebyshev least-squares fit,
+ * maximum error 1.7e-12), instead of acos and cos. */
+static const double cos3_k[13] = {0.50000000000160727,   0.57735026863024996,   -0.11111107868142367,
+                                  0.053457614157151466,  -0.03291285207588962,  0.022803223051382965,
+                                  -0.016761112633972439, 0.012354493455663635,  -0.0084495423331548518,
+                                  0.00485650091054748,   -0.0020898328998194076, 0.00057765655357042763,
+                                  -7.5338137094248879e-05};
+
+/* p2 = 0 (a multiple of the identity): every c.. is then 0 * finite, r = 0 and all roots are q. From f32
+ * components a non-zero p2 exceeds 1e-90, so adding 1e-300 to p changes nothing else. r is in [-1, 1] up to
+ * rounding: fabs keeps the square roots real. The roots come out descending by construction (phi in [0, pi / 3])
+ * up to rounding between near-equal roots, which the last swaps fix. */
+#define SYM3_EIGEN(a00, a01, a02, a11, a12, a22, e0, e1, e2)                                                         \
+    do {                                                                                                          \
+        const double *k_ = cos3_k;                                                                                \
+        double p1 = (a01) * (a01) + (a02) * (a02) + (a12) * (a12);                                                \
+        double q = ((a00) + (a11) + (a22)) / 3.0;                                                                 \
+        double b00 = (a00) - q, b11 = (a11) - q, b22 = (a22) - q;                                                 \
+        double p2 = b00 * b00 + b11 * b11 + b22 * b22 + 2.0 * p1;                                                 \
+        double p = sqrt(p2 / 6.0), ip = 1.0 / (p + 1e-300);                                                       \
+        double c00 = b00 * ip, c11 = b11 * ip, c22 = b22 * ip, c01 = (a01) * ip, c02 = (a02) * ip,                \
+               c12 = (a12) * ip;                                                                                  \
+        double det = c00 * (c11 * c22 - c12 * c12) - c01 * (c01 * c22 - c12 * c02) + c02 * (c01 * c12 - c11 * c02); \
+        double r = 0.5 * det;                                                                                     \
+        double w = sqrt(fabs(0.5 * (1.0 + r)));                                                                   \
+        double c = k_[0] + w * (k_[1] + w * (k_[2] + w * (k_[3] + w * (k_[4] + w * (k_[5] + w * (k_[6] +          \
+                   w * (k_[7] + w * (k_[8] + w * (k_[9] + w * (k_[10] + w * (k_[11] + w * k_[12])))))))))));     \
+        /* s = sin(phi): sqrt(1 - c^2) loses digits as c -> 1; there sin(3 phi) = s (3 - 4 s^2) gives            \
+         * s = sqrt((1 - r) (1 + r)) / (4 c^2 - 1), accurate for c > 0.75 */                                      \
+        double sn = c > 0.75 ? sqrt(fabs((1.0 - r) * (1.0 + r))) / (4.0 * c * c - 1.0) : sqrt(fabs(1.0 - c * c)); \
+        (e0) = q + 2.0 * p * c;                                                                                   \
+        (e2) = q - p * (c + 1.7320508075688772 * sn);                                                             \
+        (e1) = 3.0 * q - (e0) - (e2);                                                                             \
+        if ((e1) > (e0)) { double t_ = (e0); (e0) = (e1); (e1) = t_; } /* rounding between near-equal roots */     \
+        if ((e2) > (e1)) { double t_ = (e1); (e1) = (e2); (e2) = t_; }                                            \
+        if ((e1) > (e0)) { double t_ = (e0); (e0) = (e1); (e1) = t_; }                                            \
+    } while (0)
+
 void tg_sym3_eigenvalues(const double m[6], double ev[3])
 {
-    double a00 = m[0], a01 = m[1], a02 = m[2], a11 = m[3], a12 = m[4], a22 = m[5];
-    double p1 = a01 * a01 + a02 * a02 + a12 * a12;
-    double q = (a00 + a11 + a22) / 3.0;
-    double b00 = a00 - q, b11 = a11 - q, b22 = a22 - q;
-    double p2 = b00 * b00 + b11 * b11 + b22 * b22 + 2.0 * p1;
-    if (p1 == 0 || p2 == 0) {
-        ev[0] = a00; ev[1] = a11; ev[2] = a22;
-    } else {
-        double p = sqrt(p2 / 6.0), ip = 1.0 / p;
-        double c00 = b00 * ip, c11 = b11 * ip, c22 = b22 * ip, c01 = a01 * ip, c02 = a02 * ip, c12 = a12 * ip;
-        double det = c00 * (c11 * c22 - c12 * c12) - c01 * (c01 * c22 - c12 * c02) + c02 * (c01 * c12 - c11 * c02);
-        double r = 0.5 * det;
-        double phi = r <= -1 ? M_PI / 3.0 : r >= 1 ? 0.0 : acos(r) / 3.0;
-        ev[0] = q + 2.0 * p * cos(phi);
-        ev[2] = q + 2.0 * p * cos(phi + 2.0 * M_PI / 3.0);
-        ev[1] = 3.0 * q - ev[0] - ev[2];
+    SYM3_EIGEN(m[0], m[1], m[2], m[3], m[4], m[5], ev[0], ev[1], ev[2]);
+}
+
+/* The same for n voxels of six f32 component arrays, into three f32 outputs. */
+TG_HOT_CLONES static void sym3_run(int64_t n, const float *restrict t0, const float *restrict t1,
+                                   const float *restrict t2, const float *restrict t3, const float *restrict t4,
+                                   const float *restrict t5, float *restrict o0, float *restrict o1,
+                                   float *restrict o2)
+{
+    for (int64_t i = 0; i < n; i++) {
+        double e0, e1, e2;
+        SYM3_EIGEN((double)t0[i], (double)t1[i], (double)t2[i], (double)t3[i], (double)t4[i], (double)t5[i], e0, e1, e2);
+        o0[i] = (float)e0;
+        o1[i] = (float)e1;
+        o2[i] = (float)e2;
     }
-    /* sort descending (the diagonal case, and rounding in the middle value) */
-    for (int i = 0; i < 2; i++)
-        for (int j = 0; j < 2 - i; j++)
-            if (ev[j] < ev[j + 1]) { double t = ev[j]; ev[j] = ev[j + 1]; ev[j + 1] = t; }
 }
 
 /* ---- one channel, one scale ---- */
@@ -191,52 +234,162 @@ static void transpose_into(const float *cols, int64_t nv, int per, float *out, i
     }
 }
 
-/* NULL for a volume that was not computed (its kind is not selected at this scale). */
-static float *fptr(const tg_volume *v) { return v->buf ? (float *)tg_volume_ptr(v, 0, 0, 0) : NULL; }
+/* ---- the buffers of one channel's slab (with its halo), allocated once per tg_features_slab call ----
+ * src: the channel as f32; X, XY: the x and xy pass temporaries; slot[]: result volumes handed out and taken back
+ * as the features of a scale are computed (derivatives, the DoG's second Gaussian, the structure tensor). */
+#define POOL_MAX 12
 
-/* One tg_gaussian pass along axis a (order o) or, with a = -1, a full smoothing (all axes of dims). */
-static tg_status pass(tg_ctx *ctx, const tg_volume *in, int a, double s, int o, int dims, double trunc, tg_volume *out)
+typedef struct pool {
+    int64_t dims[3];
+    int dims_mode; /* 2 or 3 */
+    double trunc;
+    float *mem, *src, *X, *XY;
+    float *slot[POOL_MAX];
+    char busy[POOL_MAX];
+    int nslots;
+    tg_gaussian_work *work;
+} pool;
+
+static float *take(pool *P)
 {
-    tg_gaussian_opts g = TG_GAUSSIAN_OPTS_INIT;
-    for (int i = 0; i < 3; i++) { g.sigma[i] = a < 0 ? s : (i == a ? s : 0); g.order[i] = i == a ? o : 0; }
-    g.per_slice = dims == 2;
-    g.truncate = trunc;
-    return tg_gaussian(ctx, in, &g, out);
+    for (int i = 0; i < P->nslots; i++)
+        if (!P->busy[i]) { P->busy[i] = 1; return P->slot[i]; }
+    return NULL; /* not reached: pool_slots() counts the worst case */
 }
 
-/* The derivative volumes D[ox][oy][oz] flagged in need, sharing the x and xy passes. */
-static tg_status derivatives(tg_ctx *ctx, const tg_volume *src, double s, int dims, double trunc,
-                             const char need[3][3][3], tg_volume D[3][3][3])
+static void give(pool *P, const float *p)
+{
+    for (int i = 0; i < P->nslots; i++)
+        if (p && P->slot[i] == p) P->busy[i] = 0;
+}
+
+/* Derivative volumes needed at scale s: need[ox][oy][oz]. Returns their number. */
+static int needed(const tg_features_opts *o, double s, char need[3][3][3])
+{
+    unsigned k = o->kinds;
+    int deriv = s >= TG_FEATURES_MIN_DERIV_SIGMA;
+    memset(need, 0, 27);
+    int want_g = (k & TG_FEAT_BIT(TG_FEAT_GAUSSIAN)) || (deriv && (k & TG_FEAT_BIT(TG_FEAT_DOG)));
+    int want_1 = deriv && (k & (TG_FEAT_BIT(TG_FEAT_GRADMAG) | TG_FEAT_BIT(TG_FEAT_ST)));
+    int want_2 = deriv && (k & (TG_FEAT_BIT(TG_FEAT_LOG) | TG_FEAT_BIT(TG_FEAT_HESSIAN)));
+    int want_mixed = deriv && (k & TG_FEAT_BIT(TG_FEAT_HESSIAN));
+    need[0][0][0] = (char)want_g;
+    need[1][0][0] = need[0][1][0] = (char)want_1;
+    need[2][0][0] = need[0][2][0] = (char)want_2;
+    need[1][1][0] = (char)want_mixed;
+    if (o->dims == 3) {
+        need[0][0][1] = (char)want_1;
+        need[0][0][2] = (char)want_2;
+        need[1][0][1] = need[0][1][1] = (char)want_mixed;
+    }
+    int n = 0;
+    for (int i = 0; i < 27; i++) n += (&need[0][0][0])[i];
+    return n;
+}
+
+/* Slots for the worst scale: every derivative plus the DoG's Gaussian, or the gradients plus the tensor. */
+static int pool_slots(const tg_features_opts *o)
+{
+    int m = 1;
+    for (int i = 0; i < o->nsigmas; i++) {
+        char need[3][3][3];
+        int n = needed(o, o->sigmas[i], need) + 1;
+        if ((o->kinds & TG_FEAT_BIT(TG_FEAT_ST)) && o->sigmas[i] >= TG_FEATURES_MIN_DERIV_SIGMA) {
+            int t = o->dims + o->dims * (o->dims + 1) / 2;
+            if (t > n) n = t;
+        }
+        if (n > m) m = n;
+    }
+    return m;
+}
+
+static void pool_free(pool *P)
+{
+    tg_free(P->mem);
+    tg_gaussian_work_free(P->work);
+    memset(P, 0, sizeof *P);
+}
+
+static tg_status pool_alloc(tg_ctx *ctx, const tg_features_opts *o, const int64_t dims[3], pool *P)
+{
+    memset(P, 0, sizeof *P);
+    for (int a = 0; a < 3; a++) P->dims[a] = dims[a];
+    P->dims_mode = o->dims;
+    P->trunc = o->truncate;
+    P->nslots = pool_slots(o);
+    int rmax = 0;
+    for (int i = 0; i < o->nsigmas; i++) {
+        int r = tg_gaussian_radius(o->sigmas[i], o->truncate);
+        if (r > rmax) rmax = r;
+    }
+    size_t nh = (size_t)(dims[0] * dims[1] * dims[2]);
+    int nbuf = (o->dims == 3 ? 3 : 2) + P->nslots;
+    P->mem = tg_malloc(nh * (size_t)nbuf * sizeof(float));
+    if (!P->mem) {
+        pool_free(P);
+        return tg_fail(ctx, TG_ERR_NOMEM, "segment.features: out of memory for %d temporaries of %lld voxels", nbuf,
+                       (long long)nh);
+    }
+    float *q = P->mem;
+    P->src = q; q += nh;
+    P->X = q; q += nh;
+    if (o->dims == 3) { P->XY = q; q += nh; }
+    for (int i = 0; i < P->nslots; i++) { P->slot[i] = q; q += nh; }
+    tg_status st = tg_gaussian_work_new(ctx, dims, rmax, &P->work);
+    if (st) pool_free(P);
+    return st;
+}
+
+static tg_status one_pass(tg_ctx *ctx, pool *P, const float *in, const float *in2, int axis, double s, int n,
+                          const int *orders, float *const *out)
+{
+    return tg_gaussian_pass(ctx, P->work, in, in2, P->dims, axis, s, P->trunc, n, orders, out);
+}
+
+/* dst = G_s * (a, or a * b voxelwise when b is given) over the axes of the mode (x, y, then z in 3D). */
+static tg_status smooth(tg_ctx *ctx, pool *P, const float *a, const float *b, double s, float *dst)
+{
+    static const int zero = 0;
+    tg_status st;
+    float *o[1] = {P->X};
+    if ((st = one_pass(ctx, P, a, b, 0, s, 1, &zero, o))) return st;
+    o[0] = P->dims_mode == 3 ? P->XY : dst;
+    if ((st = one_pass(ctx, P, P->X, NULL, 1, s, 1, &zero, o))) return st;
+    if (P->dims_mode == 3) {
+        o[0] = dst;
+        st = one_pass(ctx, P, P->XY, NULL, 2, s, 1, &zero, o);
+    }
+    return st;
+}
+
+/* The derivative volumes D[ox][oy][oz] flagged in need, each in a slot, sharing the x and xy passes; every
+ * z pass makes all the orders needed from its xy volume in one sweep. */
+static tg_status derivatives(tg_ctx *ctx, pool *P, double s, const char need[3][3][3], float *D[3][3][3])
 {
     tg_status st = TG_OK;
-    tg_volume X, XY;
-    tg_volume_init(&X);
-    tg_volume_init(&XY);
     for (int ox = 0; ox < 3; ox++) {
         int anyx = 0;
         for (int oy = 0; oy < 3; oy++)
             for (int oz = 0; oz < 3; oz++) anyx |= need[ox][oy][oz];
         if (!anyx) continue;
-        if ((st = pass(ctx, src, 0, s, ox, dims, trunc, &X))) goto done;
+        float *o[3] = {P->X};
+        if ((st = one_pass(ctx, P, P->src, NULL, 0, s, 1, &ox, o))) return st;
         for (int oy = 0; oy < 3; oy++) {
-            int anyy = 0;
-            for (int oz = 0; oz < 3; oz++) anyy |= need[ox][oy][oz];
-            if (!anyy) continue;
-            if ((st = pass(ctx, &X, 1, s, oy, dims, trunc, &XY))) goto done;
-            if (dims == 2) {
-                D[ox][oy][0] = XY;
-                tg_volume_init(&XY);
+            int ord[3], n = 0;
+            for (int oz = 0; oz < 3; oz++)
+                if (need[ox][oy][oz]) ord[n++] = oz;
+            if (!n) continue;
+            if (P->dims_mode == 2) {
+                o[0] = D[ox][oy][0] = take(P);
+                if ((st = one_pass(ctx, P, P->X, NULL, 1, s, 1, &oy, o))) return st;
                 continue;
             }
-            for (int oz = 0; oz < 3; oz++)
-                if (need[ox][oy][oz] && (st = pass(ctx, &XY, 2, s, oz, dims, trunc, &D[ox][oy][oz]))) goto done;
-            tg_volume_release(&XY);
+            o[0] = P->XY;
+            if ((st = one_pass(ctx, P, P->X, NULL, 1, s, 1, &oy, o))) return st;
+            for (int k = 0; k < n; k++) o[k] = D[ox][oy][ord[k]] = take(P);
+            if ((st = one_pass(ctx, P, P->XY, NULL, 2, s, n, ord, o))) return st;
         }
-        tg_volume_release(&X);
     }
-done:
-    tg_volume_release(&X);
-    tg_volume_release(&XY);
     return st;
 }
 
@@ -274,6 +427,18 @@ static void put_dog(const slab *S, int col, const float *a, const float *b)
 /* Eigenvalues of the symmetric tensor with components t (2D: xx, xy, yy; 3D: xx, xy, xz, yy, yz, zz). */
 static void put_eigen(const slab *S, int col, int dims, const float *const *t)
 {
+    if (dims == 3) {
+        const int64_t B = 4096, nb = (S->nv + B - 1) / B;
+        const size_t nv = (size_t)S->nv;
+        float *o = S->out + (size_t)col * nv;
+        #pragma omp parallel for schedule(static) num_threads(S->nt)
+        for (int64_t b = 0; b < nb; b++) {
+            int64_t i0 = b * B, m = S->nv - i0 < B ? S->nv - i0 : B, k = S->off + i0;
+            sym3_run(m, t[0] + k, t[1] + k, t[2] + k, t[3] + k, t[4] + k, t[5] + k, o + i0, o + nv + i0,
+                     o + 2 * nv + i0);
+        }
+        return;
+    }
     #pragma omp parallel for schedule(static) num_threads(S->nt)
     for (int64_t i = 0; i < S->nv; i++) {
         int64_t k = S->off + i;
@@ -284,43 +449,26 @@ static void put_eigen(const slab *S, int col, int dims, const float *const *t)
             tg_sym2_eigenvalues(t[0][k], t[1][k], t[2][k], ev);
             o[0] = (float)ev[0];
             o[st] = (float)ev[1];
-        } else {
-            double m[6] = {t[0][k], t[1][k], t[2][k], t[3][k], t[4][k], t[5][k]}, ev[3];
-            tg_sym3_eigenvalues(m, ev);
-            o[0] = (float)ev[0];
-            o[st] = (float)ev[1];
-            o[2 * st] = (float)ev[2];
         }
     }
 }
 
-/* Structure tensor: products of the first derivatives, each smoothed at 0.5 s over the whole slab. */
-static tg_status structure_tensor(tg_ctx *ctx, tg_volume D[3][3][3], double s, int dims, double trunc, const slab *S,
-                                  int col)
+/* Structure tensor: products of the first derivatives g, each smoothed at 0.5 s over the whole slab. */
+static tg_status structure_tensor(tg_ctx *ctx, pool *P, const float *const *g, double s, const slab *S, int col)
 {
     tg_status st = TG_OK;
-    const tg_volume *g[3] = {&D[1][0][0], &D[0][1][0], &D[0][0][1]};
-    tg_volume P, T[6];
-    tg_volume_init(&P);
-    for (int i = 0; i < 6; i++) tg_volume_init(&T[i]);
-    int nt = 0;
+    int dims = P->dims_mode, nt = 0;
+    float *T[6] = {NULL};
     for (int a = 0; a < dims; a++)
         for (int b = a; b < dims; b++) {
-            if ((st = tg_volume_alloc(ctx, g[0]->dims, TG_F32, g[0]->spacing, &P))) goto done;
-            const float *ga = fptr(g[a]), *gb = fptr(g[b]);
-            float *p = fptr(&P);
-            int64_t n = tg_volume_count(&P);
-            #pragma omp parallel for schedule(static) num_threads(S->nt)
-            for (int64_t i = 0; i < n; i++) p[i] = ga[i] * gb[i];
-            if ((st = pass(ctx, &P, -1, 0.5 * s, 0, dims, trunc, &T[nt++]))) goto done;
-            tg_volume_release(&P);
+            T[nt] = take(P);
+            if ((st = smooth(ctx, P, g[a], g[b], 0.5 * s, T[nt++]))) goto done;
         }
     const float *t[6];
-    for (int i = 0; i < nt; i++) t[i] = fptr(&T[i]);
+    for (int i = 0; i < nt; i++) t[i] = T[i];
     put_eigen(S, col, dims, t);
 done:
-    tg_volume_release(&P);
-    for (int i = 0; i < 6; i++) tg_volume_release(&T[i]);
+    for (int i = 0; i < nt; i++) give(P, T[i]);
     return st;
 }
 
@@ -338,56 +486,52 @@ static int column_of(const tg_features_opts *o, int kind, int si)
     return n;
 }
 
-static tg_status scale_features(tg_ctx *ctx, const tg_volume *src, int si, const tg_features_opts *o,
-                                const slab *S, int base)
+static tg_status scale_features(tg_ctx *ctx, pool *P, int si, const tg_features_opts *o, const slab *S, int base)
 {
     double s = o->sigmas[si];
     tg_status st = TG_OK;
     int dims = o->dims;
     unsigned k = o->kinds;
-    int deriv = s >= TG_FEATURES_MIN_DERIV_SIGMA;
     char need[3][3][3];
-    tg_volume D[3][3][3], G66;
-    memset(need, 0, sizeof need);
-    tg_volume_init(&G66);
-    for (int i = 0; i < 27; i++) tg_volume_init(&D[0][0][0] + i);
-
-    int want_g = (k & TG_FEAT_BIT(TG_FEAT_GAUSSIAN)) || (deriv && (k & TG_FEAT_BIT(TG_FEAT_DOG)));
-    int want_1 = deriv && (k & (TG_FEAT_BIT(TG_FEAT_GRADMAG) | TG_FEAT_BIT(TG_FEAT_ST)));
-    int want_2 = deriv && (k & (TG_FEAT_BIT(TG_FEAT_LOG) | TG_FEAT_BIT(TG_FEAT_HESSIAN)));
-    int want_mixed = deriv && (k & TG_FEAT_BIT(TG_FEAT_HESSIAN));
-    need[0][0][0] = (char)want_g;
-    need[1][0][0] = need[0][1][0] = (char)want_1;
-    need[2][0][0] = need[0][2][0] = (char)want_2;
-    need[1][1][0] = (char)want_mixed;
-    if (dims == 3) {
-        need[0][0][1] = (char)want_1;
-        need[0][0][2] = (char)want_2;
-        need[1][0][1] = need[0][1][1] = (char)want_mixed;
-    }
-    if ((st = derivatives(ctx, src, s, dims, o->truncate, need, D))) goto done;
-    const float *xx = fptr(&D[2][0][0]), *yy = fptr(&D[0][2][0]), *zz = dims == 3 ? fptr(&D[0][0][2]) : NULL;
-    const float *gx = fptr(&D[1][0][0]), *gy = fptr(&D[0][1][0]), *gz = dims == 3 ? fptr(&D[0][0][1]) : NULL;
-    for (int kind = 0; kind < TG_FEAT_NKINDS; kind++) {
+    float *D[3][3][3];
+    memset(D, 0, sizeof D);
+    needed(o, s, need);
+    if ((st = derivatives(ctx, P, s, need, D))) goto done;
+    const float *xx = D[2][0][0], *yy = D[0][2][0], *zz = dims == 3 ? D[0][0][2] : NULL;
+    const float *g[3] = {D[1][0][0], D[0][1][0], dims == 3 ? D[0][0][1] : NULL};
+    /* first the kinds that only read derivatives, then free the second derivatives, then DoG and the tensor */
+    static const int order[TG_FEAT_NKINDS] = {TG_FEAT_GAUSSIAN, TG_FEAT_LOG, TG_FEAT_GRADMAG, TG_FEAT_HESSIAN,
+                                              TG_FEAT_DOG, TG_FEAT_ST};
+    for (int ki = 0; ki < TG_FEAT_NKINDS; ki++) {
+        int kind = order[ki];
+        if (kind == TG_FEAT_DOG) {
+            give(P, D[2][0][0]); give(P, D[0][2][0]); give(P, D[0][0][2]);
+            give(P, D[1][1][0]); give(P, D[1][0][1]); give(P, D[0][1][1]);
+            D[2][0][0] = D[0][2][0] = D[0][0][2] = D[1][1][0] = D[1][0][1] = D[0][1][1] = NULL;
+        }
         int n = kind_cols(kind, s, dims);
         if (!(k & TG_FEAT_BIT(kind)) || !n) continue;
         int c = base + column_of(o, kind, si);
         switch (kind) {
-        case TG_FEAT_GAUSSIAN: put_column(S, c, fptr(&D[0][0][0])); break;
+        case TG_FEAT_GAUSSIAN: put_column(S, c, D[0][0][0]); break;
         case TG_FEAT_LOG: put_log(S, c, xx, yy, zz); break;
-        case TG_FEAT_GRADMAG: put_gradmag(S, c, gx, gy, gz); break;
-        case TG_FEAT_DOG:
-            if ((st = pass(ctx, src, -1, 0.66 * s, 0, dims, o->truncate, &G66))) goto done;
-            put_dog(S, c, fptr(&D[0][0][0]), fptr(&G66));
-            tg_volume_release(&G66);
+        case TG_FEAT_GRADMAG: put_gradmag(S, c, g[0], g[1], g[2]); break;
+        case TG_FEAT_DOG: {
+            float *g66 = take(P);
+            st = smooth(ctx, P, P->src, NULL, 0.66 * s, g66);
+            if (!st) put_dog(S, c, D[0][0][0], g66);
+            give(P, g66);
+            if (st) goto done;
             break;
+        }
         case TG_FEAT_ST:
-            if ((st = structure_tensor(ctx, D, s, dims, o->truncate, S, c))) goto done;
+            give(P, D[0][0][0]);
+            D[0][0][0] = NULL;
+            if ((st = structure_tensor(ctx, P, g, s, S, c))) goto done;
             break;
         case TG_FEAT_HESSIAN: {
-            const float *t2[3] = {xx, fptr(&D[1][1][0]), yy};
-            const float *t3[6] = {xx, fptr(&D[1][1][0]), dims == 3 ? fptr(&D[1][0][1]) : NULL, yy,
-                                  dims == 3 ? fptr(&D[0][1][1]) : NULL, zz};
+            const float *t2[3] = {xx, D[1][1][0], yy};
+            const float *t3[6] = {xx, D[1][1][0], D[1][0][1], yy, D[0][1][1], zz};
             put_eigen(S, c, dims, dims == 2 ? t2 : t3);
             break;
         }
@@ -395,8 +539,7 @@ static tg_status scale_features(tg_ctx *ctx, const tg_volume *src, int si, const
         }
     }
 done:
-    tg_volume_release(&G66);
-    for (int i = 0; i < 27; i++) tg_volume_release(&D[0][0][0] + i);
+    for (int i = 0; i < 27; i++) give(P, (&D[0][0][0])[i]);
     return st;
 }
 
@@ -444,23 +587,30 @@ tg_status tg_features_slab(tg_ctx *ctx, const tg_volume *const *ch, int nch, con
     if (!S.out)
         return tg_fail(ctx, TG_ERR_NOMEM, "segment.features: out of memory for %lld voxels x %d features",
                        (long long)S.nv, per);
-    tg_volume view;
-    tg_volume_init(&view);
+    pool P;
+    memset(&P, 0, sizeof P);
+    int64_t hdims[3] = {nx, ny, zb - za};
+    if (fcols && (st = pool_alloc(ctx, o, hdims, &P))) {
+        tg_free(S.out);
+        return st;
+    }
     for (int c = 0; c < nch && !st; c++) {
         if (fcols) {
-            int64_t lo[3] = {0, 0, za}, hi[3] = {nx, ny, zb};
-            if ((st = tg_volume_view(ctx, ch[c], lo, hi, &view))) break;
+            const tg_volume *v = ch[c];
+            int64_t rows = ny * (zb - za);
+            #pragma omp parallel for schedule(static) num_threads(S.nt)
+            for (int64_t row = 0; row < rows; row++)
+                tg_filter_load_row(v, row % ny, za + row / ny, P.src + (size_t)row * (size_t)nx);
             for (int i = 0; i < o->nsigmas && !st; i++) {
-                st = scale_features(ctx, &view, i, o, &S, 0);
+                st = scale_features(ctx, &P, i, o, &S, 0);
                 if (!st && tg_progress(ctx, (c + (i + 1.0) / o->nsigmas) / nch, "features"))
                     st = tg_fail(ctx, TG_ERR_CANCELLED, "segment.features: cancelled");
             }
-            tg_volume_release(&view);
         }
         if (!st && o->conv) st = conv_features(ctx, ch[c], o, z0, z1, &S, fcols);
         if (!st) transpose_into(S.out, S.nv, per, out, nfeat, c * per, S.nt);
     }
-    tg_volume_release(&view);
+    pool_free(&P);
     tg_free(S.out);
     if (!st) tg_progress_done(ctx, "features");
     return st;

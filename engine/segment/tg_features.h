@@ -21,18 +21,24 @@
  * (eigenvalue 1 = largest); conv columns come last, channel-major, then output map. Names: see tg_features_name.
  *
  * Algorithm: separable passes shared between features of one scale: x pass for derivative orders 0,1,2, then y,
- * then z (3 + 6 + 10 passes for every derivative up to order 2 instead of 30), the structure tensor's six
- * products each smoothed by 3 passes; eigenvalues of symmetric 2x2 in closed form, of symmetric 3x3 by the
- * trigonometric closed form (Smith, CACM 4(4):168, 1961, doi:10.1145/355578.366316), both in double.
+ * then z (3 + 6 + 10 passes for every derivative up to order 2 instead of 30; each z pass makes every order
+ * needed from its xy volume in one sweep), the structure tensor's six products each smoothed by 3 passes (the
+ * product is formed inside the first pass); eigenvalues of symmetric 2x2 in closed form, of symmetric 3x3 by the
+ * trigonometric closed form (Smith, CACM 4(4):168, 1961, doi:10.1145/355578.366316), both in double, with
+ * cos(acos(r) / 3) evaluated as a polynomial (error < 2e-12) instead of acos and cos. Every pass writes into
+ * buffers allocated once per tg_features_slab call and reused for every channel and scale
+ * (tg_gaussian_pass), so no memory is freshly allocated (and page-faulted) per pass.
  * Slabs: features of z in [z0, z1) read the channels on [z0 - h, z1 + h) clipped to the volume, h = the largest
  * kernel radius chain (3D: r(s) + r(0.5 s) for the structure tensor; 2D: h = 0), so every slab gives exactly the
  * values of the whole-volume computation; boundary reflection only happens at the real volume faces.
  * Cost: per voxel of slab + halo and scale, about 19 (3D full set) or 12 (3D default) 1D passes of 2r+1 taps
  * (r = (int)(4 s + 0.5)), plus 18 passes for the structure tensor; conv features cost
  * 9 * sum(cin * cout) multiply-adds per voxel and channel (OpenBLAS sgemm).
- * Memory per voxel (on top of the caller's output, nfeat * 4 bytes per voxel of [z0, z1)):
- *   3D: about 14 f32 temporaries (56 bytes) per voxel of the slab plus halo; 2D: about 10 (40 bytes) per voxel
- *   of the slab; conv: 2 * max(cout) * 4 bytes per voxel of one slice plus an im2col block of at most 4 M floats.
+ * Memory per voxel (on top of the caller's output, nfeat * 4 bytes per voxel of [z0, z1)): the channel's columns,
+ *   nfeat / nch * 4 bytes per voxel of [z0, z1) (transposed into the output channel by channel), and f32
+ *   temporaries per voxel of the slab plus halo: 3D: 3 + (derivatives needed + 1), at most 14 (56 bytes, full
+ *   set); 2D: 2 + (derivatives needed + 1), at most 9 (36 bytes); conv: 2 * max(cout) * 4 bytes per voxel of one
+ *   slice plus an im2col block of at most 4 M floats.
  * Threading: OpenMP over rows (tg_gaussian's passes and the per-voxel combinations), num_threads(ctx->nthreads);
  * sgemm runs with OpenBLAS's threads set to ctx->nthreads, outside any parallel region. Every value is computed
  * by the same arithmetic whatever the thread count (bit-identical results).

@@ -9,7 +9,8 @@
 --   F:stack(z)              --> {f32 volume per feature}, names    (each (nx, ny, #z), channel 1's spacing)
 --   F:volume(name | index [, z]) --> one feature as an f32 volume, computing only that feature
 --   F:slabs([max_bytes])    --> iterator of {first, last} z ranges whose slab fits in max_bytes (default 1 GiB)
---   F:bytes_per_voxel()     --> engine memory per voxel of a slab (matrix + temporaries, halo not counted)
+--   F:bytes_per_voxel()     --> engine memory per voxel of a slab (matrix + one channel's columns + temporaries,
+--                               halo not counted)
 --   tg.segment.features(channels, {..., output = "stack"}) --> volumes, names   (the whole F.z range at once)
 --
 -- For the forest (coordinate here): training takes `local X, n = F:at(scribbles)` (a (count x n) matrix whose
@@ -71,8 +72,8 @@
 --   VGG16 expects its own input scaling (Keras "caffe": BGR means subtracted, 0..255); scale the channels
 --   accordingly (e.g. tg.filter.normalize to 0..1, times 255, minus ~117), as no scaling is done here.
 --
--- Memory: a slab needs (count * 4 + about 56 (3D) / 40 (2D)) bytes per voxel, plus the z halo (3D) —
--- see engine/segment/tg_features.h. Nothing holds every feature of every voxel unless you ask for it.
+-- Memory: a slab needs (count * 4 + count / channels * 4 + at most 56 (3D) / 36 (2D)) bytes per voxel, the last
+-- term also over the z halo (3D) — see engine/segment/tg_features.h. Nothing holds every feature of every voxel unless you ask for it.
 local core = require "tortuga.core"
 local util = require "tortuga.util"
 local volume = require "tortuga.volume"
@@ -220,7 +221,8 @@ function Features:at(mask, opts)
 end
 
 function Features:bytes_per_voxel()
-  return self.count * 4 + (self.options.dims == 3 and 56 or 40)
+  -- the matrix, one channel's columns and the filter temporaries (engine/segment/tg_features.h)
+  return self.count * 4 + (self.count // self.nchannels) * 4 + (self.options.dims == 3 and 56 or 36)
 end
 
 function Features:slabs(max_bytes)

@@ -1,10 +1,12 @@
 /* test_features.c — pixel features against scipy.ndimage (fixtures written once by bench/features_ref.py),
- * slabs against the whole volume, thread-count independence, eigenvalues against LAPACKE dsyev, the 3x3
+ * slabs against the whole volume, thread-count independence, eigenvalues against LAPACKE dsyev, tg_gaussian_pass
+ * chains against tg_gaussian bit for bit, the 3x3
  * convolution layers against a direct convolution, the weight file and bad input. */
 #include <lapacke.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "filter/tg_gaussian.h"
 #include "segment/tg_conv.h"
 #include "segment/tg_features.h"
 #include "tg_test.h"
@@ -354,6 +356,21 @@ static void test_conv_file(void)
     size_t have = f ? fread(all, 1, total + 8, f) : 0;
     if (f) fclose(f);
     CHECK(have == total);
+    /* in memory: serialize gives the file's bytes, parse reads them back */
+    unsigned char *mem = NULL;
+    size_t mlen = 0;
+    tg_conv_net *mnet = NULL;
+    CHECK_OK(&ctx, tg_conv_serialize(&ctx, net, &mem, &mlen));
+    CHECK(mem && mlen == total && memcmp(mem, all, total) == 0);
+    if (mem) {
+        CHECK_OK(&ctx, tg_conv_parse(&ctx, "in memory", mem, mlen, &mnet));
+        CHECK(mnet && memcmp(mnet->layer[1].w, net->layer[1].w, 2 * 4 * 9 * sizeof(float)) == 0);
+        tg_conv_net *cut = NULL;
+        CHECK(tg_conv_parse(&ctx, "in memory", mem, mlen - 1, &cut) == TG_ERR_FORMAT && cut == NULL);
+        CHECK(strstr(ctx.msg, "in memory") != NULL);
+    }
+    tg_conv_free(mnet);
+    tg_free(mem);
 
     struct { const char *what; size_t n; const char *text; } cases[] = {
         {"truncated", total - 3, NULL},
@@ -430,6 +447,72 @@ static void test_conv_features(void)
     tg_volume_release(&v);
 }
 
+/* tg_gaussian_pass chained x, y, z gives tg_gaussian's values bit for bit, for several orders at once, with the
+ * product input, in 2D (per slice) and 3D; bad pass arguments are refused. */
+static void test_gaussian_pass(void)
+{
+    tg_ctx ctx;
+    tg_ctx_init(&ctx);
+    ctx.nthreads = 2;
+    int64_t d[3] = {37, 11, 9};
+    size_t n = (size_t)(d[0] * d[1] * d[2]);
+    tg_volume a, b, ab, ref;
+    tg_volume_init(&a); tg_volume_init(&b); tg_volume_init(&ab); tg_volume_init(&ref);
+    CHECK_OK(&ctx, tg_volume_alloc(&ctx, d, TG_F32, NULL, &a));
+    CHECK_OK(&ctx, tg_volume_alloc(&ctx, d, TG_F32, NULL, &b));
+    CHECK_OK(&ctx, tg_volume_alloc(&ctx, d, TG_F32, NULL, &ab));
+    float *pa = (float *)tg_volume_ptr(&a, 0, 0, 0), *pb = (float *)tg_volume_ptr(&b, 0, 0, 0);
+    float *pab = (float *)tg_volume_ptr(&ab, 0, 0, 0);
+    uint32_t x = 12345;
+    for (size_t i = 0; i < n; i++) {
+        x = x * 1103515245u + 12345u;
+        pa[i] = (float)(x >> 8) / 16777216.0f;
+        pb[i] = (float)(i % 7) - 2.5f;
+        pab[i] = pa[i] * pb[i];
+    }
+    float *X = tg_malloc(n * sizeof *X), *XY = tg_malloc(n * sizeof *XY), *D[3];
+    for (int k = 0; k < 3; k++) D[k] = tg_malloc(n * sizeof *D[k]);
+    tg_gaussian_work *w = NULL;
+    double s = 1.7;
+    CHECK_OK(&ctx, tg_gaussian_work_new(&ctx, d, tg_gaussian_radius(s, 4.0), &w));
+    for (int mode = 0; mode < 3; mode++) { /* 0: 3D of a; 1: 3D of a * b (product input); 2: 2D of a */
+        const float *in2 = mode == 1 ? pb : NULL;
+        for (int ox = 0; ox < 3; ox++)
+            for (int oy = 0; oy < 3; oy += 2) {
+                float *o1[1] = {X}, *o2[1] = {mode == 2 ? D[0] : XY};
+                CHECK_OK(&ctx, tg_gaussian_pass(&ctx, w, pa, in2, d, 0, s, 4.0, 1, &ox, o1));
+                CHECK_OK(&ctx, tg_gaussian_pass(&ctx, w, X, NULL, d, 1, s, 4.0, 1, &oy, o2));
+                int orders[3] = {2, 0, 1};
+                int nz_orders = mode == 2 ? 1 : 3;
+                if (mode != 2) CHECK_OK(&ctx, tg_gaussian_pass(&ctx, w, XY, NULL, d, 2, s, 4.0, 3, orders, D));
+                for (int k = 0; k < nz_orders; k++) {
+                    tg_gaussian_opts g = TG_GAUSSIAN_OPTS_INIT;
+                    g.sigma[0] = g.sigma[1] = g.sigma[2] = s;
+                    g.order[0] = ox;
+                    g.order[1] = oy;
+                    g.order[2] = mode == 2 ? 0 : orders[k];
+                    g.per_slice = mode == 2;
+                    CHECK_OK(&ctx, tg_gaussian(&ctx, mode == 1 ? &ab : &a, &g, &ref));
+                    CHECK(memcmp(tg_volume_ptr(&ref, 0, 0, 0), D[k], n * sizeof(float)) == 0);
+                    tg_volume_release(&ref);
+                }
+            }
+    }
+    /* bad arguments */
+    int o0 = 0, o3 = 3;
+    float *self[1] = {pa};
+    CHECK(tg_gaussian_pass(&ctx, w, pa, NULL, d, 0, s, 4.0, 1, &o0, self) == TG_ERR_ARG);
+    CHECK(strstr(ctx.msg, "aliases") != NULL);
+    CHECK(tg_gaussian_pass(&ctx, w, pa, NULL, d, 3, s, 4.0, 1, &o0, D) == TG_ERR_ARG);
+    CHECK(tg_gaussian_pass(&ctx, w, pa, NULL, d, 0, s, 4.0, 1, &o3, D) == TG_ERR_ARG);
+    CHECK(tg_gaussian_pass(&ctx, w, pa, NULL, d, 0, 9.0, 4.0, 1, &o0, D) == TG_ERR_ARG); /* radius > the work's */
+    CHECK(strstr(ctx.msg, "smaller") != NULL);
+    tg_gaussian_work_free(w);
+    tg_free(X); tg_free(XY);
+    for (int k = 0; k < 3; k++) tg_free(D[k]);
+    tg_volume_release(&a); tg_volume_release(&b); tg_volume_release(&ab);
+}
+
 static void test_bad_input(void)
 {
     tg_ctx ctx;
@@ -490,5 +573,5 @@ static void test_bad_input(void)
     tg_volume_release(&b);
 }
 
-TG_TEST_MAIN(test_names, test_against_scipy, test_slabs_threads, test_eigenvalues, test_conv_direct, test_conv_file,
+TG_TEST_MAIN(test_names, test_against_scipy, test_slabs_threads, test_eigenvalues, test_gaussian_pass, test_conv_direct, test_conv_file,
              test_conv_features, test_bad_input)
