@@ -4,7 +4,7 @@
  *   core.segment.train(channels, scribbles, feat, fopts, class_values, meta) -> Forest, nsamples
  *       channels: list of volumes (same dims); scribbles: an integer volume with the channels' dims (0 = unlabelled)
  *       or a table {[z] = slice (nx x ny x 1 integer volume), ...} (z 1-based); feat = {sigmas = {..}, kinds = mask,
- *       dims = 2|3, truncate = 4}; fopts = {trees, max_depth, min_leaf, mtry, bins, bootstrap, seed, class_weight =
+ *       dims = 2|3, truncate = 4, conv = <tortuga.ConvNet> | nil}; fopts = {trees, max_depth, min_leaf, mtry, bins, bootstrap, seed, class_weight =
  *       "balanced" | {w1, w2, ...} | nil}; class_values: sorted list of the label values that are classes.
  *   core.segment.train_matrix(X, y, fopts, class_values, meta) -> Forest   X: f32 volume nx = features, ny*nz = rows;
  *       y: u8 volume of label values with ny*nz*nx... rows voxels (any shape with as many voxels as X has rows)
@@ -23,6 +23,7 @@
  */
 #include "lbind.h"
 
+#include "segment/tg_conv.h"
 #include "segment/tg_features.h"
 #include "segment/tg_forest.h"
 #include "segment/tg_otsu.h"
@@ -110,6 +111,14 @@ static void get_feat(lua_State *L, int idx, tg_features_opts *o)
     o->dims = (int)lt_optinteger(L, idx, "dims", o->dims);
     o->truncate = lt_optnumber(L, idx, "truncate", o->truncate);
     o->conv = NULL;
+    if (lua_getfield(L, idx, "conv") != LUA_TNIL) { /* a tortuga.ConvNet (modules/lfeatures.c) */
+        tg_conv_net **net = luaL_testudata(L, -1, "tortuga.ConvNet");
+        if (!net) luaL_error(L, "segment: features.conv must be a convolution network (tg.segment.load_conv), got %s",
+                             luaL_typename(L, -1));
+        if (!*net) luaL_error(L, "segment: the convolution network of the features was released");
+        o->conv = *net;
+    }
+    lua_pop(L, 1);
     tg_ctx *ctx = lt_ctx(L);
     if (tg_features_check(ctx, o) != TG_OK) luaL_error(L, "%s", ctx->msg);
 }

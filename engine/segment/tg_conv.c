@@ -193,6 +193,41 @@ done:
     return st;
 }
 
+tg_status tg_conv_parse(tg_ctx *ctx, const char *name, const void *buf, size_t len, tg_conv_net **out)
+{
+    *out = NULL;
+    if (!buf) return tg_fail(ctx, TG_ERR_ARG, "%s: no weight data", name ? name : "convolution weights");
+    return parse(ctx, name ? name : "convolution weights", (const unsigned char *)buf, len, out);
+}
+
+tg_status tg_conv_serialize(tg_ctx *ctx, const tg_conv_net *net, unsigned char **buf, size_t *len)
+{
+    tg_status st;
+    *buf = NULL;
+    *len = 0;
+    if ((st = tg_conv_check(ctx, net))) return st;
+    char head[64 + 32 * TG_CONV_MAX_LAYERS];
+    int h = snprintf(head, sizeof head, "tortuga-conv 1\nlayers %d\n", net->nlayers);
+    for (int l = 0; l < net->nlayers; l++)
+        h += snprintf(head + h, sizeof head - (size_t)h, "layer %d %d\n", net->layer[l].cin, net->layer[l].cout);
+    h += snprintf(head + h, sizeof head - (size_t)h, "data\n");
+    size_t n = (size_t)h;
+    for (int l = 0; l < net->nlayers; l++)
+        n += 4 * ((size_t)net->layer[l].cout * (size_t)net->layer[l].cin * 9 + (size_t)net->layer[l].cout);
+    unsigned char *b = tg_malloc(n);
+    if (!b) return tg_fail(ctx, TG_ERR_NOMEM, "convolution weights: out of memory for %zu bytes", n);
+    memcpy(b, head, (size_t)h);
+    unsigned char *q = b + h;
+    for (int l = 0; l < net->nlayers; l++) {
+        const tg_conv_layer *L = &net->layer[l];
+        size_t nw = (size_t)L->cout * (size_t)L->cin * 9;
+        for (size_t i = 0; i < nw + (size_t)L->cout; i++, q += 4) put_f32le(q, i < nw ? L->w[i] : L->b[i - nw]);
+    }
+    *buf = b;
+    *len = n;
+    return TG_OK;
+}
+
 tg_status tg_conv_save(tg_ctx *ctx, const tg_conv_net *net, const char *path)
 {
     tg_status st;

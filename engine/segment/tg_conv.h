@@ -55,6 +55,10 @@ void tg_conv_free(tg_conv_net *net); /* NULL is fine */
  * truncated data, trailing bytes, non-finite weights). */
 tg_status tg_conv_load(tg_ctx *ctx, const char *path, tg_conv_net **out);
 tg_status tg_conv_save(tg_ctx *ctx, const tg_conv_net *net, const char *path);
+/* The same format in memory: parse len bytes (name is used in the messages), or write the file's bytes into
+ * *buf (allocated with tg_malloc, *len bytes). A serialised net parses back to bit-identical weights. */
+tg_status tg_conv_parse(tg_ctx *ctx, const char *name, const void *buf, size_t len, tg_conv_net **out);
+tg_status tg_conv_serialize(tg_ctx *ctx, const tg_conv_net *net, unsigned char **buf, size_t *len);
 
 /* Output planes of the network (cout of the last layer). */
 int tg_conv_outputs(const tg_conv_net *net);

@@ -580,36 +580,101 @@ done:
     return st;
 }
 
-#define PBLOCK 64    /* rows descending a tree together */
+#define PBLOCK 16    /* rows descending a tree together */
 #define RBLOCK 1024  /* rows per task: each tree is read once per RBLOCK rows, so it stays in cache meanwhile */
+#define PCHECK 2     /* levels descended between two "all rows in leaves?" checks */
 
-/* Add the leaf values of tree (nodes, vals) for the m <= PBLOCK rows xb into acc (m x K). The rows descend
- * together, one level per sweep, compacted as they reach leaves: their node loads are independent, so the
- * processor overlaps the cache misses of a deep tree instead of waiting for each in turn. */
-static void tree_block(const tg_forest_node *nodes, const float *vals, const float *xb, int nf, int m, int K, float *acc)
+/* Prediction copy of the trees: the same 12-byte nodes, but a leaf becomes a node that leads to itself whatever
+ * the row (threshold NaN, so x <= threshold is false and the step goes to child + 1 = itself), with its value
+ * offset kept aside. Every row then takes the same branch-free step at every level, with no list of active rows:
+ * the steps of the rows of a block are independent, so they overlap in the processor. */
+typedef struct pforest {
+    tg_forest_node *nodes; /* all trees, tree t from first[t] (child indices are global) */
+    int32_t *leaf;         /* per node: the offset of its K values in the tree's values (leaves only) */
+    int64_t *first;        /* ntrees + 1 */
+    int32_t *depth;        /* per tree: the largest depth of a leaf (levels to descend) */
+} pforest;
+
+static void pforest_free(pforest *p)
 {
-    int32_t nd[PBLOCK], act[PBLOCK];
-    int na = nodes[0].feature >= 0 ? m : 0; /* a one-leaf tree has nothing to descend */
-    for (int j = 0; j < m; j++) { nd[j] = 0; act[j] = j; }
-    while (na > 0) {
-        int k = 0;
-        for (int a = 0; a < na; a++) {
-            const int j = act[a];
-            const tg_forest_node *q = &nodes[nd[j]];
-            const int32_t next = q->child + !(xb[(size_t)j * nf + q->feature] <= q->threshold);
-            nd[j] = next;
-            act[k] = j;
-            k += nodes[next].feature >= 0;
+    tg_free(p->nodes);
+    tg_free(p->leaf);
+    tg_free(p->first);
+    tg_free(p->depth);
+}
+
+static int pforest_make(const tg_forest *f, pforest *p)
+{
+    memset(p, 0, sizeof *p);
+    int64_t total = tg_forest_nodes(f);
+    if (total >= INT32_MAX) return -1; /* node indices of the copy are int32 */
+    int32_t maxn = 0;
+    for (int t = 0; t < f->ntrees; t++)
+        if (f->trees[t].nnodes > maxn) maxn = f->trees[t].nnodes;
+    p->nodes = tg_malloc(sizeof *p->nodes * (size_t)total);
+    p->leaf = tg_malloc(sizeof *p->leaf * (size_t)total);
+    p->first = tg_malloc(sizeof *p->first * (size_t)(f->ntrees + 1));
+    p->depth = tg_malloc(sizeof *p->depth * (size_t)f->ntrees);
+    int32_t *lev = tg_malloc(sizeof *lev * (size_t)(maxn > 0 ? maxn : 1));
+    if (!p->nodes || !p->leaf || !p->first || !p->depth || !lev) {
+        tg_free(lev);
+        pforest_free(p);
+        return -1;
+    }
+    int64_t o = 0;
+    for (int t = 0; t < f->ntrees; t++) {
+        const tg_forest_tree *tr = &f->trees[t];
+        p->first[t] = o;
+        int32_t dmax = 0;
+        lev[0] = 0;
+        for (int32_t i = 0; i < tr->nnodes; i++) { /* children always follow their parent */
+            tg_forest_node nd = tr->nodes[i];
+            if (nd.feature < 0) {
+                p->leaf[o + i] = nd.child;
+                nd.feature = 0;
+                nd.threshold = NAN;
+                nd.child = (int32_t)(o + i - 1);
+                if (lev[i] > dmax) dmax = lev[i];
+            } else {
+                p->leaf[o + i] = 0;
+                lev[nd.child] = lev[nd.child + 1] = lev[i] + 1;
+                nd.child += (int32_t)o;
+            }
+            p->nodes[o + i] = nd;
         }
-        na = k;
+        p->depth[t] = dmax;
+        o += tr->nnodes;
+    }
+    p->first[f->ntrees] = o;
+    tg_free(lev);
+    return 0;
+}
+
+
+/* Add the leaf values of tree t for the m <= PBLOCK rows xb into acc (m x K). */
+static void tree_block(const pforest *p, int t, const float *vals, const float *xb, int nf, int m, int K, float *acc)
+{
+    const tg_forest_node *nodes = p->nodes;
+    const int32_t root = (int32_t)p->first[t], depth = p->depth[t];
+    int32_t nd[PBLOCK];
+    for (int j = 0; j < m; j++) nd[j] = root;
+    for (int lvl = 0; lvl < depth;) {
+        for (int s = 0; s < PCHECK && lvl < depth; s++, lvl++)
+            for (int j = 0; j < m; j++) {
+                const tg_forest_node *q = &nodes[nd[j]];
+                nd[j] = q->child + !(xb[(size_t)j * nf + q->feature] <= q->threshold);
+            }
+        if (lvl >= depth) break;
+        int inner = 0; /* any row still at an internal node (threshold not NaN)? */
+        for (int j = 0; j < m; j++) inner |= nodes[nd[j]].threshold == nodes[nd[j]].threshold;
+        if (!inner) break;
     }
     for (int j = 0; j < m; j++) {
-        const float *v = vals + nodes[nd[j]].child;
+        const float *v = vals + p->leaf[nd[j]];
         float *a = acc + (size_t)j * K;
         for (int k = 0; k < K; k++) a[k] += v[k];
     }
 }
-
 tg_status tg_forest_predict(tg_ctx *ctx, const tg_forest *f, const float *X, int64_t n, int nfeatures,
                             float *const *prob, uint8_t *label)
 {
@@ -621,8 +686,18 @@ tg_status tg_forest_predict(tg_ctx *ctx, const tg_forest *f, const float *X, int
     const int nth = ctx->nthreads > 0 ? ctx->nthreads : 1;
     const float inv = 1.0f / (float)T;
     int64_t nblocks = (n + RBLOCK - 1) / RBLOCK;
+    pforest pf;
+    if (pforest_make(f, &pf))
+        return tg_fail(ctx, TG_ERR_NOMEM, "forest: out of memory for the prediction copy of %lld nodes",
+                       (long long)tg_forest_nodes(f));
     float *accs = tg_malloc(sizeof(float) * RBLOCK * (size_t)K * (size_t)nth); /* one accumulator per thread */
-    if (!accs) return tg_fail(ctx, TG_ERR_NOMEM, "forest: out of memory");
+    float *xcopy = tg_malloc(sizeof(float) * RBLOCK * (size_t)nfeatures * (size_t)nth); /* rows of the block */
+    if (!accs || !xcopy) {
+        tg_free(accs);
+        tg_free(xcopy);
+        pforest_free(&pf);
+        return tg_fail(ctx, TG_ERR_NOMEM, "forest: out of memory");
+    }
     int cancelled = 0;
     #pragma omp parallel for schedule(dynamic, 1) num_threads(nth) reduction(| : cancelled)
     for (int64_t bk = 0; bk < nblocks; bk++) {
@@ -635,10 +710,12 @@ tg_status tg_forest_predict(tg_ctx *ctx, const tg_forest *f, const float *X, int
         int64_t r0 = bk * RBLOCK, r1 = r0 + RBLOCK < n ? r0 + RBLOCK : n;
         int m = (int)(r1 - r0);
         memset(acc, 0, sizeof(float) * (size_t)m * K);
+        float *xb = xcopy + (size_t)th * RBLOCK * (size_t)nfeatures;
+        memcpy(xb, X + (size_t)r0 * nfeatures, sizeof(float) * (size_t)m * (size_t)nfeatures);
         /* each row's sum runs over the trees in order, whatever the thread: results do not depend on threads */
         for (int t = 0; t < T; t++)
             for (int j0 = 0; j0 < m; j0 += PBLOCK)
-                tree_block(f->trees[t].nodes, f->trees[t].values, X + (size_t)(r0 + j0) * nfeatures, nfeatures,
+                tree_block(&pf, t, f->trees[t].values, xb + (size_t)j0 * nfeatures, nfeatures,
                            m - j0 < PBLOCK ? m - j0 : PBLOCK, K, acc + (size_t)j0 * K);
         for (int j = 0; j < m; j++) {
             const float *a = acc + (size_t)j * K;
@@ -652,6 +729,8 @@ tg_status tg_forest_predict(tg_ctx *ctx, const tg_forest *f, const float *X, int
         if (tg_progress(ctx, (double)bk / (double)nblocks, "forest prediction")) cancelled = 1;
     }
     tg_free(accs);
+    tg_free(xcopy);
+    pforest_free(&pf);
     if (cancelled) return tg_fail(ctx, TG_ERR_CANCELLED, "forest: prediction cancelled");
     return TG_OK;
 }

@@ -34,9 +34,12 @@
  * Randomness: tree t draws from tg_rng (Philox) keyed by (seed, stream(TG_FOREST_RNG_TAG, t)), so a tree
  * depends only on (data, options, seed, t): results are identical for any thread count.
  * Threading: training in parallel over trees (batches of nthreads trees, each built in per-thread scratch and
- * copied out serially — no allocation in the parallel region); prediction in parallel over blocks of 1024 rows,
- * each block going through the trees one at a time (a tree stays in cache for the block), 64 rows descending a
- * tree together so that their memory loads overlap.
+ * copied out serially — no allocation in the parallel region); prediction in parallel over blocks of 1024 rows
+ * (copied into a per-thread buffer), each block going through the trees one at a time (a tree stays in cache for
+ * the block), 16 rows descending a tree together level by level. For prediction the trees are copied once per call
+ * with every leaf turned into a node that leads to itself, so each level is the same branch-free step for all 16
+ * rows (no list of active rows; the steps are independent, so the processor overlaps them), and the descent stops
+ * when all 16 rows stand in leaves (checked every 2 levels) or at the tree's largest leaf depth.
  * Both use num_threads(ctx->nthreads).
  * Cost: training O(trees * mtry * n * depth) (binned) or O(trees * mtry * n log n * depth) (exact); prediction
  * O(trees * depth) per row.
@@ -46,6 +49,8 @@
  * of 12-byte nodes {feature (-1 = leaf), threshold, child} (children adjacent: left = child, right = child+1;
  * a leaf's child is the offset of its K probabilities). Prediction needs no state per row beyond its output:
  * K*4 bytes of probabilities (optional) and 1 byte of label; the caller's feature rows are 4*features bytes.
+ * Per call it holds the prediction copy of the trees (16 bytes per node) and per thread 1024 * (features + K)
+ * floats.
  *
  * File format (tg_forest_save/load), all little-endian:
  *   "TGFOREST" (8 bytes), u32 version (TG_FOREST_VERSION), u32 header bytes, then the header: u32 features,

@@ -9,7 +9,11 @@
 --     training samples, 256 bins above. Same seed, same forest, whatever the thread count.
 --     features: the feature options of tg.segment.features, {sigmas = {0.3, 0.7, 1.0, 1.6, 3.5, 5.0, 10.0},
 --     set = "default" | "full" (or kinds = {"gaussian", "log", "gradmag", "dog", "st", "hessian"}), dims = 2 | 3,
---     truncate = 4}; the default is ilastik's scales, the "default" set, per slice (dims = 2).
+--     truncate = 4, conv = nil}; the default is ilastik's scales, the "default" set, per slice (dims = 2).
+--     conv = the path of a .tgconv weight file or a network from tg.segment.load_conv (see tortuga.features): its
+--     outputs are appended to each channel's features for training and prediction (kinds = {} with conv uses the
+--     convolution outputs alone); the weights are stored in the saved model, so tg.segment.load(path) recomputes
+--     the same features without the weight file.
 --     classes: names for the scribble labels ({pore = 1, cam = 2, ise = 3}); without it the classes are the non-zero
 --     labels found in the scribbles.
 --   rf:train(channels, scribbles) -> rf
@@ -20,9 +24,14 @@
 --     labels: u8 volume of the class label values; prob: one f32 volume per class, keyed by label value (and by
 --     name for named classes), each voxel's probabilities summing to 1 (nil with probabilities = false).
 --     Prediction runs in z slabs (slab = slices per slab; default: about 512 MiB of features), so the state per
---     voxel is the output only: 1 byte of label + 4 bytes per class of probability, on top of the channels
---     (4 bytes per f32 channel). A 500^3 two-channel f32 stack with three classes: 1 GB of channels + 0.125 GB of
---     labels + 1.5 GB of probabilities + one slab of features: well within 8 GiB.
+--     voxel of the stack is the output only: 1 byte of label + 4 bytes per class of probability, on top of the
+--     channels (4 bytes per f32 channel). Per voxel of one slab (transient, bounded by the slab size): the feature
+--     rows, 4 * F bytes (F features), the columns of one channel, 4 * F / channels, and the filter temporaries,
+--     at most 36 bytes (2D) or 56 bytes (3D) per voxel of the slab plus its z halo (3D only; up to 60 slices on
+--     each side for sigma 10 with the structure tensor). A 500^3 two-channel f32 stack with three classes and the
+--     default features (2D, 50 features, slabs of 10 slices): 1 GB of channels + 0.125 GB of labels + 1.5 GB of
+--     probabilities + 0.5 + 0.25 + 0.08 GB for one slab = 3.5 GB; with the full set in 3D (122 features, slabs of
+--     4 slices + 120 halo slices of temporaries): 2.6 GB + 0.5 + 0.25 + 1.7 GB = 5.1 GB: within 8 GiB either way.
 --   rf:importance() -> {[feature name] = Gini importance (sums to 1)}, sorted list {{name = ..., value = ...}, ...}
 --   rf:save(path);  tg.segment.load(path) -> forest     (versioned binary model with a SHA-256 checksum; a corrupt,
 --     truncated, foreign or other-version file raises a clear error; the reloaded forest is bit-identical)
@@ -36,7 +45,7 @@
 --     Removes islands (connected components of one label) smaller than min_size voxels, reassigning each to the
 --     most frequent label around it, then applies a majority filter of radius `majority` (cube, or square per
 --     slice with dims = 2). info = {islands = n, voxels = changed by island removal}.
---   tg.segment.features: tortuga.features' function (when that module is installed).
+--   tg.segment.features, tg.segment.load_conv: tortuga.features' functions (when that module is installed).
 local core = require "tortuga.core"
 local util = require "tortuga.util"
 local volume = require "tortuga.volume"
@@ -51,8 +60,21 @@ local KIND_NAMES = { "gaussian", "log", "gradmag", "dog", "st", "hessian" }
 local ILASTIK = { 0.3, 0.7, 1.0, 1.6, 3.5, 5.0, 10.0 }
 local SETS = { default = 15, full = 63 }
 
+local function is_conv(x)
+  local mt = type(x) == "userdata" and getmetatable(x)
+  return type(mt) == "table" and mt.__name == "tortuga.ConvNet"
+end
+
 local function feature_spec(o, where)
-  o = util.options(o, { sigmas = NIL, set = "default", kinds = NIL, dims = 2, truncate = 4.0 }, where)
+  o = util.options(o, { sigmas = NIL, set = "default", kinds = NIL, dims = 2, truncate = 4.0, conv = NIL }, where)
+  local conv = o.conv
+  if type(conv) == "string" then
+    local net, err = core.features.conv_load(conv)
+    if not net then error(where .. ": conv: " .. err, 3) end
+    conv = net
+  elseif conv ~= nil and not is_conv(conv) then
+    error(where .. ": conv must be the path of a weight file or a network from tg.segment.load_conv, got " .. type(conv), 3)
+  end
   local mask
   if o.kinds ~= nil then
     if type(o.kinds) ~= "table" then error(where .. ": kinds must be a list of names", 3) end
@@ -72,7 +94,16 @@ local function feature_spec(o, where)
   local sigmas = {}
   for i, s in ipairs(o.sigmas or ILASTIK) do sigmas[i] = s end
   if o.dims ~= 2 and o.dims ~= 3 then error(where .. ": dims must be 2 or 3, got " .. tostring(o.dims), 3) end
-  return { sigmas = sigmas, kinds = mask, dims = o.dims, truncate = o.truncate }
+  return { sigmas = sigmas, kinds = mask, dims = o.dims, truncate = o.truncate, conv = conv }
+end
+
+-- The convolution weights travel in the model's metadata as the hex text of their weight file (checksummed with
+-- the rest of the model), so that a reloaded forest recomputes exactly the features it was trained on.
+local function to_hex(b) return (b:gsub(".", function(c) return string.format("%02x", c:byte()) end)) end
+local function from_hex(h) return (h:gsub("%x%x", function(x) return string.char(tonumber(x, 16)) end)) end
+
+local function feature_meta(feat)
+  return { sigmas = feat.sigmas, kinds = feat.kinds, dims = feat.dims, truncate = feat.truncate }
 end
 
 local function channel_list(channels, where)
@@ -180,7 +211,8 @@ function Forest:train(channels, scribbles)
     cw = list
   end
   local names = C.feature_names(self.feat, #channels)
-  local meta = json.encode({ format = "tortuga.forest", features = self.feat, feature_names = names,
+  local meta = json.encode({ format = "tortuga.forest", features = feature_meta(self.feat), feature_names = names,
+                             conv = self.feat.conv and to_hex(self.feat.conv:bytes()) or nil,
                              classes = self.classes or {}, class_values = values }, { indent = 0 })
   local fopts = { trees = o.trees, max_depth = o.max_depth, min_leaf = o.min_leaf, mtry = o.mtry, bins = o.bins,
                   bootstrap = o.bootstrap, seed = o.seed, class_weight = cw }
@@ -269,9 +301,23 @@ function M.load(path)
   end
   local classes = meta.classes
   if type(classes) ~= "table" or next(classes) == nil then classes = nil end
+  local feat = meta.features
+  if meta.conv ~= nil then
+    local net, err
+    if type(meta.conv) == "string" and #meta.conv % 2 == 0 and not meta.conv:find("%X") then
+      net, err = core.features.conv_parse(from_hex(meta.conv), path .. ": convolution weights")
+    else
+      err = path .. ": the convolution weights in the model metadata are not hex text"
+    end
+    if not net then
+      ud:release()
+      error("tg.segment.load: " .. err, 2)
+    end
+    feat.conv = net
+  end
   local self = setmetatable({ options = { trees = info.trees, max_depth = info.max_depth ~= 0 and info.max_depth or nil,
                                           min_leaf = info.min_leaf, mtry = info.mtry, seed = info.seed, bins = info.bins },
-                              feat = meta.features, classes = classes, ud = ud, values = info.class_values,
+                              feat = feat, classes = classes, ud = ud, values = info.class_values,
                               feature_names = meta.feature_names }, Forest)
   return self
 end
@@ -399,7 +445,7 @@ end
 
 if package.searchpath("tortuga.features", package.path) then
   local okf, features = pcall(require, "tortuga.features")
-  if okf and type(features) == "table" then M.features = features.features end
+  if okf and type(features) == "table" then M.features, M.load_conv = features.features, features.load_conv end
 end
 
 return M

@@ -109,6 +109,52 @@ describe("tg.segment.forest", function()
     assert.raises_with(function() back:predict({ a, b }) end, "not trained")
   end)
 
+  it("trains and predicts with convolution features, stored in the model so a reload predicts bit-identically", function()
+    local dir = H.tmpdir("segment")
+    -- fixed weights, one 1 -> 2 layer using only the centre taps: conv1 = ReLU(v - 30), conv2 = ReLU(70 - v)
+    local w = {}
+    for i = 1, 18 do w[i] = 0 end
+    w[5], w[14] = 1, -1
+    local parts = { "tortuga-conv 1\nlayers 1\nlayer 1 2\ndata\n" }
+    for _, x in ipairs(w) do parts[#parts + 1] = string.pack("<f", x) end
+    parts[#parts + 1] = string.pack("<f<f", -30, 70)
+    local path = dir .. "/centre.tgconv"
+    local f = assert(io.open(path, "wb"))
+    f:write(table.concat(parts))
+    f:close()
+    -- the convolution outputs alone (kinds = {}): channel 1's two maps separate the three bands
+    local rf = tg.segment.forest { trees = 10, seed = 3, features = { sigmas = { 1 }, kinds = {}, conv = path } }
+    rf:train({ a, b }, scribbles)
+    assert.same({ "ch1:conv1", "ch1:conv2", "ch2:conv1", "ch2:conv2" }, rf.feature_names)
+    local labels = rf:predict({ a, b }, { probabilities = false })
+    assert.equal(1, tg.segment.evaluate(labels, truth).accuracy)
+    local imp = rf:importance()
+    assert.is_true(imp["ch1:conv1"] + imp["ch1:conv2"] > 0.5)
+    -- with filter features too (conv columns last per channel), from a loaded network
+    local net = tg.segment.load_conv(path)
+    local rf2 = tg.segment.forest { trees = 10, seed = 3, features = { sigmas = { 0.7, 1.6 }, conv = net } }
+    rf2:train({ a, b }, scribbles)
+    assert.equal(20, #rf2.feature_names)
+    assert.equal("ch1:conv2", rf2.feature_names[10])
+    assert.equal("ch2:conv2", rf2.feature_names[20])
+    local l1, p1 = rf2:predict({ a, b })
+    assert.equal(1, tg.segment.evaluate(l1, truth).accuracy)
+    -- the saved model carries the weights: delete the weight file, reload, predict the same bytes
+    local model = dir .. "/conv.tgf"
+    rf2:save(model)
+    os.remove(path)
+    local back = tg.segment.load(model)
+    assert.is_true(rf2.ud:equal(back.ud))
+    assert.same(rf2.feature_names, back.feature_names)
+    local l2, p2 = back:predict({ a, b })
+    assert.equal(l1:bytes(), l2:bytes())
+    for k = 1, 3 do assert.equal(p1[k]:bytes(), p2[k]:bytes()) end
+    -- a bad conv option
+    assert.raises_with(function() tg.segment.forest { features = { conv = 42 } } end, "conv must be")
+    assert.raises_with(function() tg.segment.forest { features = { conv = dir .. "/missing.tgconv" } } end,
+      "missing.tgconv")
+  end)
+
   it("rejects bad input with clear errors", function()
     local rf = tg.segment.forest { trees = 3, features = FEAT }
     local small = tg.volume.new { 10, 10, 6, dtype = "f32" }
