@@ -356,6 +356,22 @@ void tg_gaussian_work_free(tg_gaussian_work *w)
     tg_free(w);
 }
 
+/* Inside a parallel loop of tg_gaussian_pass: 1 when the pass is cancelled (the first thread to see the context's
+ * cancel flag raises the shared stop flag; the others skip their remaining work). */
+static int pass_halted(tg_ctx *ctx, int *stop)
+{
+    int halt;
+    #pragma omp atomic read
+    halt = *stop;
+    if (halt) return 1;
+    if (tg_cancelled(ctx)) {
+        #pragma omp atomic write
+        *stop = 1;
+        return 1;
+    }
+    return 0;
+}
+
 tg_status tg_gaussian_pass(tg_ctx *ctx, tg_gaussian_work *w, const float *in, const float *in2, const int64_t dims[3],
                            int axis, double sigma, double truncate, int n, const int *orders, float *const *out)
 {
@@ -389,15 +405,7 @@ tg_status tg_gaussian_pass(tg_ctx *ctx, tg_gaussian_work *w, const float *in, co
         int64_t nrows = ny * nz;
         #pragma omp parallel for schedule(static) num_threads(nt)
         for (int64_t row = 0; row < nrows; row++) {
-            int halt;
-            #pragma omp atomic read
-            halt = stop;
-            if (halt) continue;
-            if (tg_cancelled(ctx)) {
-                #pragma omp atomic write
-                stop = 1;
-                continue;
-            }
+            if (pass_halted(ctx, &stop)) continue;
             float *T = w->buf + (size_t)thread_id() * w->per_thread;
             float *line = T + r, *pad = T;
             const float *src = in + (size_t)row * (size_t)nx;
@@ -419,15 +427,7 @@ tg_status tg_gaussian_pass(tg_ctx *ctx, tg_gaussian_work *w, const float *in, co
         int64_t nblk = (nx + BLOCK - 1) / BLOCK, jobs = outer * nblk;
         #pragma omp parallel for schedule(static) num_threads(nt)
         for (int64_t job = 0; job < jobs; job++) {
-            int halt;
-            #pragma omp atomic read
-            halt = stop;
-            if (halt) continue;
-            if (tg_cancelled(ctx)) {
-                #pragma omp atomic write
-                stop = 1;
-                continue;
-            }
+            if (pass_halted(ctx, &stop)) continue;
             int64_t ob = job / nblk, x0 = (job % nblk) * BLOCK, bw = nx - x0 < BLOCK ? nx - x0 : BLOCK;
             float *T = w->buf + (size_t)thread_id() * w->per_thread;
             float *blk = T + (w->nx + 2 * w->rmax), *acc = blk + (size_t)w->lines * BLOCK;
