@@ -142,14 +142,16 @@ const char *tg_status_name(tg_status st)
     return "unknown status";
 }
 
-static int is_master(void)
+int tg_thread_num(void)
 {
 #ifdef _OPENMP
-    return omp_get_thread_num() == 0;
+    return omp_get_thread_num();
 #else
-    return 1;
+    return 0;
 #endif
 }
+
+static int is_master(void) { return tg_thread_num() == 0; }
 
 int tg_progress(tg_ctx *ctx, double fraction, const char *what)
 {

@@ -57,6 +57,9 @@ int tg_progress(tg_ctx *ctx, double fraction, const char *what);
 /* Force a final progress report (fraction 1) regardless of throttling. */
 void tg_progress_done(tg_ctx *ctx, const char *what);
 static inline int tg_cancelled(tg_ctx *ctx) { return atomic_load_explicit(&ctx->cancel, memory_order_relaxed) != 0; }
+/* The calling thread's number inside an OpenMP parallel region (0 outside one, or without OpenMP): the index of
+ * its per-thread scratch. */
+int tg_thread_num(void);
 double tg_now(void); /* monotonic seconds */
 int tg_default_threads(void);
 

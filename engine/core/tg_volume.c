@@ -337,10 +337,7 @@ tg_status tg_volume_histogram(tg_ctx *ctx, const tg_volume *in, int bins, double
     double scale = (double)bins / (hi - lo);
 #pragma omp parallel num_threads(nt)
     {
-        int tid = 0;
-#ifdef _OPENMP
-        tid = omp_get_thread_num();
-#endif
+        int tid = tg_thread_num();
         int64_t *h = tables + (size_t)tid * (size_t)bins;
 #pragma omp for schedule(static)
         for (int64_t z = 0; z < nz; z++) {
@@ -383,10 +380,7 @@ tg_status tg_volume_counts(tg_ctx *ctx, const tg_volume *in, int64_t vmin, int64
     atomic_init(&outside, 0);
 #pragma omp parallel num_threads(nt)
     {
-        int tid = 0;
-#ifdef _OPENMP
-        tid = omp_get_thread_num();
-#endif
+        int tid = tg_thread_num();
         int64_t *h = tables + (size_t)tid * (size_t)n;
 #pragma omp for schedule(static)
         for (int64_t z = 0; z < nz; z++) {

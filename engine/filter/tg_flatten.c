@@ -97,10 +97,7 @@ static tg_status flatten_blur(tg_ctx *ctx, const tg_volume *in, const tg_flatten
     #pragma omp parallel for schedule(static) num_threads(nt)
     for (int64_t z = 0; z < nz; z++) {
         if (tg_cancelled(ctx)) continue;
-        int tid = 0;
-#ifdef _OPENMP
-        tid = omp_get_thread_num();
-#endif
+        int tid = tg_thread_num();
         tg_progress(ctx, (double)z / (double)nz, "flatten");
         float *r = row + (size_t)tid * (size_t)nx;
         double sum = 0;
@@ -183,10 +180,7 @@ tg_status tg_flatten(tg_ctx *ctx, const tg_volume *in, const tg_flatten_opts *o,
     #pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
     for (int64_t z = 0; z < nz; z++) {
         if (tg_cancelled(ctx)) continue;
-        int tid = 0;
-#ifdef _OPENMP
-        tid = omp_get_thread_num();
-#endif
+        int tid = tg_thread_num();
         tg_progress(ctx, (double)z / (double)nz, "flatten");
         double *A = work + (size_t)tid * per_thread, *T = A + 3 * (size_t)(ny * Mx), *C = T + 6 * (size_t)Mx;
         float *row = (float *)(C + (size_t)(My * Mx));

@@ -16,15 +16,6 @@
 
 #define BLOCK 256 /* columns per block in the y and z passes */
 
-static inline int thread_id(void)
-{
-#ifdef _OPENMP
-    return omp_get_thread_num();
-#else
-    return 0;
-#endif
-}
-
 int tg_gaussian_radius(double sigma, double truncate) { return (int)(truncate * sigma + 0.5); }
 
 void tg_gaussian_kernel(double sigma, int order, double truncate, double *w)
@@ -179,7 +170,7 @@ static int check_stop(tg_ctx *ctx, int *stop, double frac, const char *what)
     #pragma omp atomic read
     halt = *stop;
     if (halt) return 1;
-    if (thread_id() == 0 && tg_progress(ctx, frac, what)) {
+    if (tg_thread_num() == 0 && tg_progress(ctx, frac, what)) {
         #pragma omp atomic write
         *stop = 1;
         return 1;
@@ -266,7 +257,7 @@ tg_status tg_gaussian(tg_ctx *ctx, const tg_volume *in, const tg_gaussian_opts *
         for (int64_t row = 0; row < nrows; row++) {
             if (check_stop(ctx, &stop, (double)row / (double)nrows / (npass ? npass : 1), "gaussian")) continue;
             int64_t y = row % ny, z = row / ny;
-            float *T = work + (size_t)thread_id() * per_thread;
+            float *T = work + (size_t)tg_thread_num() * per_thread;
             float *dst = R + (size_t)row * (size_t)nx;
             if (!used[0]) { tg_filter_load_row(in, y, z, dst); continue; }
             float *line = T + g->r, *pad = T;
@@ -290,7 +281,7 @@ tg_status tg_gaussian(tg_ctx *ctx, const tg_volume *in, const tg_gaussian_opts *
         for (int64_t job = 0; job < jobs; job++) {
             if (check_stop(ctx, &stop, (pass + (double)job / (double)jobs) / npass, "gaussian")) continue;
             int64_t ob = job / nblk, x0 = (job % nblk) * BLOCK, bw = nx - x0 < BLOCK ? nx - x0 : BLOCK;
-            float *T = work + (size_t)thread_id() * per_thread;
+            float *T = work + (size_t)tg_thread_num() * per_thread;
             float *blk = T + (nx + 2 * rmax) + nx, *acc = blk + (size_t)lines * BLOCK;
             float *base = R + (size_t)(ob * ostride + x0);
             for (int64_t i = 0; i < n; i++) memcpy(blk + i * BLOCK, base + i * lstride, (size_t)bw * sizeof(float));
@@ -406,7 +397,7 @@ tg_status tg_gaussian_pass(tg_ctx *ctx, tg_gaussian_work *w, const float *in, co
         #pragma omp parallel for schedule(static) num_threads(nt)
         for (int64_t row = 0; row < nrows; row++) {
             if (pass_halted(ctx, &stop)) continue;
-            float *T = w->buf + (size_t)thread_id() * w->per_thread;
+            float *T = w->buf + (size_t)tg_thread_num() * w->per_thread;
             float *line = T + r, *pad = T;
             const float *src = in + (size_t)row * (size_t)nx;
             if (in2) {
@@ -429,7 +420,7 @@ tg_status tg_gaussian_pass(tg_ctx *ctx, tg_gaussian_work *w, const float *in, co
         for (int64_t job = 0; job < jobs; job++) {
             if (pass_halted(ctx, &stop)) continue;
             int64_t ob = job / nblk, x0 = (job % nblk) * BLOCK, bw = nx - x0 < BLOCK ? nx - x0 : BLOCK;
-            float *T = w->buf + (size_t)thread_id() * w->per_thread;
+            float *T = w->buf + (size_t)tg_thread_num() * w->per_thread;
             float *blk = T + (w->nx + 2 * w->rmax), *acc = blk + (size_t)w->lines * BLOCK;
             size_t base = (size_t)(ob * ostride + x0);
             if (in2) {

@@ -123,10 +123,7 @@ tg_status tg_normalize(tg_ctx *ctx, const tg_volume *in, const tg_normalize_opts
     #pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
     for (int64_t z = 0; z < nz; z++) {
         if (tg_cancelled(ctx)) continue;
-        int tid = 0;
-#ifdef _OPENMP
-        tid = omp_get_thread_num();
-#endif
+        int tid = tg_thread_num();
         tg_progress(ctx, (double)z / (double)nz, "normalize");
         float *row = rows + (size_t)tid * (size_t)nx;
         double lo = glo, hi = ghi;

@@ -15,15 +15,6 @@
 
 #define BLOCK 256
 
-static inline int thread_id(void)
-{
-#ifdef _OPENMP
-    return omp_get_thread_num();
-#else
-    return 0;
-#endif
-}
-
 static tg_status validate(tg_ctx *ctx, const tg_volume *in, const tg_rank_opts *o, const char *name)
 {
     tg_status st;
@@ -180,7 +171,7 @@ tg_status tg_median(tg_ctx *ctx, const tg_volume *in, const tg_rank_opts *o, tg_
     #pragma omp parallel for schedule(dynamic, 16) num_threads(nt)
     for (int64_t row = 0; row < nrows; row++) {
         if (tg_cancelled(ctx)) continue;
-        int tid = thread_id();
+        int tid = tg_thread_num();
         tg_progress(ctx, (double)row / (double)nrows, "median");
         int64_t y = row % ny, z = row / ny;
         double *rows = work + (size_t)tid * per_thread, *win = rows + (size_t)krows * (size_t)padn, *orow = win + wsize;
@@ -267,7 +258,7 @@ tg_status tg_mean(tg_ctx *ctx, const tg_volume *in, const tg_rank_opts *o, tg_vo
     for (int64_t row = 0; row < nrows; row++) {
         if (tg_cancelled(ctx)) continue;
         tg_progress(ctx, (double)row / (double)nrows / 3, "mean");
-        float *pad = work + (size_t)thread_id() * per_thread, *line = pad + r, *dst = R + (size_t)row * (size_t)nx;
+        float *pad = work + (size_t)tg_thread_num() * per_thread, *line = pad + r, *dst = R + (size_t)row * (size_t)nx;
         tg_filter_load_row(in, row % ny, row / ny, line);
         for (int i = 1; i <= r; i++) {
             pad[r - i] = line[tg_reflect_index(-i, nx)];
@@ -290,7 +281,7 @@ tg_status tg_mean(tg_ctx *ctx, const tg_volume *in, const tg_rank_opts *o, tg_vo
             if (tg_cancelled(ctx)) continue;
             tg_progress(ctx, (a + (double)job / (double)jobs) / 3, "mean");
             int64_t ob = job / nblk, x0 = (job % nblk) * BLOCK, bw = nx - x0 < BLOCK ? nx - x0 : BLOCK;
-            float *T = work + (size_t)thread_id() * per_thread;
+            float *T = work + (size_t)tg_thread_num() * per_thread;
             float *blk = T + (nx + 2 * r);
             double *acc = (double *)(void *)(((uintptr_t)(blk + (size_t)lines * BLOCK) + 7) & ~(uintptr_t)7);
             float *base = R + (size_t)(ob * ostride + x0);

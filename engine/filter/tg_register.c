@@ -14,15 +14,6 @@
 
 #define TWO_PI 6.283185307179586
 
-static inline int thread_id(void)
-{
-#ifdef _OPENMP
-    return omp_get_thread_num();
-#else
-    return 0;
-#endif
-}
-
 static inline float *align64(float *p) { return (float *)(((uintptr_t)p + 63) & ~(uintptr_t)63); }
 
 typedef struct reg_plan {
@@ -344,7 +335,7 @@ static tg_status register_multi(tg_ctx *ctx, const reg_plan *P, int K, float *wo
     for (int64_t c = 0; c < nchunks; c++) {
         if (tg_cancelled(ctx)) continue;
         tg_progress(ctx, (double)c / (double)nchunks, "register");
-        float *W = work + (size_t)thread_id() * P->per_thread;
+        float *W = work + (size_t)tg_thread_num() * P->per_thread;
         float *real = align64(W), *row = align64(real + P->real_sz);
         fftwf_complex *ring = (fftwf_complex *)align64(row + P->in->dims[0]);
         fftwf_complex *R = (fftwf_complex *)((float *)ring + (size_t)(K + 1) * P->cplx_sz);
@@ -468,7 +459,7 @@ tg_status tg_register(tg_ctx *ctx, const tg_volume *in, const tg_register_opts *
     for (int64_t c = 0; c < nchunks; c++) {
         if (tg_cancelled(ctx)) continue;
         tg_progress(ctx, (double)c / (double)nchunks, "register");
-        float *W = work + (size_t)thread_id() * P.per_thread;
+        float *W = work + (size_t)tg_thread_num() * P.per_thread;
         float *real = align64(W), *row = align64(real + P.real_sz);
         fftwf_complex *S0 = (fftwf_complex *)align64(row + in->dims[0]);
         fftwf_complex *S1 = (fftwf_complex *)align64((float *)S0 + P.cplx_sz);
@@ -589,7 +580,7 @@ tg_status tg_shift(tg_ctx *ctx, const tg_volume *in, const double *shifts, const
         if (tg_cancelled(ctx)) continue;
         tg_progress(ctx, (double)row / (double)nrows, "shift");
         int64_t oy = row % dims[1], z = row / dims[1], y = oy + lo[1];
-        float *T = work + (size_t)thread_id() * per_thread, *src = T, *vert = T + 4 * nx, *dst = T + 6 * nx;
+        float *T = work + (size_t)tg_thread_num() * per_thread, *src = T, *vert = T + 4 * nx, *dst = T + 6 * nx;
         double dx = sgn * shifts[2 * z], dy = sgn * shifts[2 * z + 1];
         double py = (double)y + dy, wy[4], wx[4];
         int outside_y = py < -1e-9 || py > (double)(ny - 1) + 1e-9;

@@ -489,10 +489,7 @@ static tg_status run_blocks(tg_ctx *ctx, const scorer *S, block_fn fn, int64_t *
     #pragma omp parallel for schedule(dynamic, 1) num_threads(ctx->nthreads)
     for (int64_t it = 0; it < items; it++) {
         if (tg_cancelled(ctx)) continue;
-        int tid = 0;
-#ifdef _OPENMP
-        tid = omp_get_thread_num();
-#endif
+        int tid = tg_thread_num();
         tg_progress(ctx, p0 + (p1 - p0) * (double)it / (double)items, "generate.cathode");
         int64_t *cand = scratch + (int64_t)tid * (g->nb > 0 ? g->nb : 1);
         int64_t by = it % nby, bz = it / nby;
@@ -538,10 +535,7 @@ static void key_histogram(tg_ctx *ctx, const geom *G, const float *score, const 
     memset(hist_t, 0, (size_t)nt * 65536 * sizeof *hist_t);
     #pragma omp parallel for schedule(static) num_threads(nt)
     for (int64_t z = 0; z < G->n[2]; z++) {
-        int tid = 0;
-#ifdef _OPENMP
-        tid = omp_get_thread_num();
-#endif
+        int tid = tg_thread_num();
         int64_t *h = hist_t + (int64_t)tid * 65536;
         for (int64_t q = z * plane; q < (z + 1) * plane; q++) {
             if (lab[q] != from) continue;

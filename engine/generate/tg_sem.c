@@ -368,10 +368,7 @@ tg_status tg_sem(tg_ctx *ctx, const tg_volume *labels, const tg_sem_opts *o, tg_
     #pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
     for (int64_t z = 0; z < nz; z++) {
         if (tg_cancelled(ctx)) continue;
-        int tid = 0;
-#ifdef _OPENMP
-        tid = omp_get_thread_num();
-#endif
+        int tid = tg_thread_num();
         tg_progress(ctx, (double)z / (double)nz, "generate.sem");
         float *A = fbuf + (size_t)tid * 3 * (size_t)npx;
         sem_slice(labels, &P, z, phbuf + (size_t)tid * (size_t)npx, A, A + npx, A + 2 * npx, prof + (size_t)tid * (size_t)nx,

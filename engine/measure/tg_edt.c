@@ -108,10 +108,7 @@ static void pass_yz(tg_ctx *ctx, tg_volume *out, int axis, double s, int take_ro
     double w = s * s;
 #pragma omp parallel for schedule(static) num_threads(ctx->nthreads)
     for (int64_t u = 0; u < nouter; u++) {
-        int tid = 0;
-#ifdef _OPENMP
-        tid = omp_get_thread_num();
-#endif
+        int tid = tg_thread_num();
         line_work *lw = &work[tid];
         int64_t plane = axis == 1 ? u * nx * ny : u * nx;
         for (int64_t x0 = 0; x0 < nx; x0 += TG_EDT_BLOCK) {

@@ -511,10 +511,7 @@ tg_status tg_forest_train(tg_ctx *ctx, const float *X, const uint8_t *y, int64_t
         if (!code || !edges || !nbins || !tmp) { st = tg_fail(ctx, TG_ERR_NOMEM, "forest: out of memory for the bins"); goto done; }
         #pragma omp parallel for schedule(dynamic, 1) num_threads(nth)
         for (int f = 0; f < nfeatures; f++) {
-            int th = 0;
-#ifdef _OPENMP
-            th = omp_get_thread_num();
-#endif
+            int th = tg_thread_num();
             bin_feature(X + f, nfeatures, n, o.bins, tmp + (size_t)th * n, edges + (size_t)f * MAXB, &nbins[f], code + f);
         }
         tg_free(tmp);
@@ -702,10 +699,7 @@ tg_status tg_forest_predict(tg_ctx *ctx, const tg_forest *f, const float *X, int
     #pragma omp parallel for schedule(dynamic, 1) num_threads(nth) reduction(| : cancelled)
     for (int64_t bk = 0; bk < nblocks; bk++) {
         if (cancelled || tg_cancelled(ctx)) { cancelled = 1; continue; }
-        int th = 0;
-#ifdef _OPENMP
-        th = omp_get_thread_num();
-#endif
+        int th = tg_thread_num();
         float *acc = accs + (size_t)th * RBLOCK * K;
         int64_t r0 = bk * RBLOCK, r1 = r0 + RBLOCK < n ? r0 + RBLOCK : n;
         int m = (int)(r1 - r0);

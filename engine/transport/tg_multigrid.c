@@ -870,10 +870,7 @@ static tg_status coarsen_pieces(tg_ctx *ctx, tg_mg *mg, level *L, level *C)
     for (int mode = 0; mode < 3; mode++) {
 #pragma omp parallel for schedule(static) num_threads(nt)
         for (int64_t K = 0; K < ncz; K++) {
-            int t = 0;
-#ifdef _OPENMP
-            t = omp_get_thread_num();
-#endif
+            int t = tg_thread_num();
             for (int64_t J = 0; J < ncy; J++)
                 for (int64_t I = 0; I < ncx; I++) {
                     const int64_t np = sb_process(mg, L, C, (int)R, I, J, K, mode, &S[t]);

@@ -178,10 +178,7 @@ tg_status tg_random_walk(tg_ctx *ctx, const tg_volume *mask, const tg_volume *st
     int64_t finished = 0;
 #pragma omp parallel num_threads(nt)
     {
-        int tid = 0;
-#ifdef _OPENMP
-        tid = omp_get_thread_num();
-#endif
+        int tid = tg_thread_num();
         int64_t *my = acc + (size_t)tid * (size_t)nrec * 3;
 #pragma omp for schedule(dynamic, 16)
         for (int64_t i = 0; i < o->walkers; i++) {
