@@ -1256,35 +1256,38 @@ local function install(o, out, err)
   return 0
 end
 
+-- Parse a subcommand's arguments; on a usage error or --help, answer and return nil and the exit status.
+-- prog names the command in messages ("tortuga kernel install"), help the command whose --help to suggest.
+local function parse_cmd(args, spec, prog, help, usage, out, err)
+  local o, pos = parse(args, spec)
+  if not o then
+    err:write(prog, ": ", pos, "\n", "Try '", help, " --help'.\n")
+    return nil, 2
+  end
+  if o.help then
+    out:write(usage)
+    return nil, 0
+  end
+  return o, pos
+end
+
 local function kernel_cmd(args, out, err)
   out, err = out or io.stdout, err or io.stderr
   args = args or {}
   if args[1] == "install" then
-    local o, e = parse(table.move(args, 2, #args, 1, {}), { user = "flag", ["sys-prefix"] = "flag", prefix = "value",
-                                                            name = "value" })
-    if not o then
-      err:write("tortuga kernel install: ", e, "\n", "Try 'tortuga kernel --help'.\n")
-      return 2
-    end
-    if o.help then
-      out:write(KERNEL_USAGE)
-      return 0
-    end
+    local o, e = parse_cmd(table.move(args, 2, #args, 1, {}), { user = "flag", ["sys-prefix"] = "flag",
+                           prefix = "value", name = "value" }, "tortuga kernel install", "tortuga kernel", KERNEL_USAGE,
+                           out, err)
+    if not o then return e end
     if #e > 0 then
       err:write("tortuga kernel install: unexpected argument '", e[1], "'\n")
       return 2
     end
     return install(o, out, err)
   end
-  local o, pos = parse(args, { f = "value", ["connection-file"] = "value" })
-  if not o then
-    err:write("tortuga kernel: ", pos, "\n", "Try 'tortuga kernel --help'.\n")
-    return 2
-  end
-  if o.help then
-    out:write(KERNEL_USAGE)
-    return 0
-  end
+  local o, pos = parse_cmd(args, { f = "value", ["connection-file"] = "value" }, "tortuga kernel", "tortuga kernel",
+                           KERNEL_USAGE, out, err)
+  if not o then return pos end
   local file = o.f or o["connection-file"] or pos[1]
   if not file or #pos > (o.f and 0 or 1) then
     err:write("tortuga kernel: expected -f CONNECTION_FILE (Jupyter passes it) or 'install'\n",
@@ -1322,15 +1325,8 @@ local function notebook_cmd(args, out, err)
   out, err = out or io.stdout, err or io.stderr
   args = args or {}
   if args[1] == "run" then return require("tortuga.notebook").command(table.move(args, 2, #args, 1, {}), out, err) end
-  local o, pos = parse(args, {})
-  if not o then
-    err:write("tortuga notebook: ", pos, "\n", "Try 'tortuga notebook --help'.\n")
-    return 2
-  end
-  if o.help then
-    out:write(NOTEBOOK_USAGE)
-    return 0
-  end
+  local o, pos = parse_cmd(args, {}, "tortuga notebook", "tortuga notebook", NOTEBOOK_USAGE, out, err)
+  if not o then return pos end
   if pos[1] ~= "convert" or #pos ~= 3 then
     err:write("tortuga notebook: expected 'run FILE' or 'convert IN OUT'\n", "Try 'tortuga notebook --help'.\n")
     return 2
