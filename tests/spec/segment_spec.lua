@@ -205,7 +205,7 @@ describe("tg.segment.forest", function()
     local i = #bytes // 2
     p = with(bytes:sub(1, i - 1) .. string.char((bytes:byte(i) + 1) % 256) .. bytes:sub(i + 1), "flip.tgf")
     assert.raises_with(function() tg.segment.load(p) end, "checksum mismatch")
-    p = with("P6\n2 2\n255\nxxxxxxxxxxxx", "image.ppm")
+    p = with("P6\n2 2\n255\n" .. string.rep("\255\0\0", 4), "image.ppm") -- a 2x2 red image: some other format
     assert.raises_with(function() tg.segment.load(p) end, "not a tortuga forest model")
     assert.raises_with(function() tg.segment.load(dir .. "/missing.tgf") end, "missing.tgf")
     assert.raises_with(function() rf:save("/nonexistent-dir/x.tgf") end, "/nonexistent-dir/x.tgf")
