@@ -45,9 +45,12 @@ tg_ctx *lt_ctx(lua_State *L) { return &state(L)->ctx; }
 
 static tg_ctx *volatile running_ctx; /* the operation Ctrl-C cancels; one Lua thread runs engine code at a time */
 
+int (*volatile lt_sigint_filter)(void);
+
 static void on_sigint(int sig)
 {
     (void)sig;
+    if (lt_sigint_filter && lt_sigint_filter()) return;
     tg_ctx *c = running_ctx;
     if (c) atomic_store(&c->cancel, 1);
 }

@@ -28,6 +28,9 @@ tg_ctx *lt_ctx(lua_State *L);
  * TG_OK, raises a Lua error with the context's message (so call it after freeing your temporaries). */
 void lt_begin(lua_State *L);
 void lt_end(lua_State *L, tg_status st);
+/* Asked first by lt_begin's SIGINT handler when set: non-zero means "not for this operation, ignore it" (the
+ * Jupyter kernel drops a repeated interrupt meant for a cell that has ended). Async-signal-safe. */
+extern int (*volatile lt_sigint_filter)(void);
 /* Like lt_end but for outside-world failures: returns 0 on success (push your results), or pushes
  * nil, message and returns 2 (return that from the C function). Cancellation still raises. */
 int lt_end_io(lua_State *L, tg_status st);

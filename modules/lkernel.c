@@ -271,6 +271,7 @@ static int send_part(void *sock, const void *data, size_t n, int flags)
 /* ---------------------------------------------------------------- interrupts (shared with the threads) */
 
 static atomic_int running_cell;          /* the number of the cell being handled (cell_begin), 0 when idle */
+static atomic_int resend_for;            /* the cell a repeated SIGINT from the control thread is meant for */
 static volatile sig_atomic_t early;      /* SIGINT arrived after cell_begin, before the code runs */
 static int wake_pipe[2] = {-1, -1};      /* SIGINT -> the control thread, which repeats it (see ctrl_main) */
 #define LK_RESEND_MS 20
@@ -306,8 +307,13 @@ static void *ctrl_main(void *arg)
     for (;;) {
         zmq_pollitem_t items[3] = {{k->control, 0, ZMQ_POLLIN, 0}, {k->ctrl_pair, 0, ZMQ_POLLIN, 0},
                                    {NULL, wake_pipe[0], ZMQ_POLLIN, 0}};
-        if (pending && atomic_load(&running_cell) == pending) pthread_kill(k->main_thread, SIGINT);
-        else pending = 0;
+        if (pending && atomic_load(&running_cell) == pending) {
+            /* the cell may end before the signal lands: the handler drops a repeat meant for an earlier cell */
+            atomic_store(&resend_for, pending);
+            pthread_kill(k->main_thread, SIGINT);
+        } else {
+            pending = 0;
+        }
         if (zmq_poll(items, 3, pending ? LK_RESEND_MS : -1) < 0) {
             if (errno == EINTR) continue;
             break;
@@ -354,10 +360,23 @@ static void stop_hook(lua_State *L, lua_Debug *ar)
     luaL_error(L, "interrupted!");
 }
 
+/* Every SIGINT handler of the kernel's process asks this first (lt_sigint_filter, so an engine operation's own
+ * handler asks too): it takes the control thread's tag, and a repeat meant for a cell that has ended is
+ * ignored, so it cannot stop the next cell. */
+static int stale_repeat(void)
+{
+    int meant = atomic_exchange(&resend_for, 0);
+    return meant && meant != atomic_load(&running_cell);
+}
+
 static void on_sigint(int sig)
 {
     (void)sig;
     int saved = errno;
+    if (stale_repeat()) {
+        errno = saved;
+        return;
+    }
     lua_State *L = armed_L;
     if (L) lua_sethook(L, stop_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKLINE | LUA_MASKCOUNT, 1);
     else if (atomic_load(&running_cell)) early = 1;
@@ -434,7 +453,10 @@ static void kernel_close(lk_kernel *k)
     zclose(&k->hb);
     if (k->zctx) zmq_ctx_term(k->zctx); /* waits for queued replies (linger) */
     k->zctx = NULL;
-    if (k->handler_set) sigaction(SIGINT, &k->old_int, NULL);
+    if (k->handler_set) {
+        sigaction(SIGINT, &k->old_int, NULL);
+        lt_sigint_filter = NULL;
+    }
     k->handler_set = 0;
     for (int i = 0; i < 2 && k->owns_pipe; i++) {
         if (wake_pipe[i] >= 0) close(wake_pipe[i]);
@@ -566,6 +588,7 @@ static int l_open(lua_State *L)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, &k->old_int);
     k->handler_set = 1;
+    lt_sigint_filter = stale_repeat;
     return 1;
 }
 
