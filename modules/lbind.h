@@ -19,6 +19,7 @@
 #include "core/tg_volume.h"
 
 #define LT_VOLUME_MT "tortuga.Volume"
+#define LT_MESH_MT "tortuga.Mesh"
 
 /* The context of this Lua state (thread count, progress, cancel flag). */
 tg_ctx *lt_ctx(lua_State *L);
@@ -41,6 +42,8 @@ int lt_end_io(lua_State *L, tg_status st);
 tg_volume *lt_newvolume(lua_State *L);
 tg_volume *lt_checkvolume(lua_State *L, int idx);
 tg_volume *lt_testvolume(lua_State *L, int idx); /* NULL if not a volume */
+/* Mesh userdata (modules/lmesh.c): raises on anything else, or on a released mesh. */
+struct tg_mesh *lt_checkmesh(lua_State *L, int idx);
 /* Tell the collector about a large allocation. */
 void lt_gcstep(lua_State *L, const tg_volume *v);
 
@@ -66,7 +69,6 @@ void lt_open_volume(lua_State *L);
 void lt_open_io(lua_State *L);
 void lt_open_generate(lua_State *L);
 void lt_open_measure(lua_State *L);
-void lt_open_png(lua_State *L);
 void lt_open_mesh(lua_State *L);
 void lt_open_filter(lua_State *L);
 void lt_open_transport(lua_State *L);

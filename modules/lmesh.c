@@ -1,23 +1,19 @@
 /* lmesh.c — core.mesh: marching-cubes meshes (the tortuga.Mesh userdata), surface and interface areas,
- * and the PLY/STL writer. Option checking and result shaping live in lua/tortuga/mesh.lua.
+ * (the PLY/STL writer is core.io.write_mesh, modules/lio.c). Option checking and result shaping live in lua/tortuga/mesh.lua.
  *
  *   core.mesh.mcubes(labels, phase, method, closed, smooth)   -> Mesh       (method "lewiner" | "lorensen")
  *   core.mesh.surfaces(labels, {labels...}, closed, smooth, method)
  *       -> {area = {..}, union = {[i] = {[j] = ..}}, interface = {[i] = {[j] = ..}}, voxels = {..}, total_voxels, volume}
  *          (indices follow the order of the label list, 1-based)
- *   core.mesh.write(path, mesh [, "ply" | "stl"])            -> true | nil, "path: reason"
  *   mesh:counts() -> nverts, ntris   mesh:area()   mesh:volume()   mesh:vertex(i) -> x, y, z
  *   mesh:triangle(i) -> a, b, c (1-based vertex numbers)   mesh:spacing()   mesh:release()   mesh:released()
  */
 #include "lbind.h"
 
-#include "io/tg_mesh_io.h"
 #include "measure/tg_mcubes.h"
 #include "measure/tg_surfaces.h"
 
 #include <string.h>
-
-#define LT_MESH_MT "tortuga.Mesh"
 
 static tg_mesh *newmesh(lua_State *L)
 {
@@ -27,7 +23,7 @@ static tg_mesh *newmesh(lua_State *L)
     return m;
 }
 
-static tg_mesh *checkmesh(lua_State *L, int idx)
+tg_mesh *lt_checkmesh(lua_State *L, int idx)
 {
     tg_mesh *m = luaL_checkudata(L, idx, LT_MESH_MT);
     if (!m->verts) luaL_error(L, "the mesh has been released");
@@ -121,28 +117,9 @@ static int l_surfaces(lua_State *L)
     return 1;
 }
 
-static int l_write(lua_State *L)
-{
-    const char *path = luaL_checkstring(L, 1);
-    tg_mesh *m = checkmesh(L, 2);
-    int fmt;
-    if (lua_isnoneornil(L, 3)) {
-        fmt = tg_mesh_format_of(path);
-        if (fmt < 0) return luaL_error(L, "%s: cannot tell the mesh format from the name; use .ply or .stl", path);
-    } else {
-        static const char *const names[] = {"ply", "stl", NULL};
-        fmt = luaL_checkoption(L, 3, NULL, names);
-    }
-    lt_begin(L);
-    int nret = lt_end_io(L, tg_mesh_write(lt_ctx(L), path, m, (tg_mesh_format)fmt));
-    if (nret) return nret;
-    lua_pushboolean(L, 1);
-    return 1;
-}
-
 static int l_counts(lua_State *L)
 {
-    tg_mesh *m = checkmesh(L, 1);
+    tg_mesh *m = lt_checkmesh(L, 1);
     lua_pushinteger(L, m->nverts);
     lua_pushinteger(L, m->ntris);
     return 2;
@@ -150,19 +127,19 @@ static int l_counts(lua_State *L)
 
 static int l_area(lua_State *L)
 {
-    lua_pushnumber(L, tg_mesh_area(checkmesh(L, 1)));
+    lua_pushnumber(L, tg_mesh_area(lt_checkmesh(L, 1)));
     return 1;
 }
 
 static int l_volume(lua_State *L)
 {
-    lua_pushnumber(L, tg_mesh_volume(checkmesh(L, 1)));
+    lua_pushnumber(L, tg_mesh_volume(lt_checkmesh(L, 1)));
     return 1;
 }
 
 static int l_vertex(lua_State *L)
 {
-    tg_mesh *m = checkmesh(L, 1);
+    tg_mesh *m = lt_checkmesh(L, 1);
     lua_Integer i = luaL_checkinteger(L, 2);
     if (i < 1 || i > m->nverts) return luaL_error(L, "vertex %d is outside 1..%d", (int)i, (int)m->nverts);
     for (int k = 0; k < 3; k++) lua_pushnumber(L, m->verts[3 * (i - 1) + k]);
@@ -171,7 +148,7 @@ static int l_vertex(lua_State *L)
 
 static int l_triangle(lua_State *L)
 {
-    tg_mesh *m = checkmesh(L, 1);
+    tg_mesh *m = lt_checkmesh(L, 1);
     lua_Integer i = luaL_checkinteger(L, 2);
     if (i < 1 || i > m->ntris) return luaL_error(L, "triangle %d is outside 1..%d", (int)i, (int)m->ntris);
     for (int k = 0; k < 3; k++) lua_pushinteger(L, (lua_Integer)m->tris[3 * (i - 1) + k] + 1);
@@ -180,7 +157,7 @@ static int l_triangle(lua_State *L)
 
 static int l_spacing(lua_State *L)
 {
-    tg_mesh *m = checkmesh(L, 1);
+    tg_mesh *m = lt_checkmesh(L, 1);
     lua_createtable(L, 3, 0);
     for (int k = 0; k < 3; k++) {
         lua_pushnumber(L, m->spacing[k]);
@@ -219,7 +196,7 @@ void lt_open_mesh(lua_State *L)
                                        {"vertex", l_vertex}, {"triangle", l_triangle}, {"spacing", l_spacing},
                                        {"release", l_release}, {"released", l_released}, {NULL, NULL}};
     static const luaL_Reg meta[] = {{"__gc", l_release}, {"__close", l_release}, {"__tostring", l_tostring}, {NULL, NULL}};
-    static const luaL_Reg fns[] = {{"mcubes", l_mcubes}, {"surfaces", l_surfaces}, {"write", l_write}, {NULL, NULL}};
+    static const luaL_Reg fns[] = {{"mcubes", l_mcubes}, {"surfaces", l_surfaces}, {NULL, NULL}};
     lt_register(L, "mesh", fns);
     lua_getfield(L, -1, "mesh");
     luaL_newmetatable(L, LT_MESH_MT);

@@ -1,4 +1,4 @@
-/* ltransport.c — core.transport: the C half of tg.transport.flux and tg.io.write_vtk. Only translates: option checking, the
+/* ltransport.c — core.transport: the C half of tg.transport.flux. Only translates: option checking, the
  * "all axes" loop, units and the result shape live in lua/tortuga/transport.lua.
  *
  *   core.transport.flux(labels, {labels = {v1, v2, ...}, sigma = {s1, s2, ...}, axis = 0|1|2,
@@ -8,10 +8,8 @@
  *         frac_percolating, current_in, current_out, mismatch, residual, iterations, seconds, levels, unknowns,
  *         length, area, hot1, hot5, solver_bytes, percolates, converged, message,
  *         label_frac_total = {...}, label_frac_percolating = {...}, potential = vol, current = vol}
- *   core.transport.write_vtk(path, {{name, volume}, ...}) -> true | nil, "path: reason" (engine/io/tg_vtk.h)
  */
 #include "lbind.h"
-#include "io/tg_vtk.h"
 #include "transport/tg_flux.h"
 
 #include <math.h>
@@ -144,32 +142,6 @@ static int l_flux(lua_State *L)
 }
 
 
-/* write_vtk(path, {{name, volume}, ...}) -> true | nil, message (io failures); bad arguments raise. */
-static int l_write_vtk(lua_State *L)
-{
-    const char *path = luaL_checkstring(L, 1);
-    luaL_checktype(L, 2, LUA_TTABLE);
-    lua_settop(L, 2);
-    const lua_Integer n = luaL_len(L, 2);
-    luaL_argcheck(L, n >= 1 && n <= 64, 2, "write_vtk: 1 to 64 fields");
-    tg_vtk_field fs[64];
-    for (lua_Integer i = 1; i <= n; i++) {
-        if (lua_geti(L, 2, i) != LUA_TTABLE) return luaL_error(L, "write_vtk: field %d is not a {name, volume} pair", (int)i);
-        lua_geti(L, -1, 1);
-        fs[i - 1].name = luaL_checkstring(L, -1); /* kept alive by the fields table */
-        lua_geti(L, -2, 2);
-        fs[i - 1].vol = lt_checkvolume(L, -1);
-        lua_pop(L, 3);
-    }
-    lt_begin(L);
-    tg_status st = tg_vtk_write(lt_ctx(L), path, fs, (int)n);
-    if (st == TG_ERR_ARG || st == TG_ERR_UNSUPPORTED) { lt_end(L, st); return 0; }
-    int r = lt_end_io(L, st);
-    if (r) return r;
-    lua_pushboolean(L, 1);
-    return 1;
-}
-
-static const luaL_Reg fns[] = {{"flux", l_flux}, {"write_vtk", l_write_vtk}, {NULL, NULL}};
+static const luaL_Reg fns[] = {{"flux", l_flux}, {NULL, NULL}};
 
 void lt_open_transport(lua_State *L) { lt_register(L, "transport", fns); }

@@ -32,11 +32,5 @@ for _, name in ipairs(modules) do
     tg[name] = require(modname)
   end
 end
--- writers that live with the stage that makes their data
-if tg.io then
-  if not tg.io.write_png then tg.io.write_png = require("tortuga.png").write_png end
-  if not tg.io.write_mesh and tg.mesh then tg.io.write_mesh = tg.mesh.write_mesh end
-  if not tg.io.write_vtk and tg.transport and tg.transport.write_vtk then tg.io.write_vtk = tg.transport.write_vtk end
-end
 
 return tg

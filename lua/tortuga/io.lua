@@ -1,4 +1,4 @@
---- tg.io — reading and writing TIFF stacks.
+--- tg.io — reading and writing TIFF stacks, and writing PNG slices, VTK volumes and meshes.
 --
 --   local v = tg.io.read("stack.tif")                 -- multi-page TIFF (pages are z)
 --   local v = tg.io.read("slices/")                   -- a folder of single-page slices, natural order
@@ -20,8 +20,33 @@
 -- file with no slice spacing gets z = x (Fiji would assume 1 unit: 1 inch for a 72 dpi file) and info.note says
 -- so; a file without a unit gives spacing 1 (unitless). Set the true spacing with v:spacing{sx, sy, sz}. Slices of a folder take the spacing of the first file.
 -- Errors name the file (and the page or slice) and the reason.
+--
+--   tg.io.write_png(path, v [, {z=, colormap="grey"|"labels"|"viridis", range={lo, hi},
+--                                labels={[0]={r,g,b}, ...}, compression=0..9}])  --> path
+--     One z slice of `v` as an 8-bit PNG: `z` is 1-based (default: the middle slice, nz // 2 + 1; a volume with
+--     nz == 1 is a slice). Colour maps:
+--       grey     greyscale, linear from range (default: 0..255 for u8, i.e. written as is; the slice's
+--                min..max otherwise), clamped;
+--       labels   RGB, one fixed colour per label value (0 pore: near black, 1: orange, 2: blue, then the rest
+--                of matplotlib's tab20 and golden-ratio hues; values wrap modulo 256); `labels` overrides
+--                entries, e.g. labels = {[1] = {200, 0, 0}};
+--       viridis  RGB, the viridis map over range (polynomial fit of matplotlib's table, within 4 levels).
+--     The pixel size goes into the PNG's pHYs chunk (pixels per metre from the x and y spacing) when the
+--     spacing is known. Written to a temporary name and renamed when complete. Errors name the path
+--     (unwritable, missing folder) or the bad option (z outside 1..nz, unknown colour map).
+--   tg.io.default_palette() --> {[0] = {r, g, b}, ..., [255] = {r, g, b}}, the palette of colormap = "labels".
+--
+--   tg.io.write_vtk(path, volume) or tg.io.write_vtk(path, {name = volume, ...})  --> path
+--     A VTK legacy binary STRUCTURED_POINTS file for ParaView (point data: one value per voxel centre, spacing in
+--     metres from the first field), fields written in name order; u8, f32 and f64 volumes of equal dims; names
+--     without whitespace. Written to a temporary name and renamed when complete.
+--
+--   tg.io.write_mesh(path, mesh [, {format = "ply" | "stl"}])  --> path
+--     A tortuga.Mesh (tg.measure.mesh) as binary PLY or STL (from the extension by default); written to a
+--     temporary name and renamed. Raises "tg.io.write_mesh: path: reason" on failure.
 local core = require "tortuga.core"
 local util = require "tortuga.util"
+local volume = require "tortuga.volume"
 
 local cio = core.io
 local M = {}
@@ -171,8 +196,7 @@ function M.write(path, v, opts)
   if type(path) ~= "string" or path == "" then
     error(string.format("%s: expected a file path, got %s", where, type(path)), 2)
   end
-  local mt = getmetatable(v)
-  if type(v) ~= "userdata" or not mt or mt.__name ~= "tortuga.Volume" then
+  if not volume.is_volume(v) then
     error(string.format("%s: expected a volume as the second argument, got %s", where, type(v)), 2)
   end
   local o = util.options(opts, { compress = false, bigtiff = util.NIL }, where)
@@ -189,9 +213,101 @@ function M.write(path, v, opts)
   return path
 end
 
--- ---------------------------------------------------------------------------------------------------------------
--- PNG: tg.io.write_png is added here by the PNG part (core.io.write_png / lua/tortuga/png.lua); init.lua wires
--- require("tortuga.png").write_png in as tg.io.write_png when this module does not define it.
--- ---------------------------------------------------------------------------------------------------------------
+local COLORMAPS = { grey = true, gray = true, labels = true, viridis = true }
+
+--- Write one z slice as an 8-bit PNG (see the header).
+function M.write_png(path, v, opts)
+  local where = "tg.io.write_png"
+  if type(path) ~= "string" or path == "" then
+    error(where .. ": expected a file path as the first argument, got " .. type(path), 2)
+  end
+  if not volume.is_volume(v) then error(where .. ": expected a volume as the second argument, got " .. type(v), 2) end
+  local o = util.options(opts, { z = util.NIL, colormap = "grey", range = util.NIL, labels = util.NIL,
+                                 compression = util.NIL }, where)
+  if type(o.colormap) ~= "string" or not COLORMAPS[o.colormap] then
+    local hint = type(o.colormap) == "string" and util.suggest(o.colormap, { "grey", "labels", "viridis" })
+    error(string.format("%s: colormap must be 'grey', 'labels' or 'viridis', got '%s'%s", where,
+      tostring(o.colormap), hint and string.format(" (did you mean '%s'?)", hint) or ""), 2)
+  end
+  local _, _, nz = v:dims()
+  local z = o.z
+  if z == nil then
+    z = nz // 2 + 1
+  else
+    z = math.tointeger(z)
+    if not z then error(where .. ": z must be an integer slice index, got " .. tostring(o.z), 2) end
+    if z < 1 or z > nz then
+      error(string.format("%s: z = %d is outside the volume's slices 1..%d", where, z, nz), 2)
+    end
+  end
+  if o.range ~= nil then
+    local r = o.range
+    if type(r) ~= "table" or type(r[1]) ~= "number" or type(r[2]) ~= "number" or not (r[1] <= r[2])
+       or r[1] ~= r[1] or math.abs(r[1]) == math.huge or math.abs(r[2]) == math.huge then
+      error(where .. ": range must be {lo, hi} with finite numbers lo <= hi", 2)
+    end
+  end
+  if o.labels ~= nil and o.colormap ~= "labels" then
+    error(where .. ": option 'labels' needs colormap = 'labels'", 2)
+  end
+  local ok, res, err = pcall(cio.write_png, path, v, { z = z, colormap = o.colormap, range = o.range,
+                                                        labels = o.labels, compression = o.compression })
+  if not ok then error(where .. ": " .. tostring(res), 2) end
+  if not res then error(where .. ": cannot write " .. tostring(err), 2) end
+  return path
+end
+
+--- The built-in label palette: {[0] = {r, g, b}, ..., [255] = {r, g, b}}.
+function M.default_palette()
+  return cio.default_palette()
+end
+
+--- Write volumes for ParaView: tg.io.write_vtk(path, volume) or tg.io.write_vtk(path, {name = volume, ...}).
+-- A VTK legacy binary STRUCTURED_POINTS file (point data: one value per voxel centre, spacing in metres from the
+-- first field), fields written in name order; u8, f32 and f64 volumes of equal dims; names without whitespace.
+-- Written to a temporary name and renamed when complete. Returns path; raises with the reason on failure.
+function M.write_vtk(path, fields)
+  local where = "tg.io.write_vtk"
+  if type(path) ~= "string" or path == "" then error(where .. ": path must be a non-empty string", 2) end
+  local list = {}
+  if volume.is_volume(fields) then
+    list[1] = { "values", fields }
+  elseif type(fields) == "table" then
+    local names = {}
+    for k, v in pairs(fields) do
+      if type(k) ~= "string" then error(where .. ": field names must be strings, got " .. type(k), 2) end
+      if not volume.is_volume(v) then error(where .. ": field '" .. k .. "' is not a volume", 2) end
+      names[#names + 1] = k
+    end
+    table.sort(names)
+    for i, k in ipairs(names) do list[i] = { k, fields[k] } end
+    if #list == 0 then error(where .. ": no fields to write", 2) end
+  else
+    error(where .. ": expected a volume or a table {name = volume, ...}, got " .. type(fields), 2)
+  end
+  local ok, res, msg = pcall(cio.write_vtk, path, list)
+  if not ok then error(where .. ": " .. tostring(res):gsub("^write_vtk ", ""), 2) end
+  if not res then error(where .. ": " .. tostring(msg), 2) end
+  return path
+end
+
+local function rethrow(where, ok, ...)
+  if ok then return ... end
+  local msg = tostring((...)):gsub("^.-:%d+: ", "")
+  error(where .. ": " .. msg, 3)
+end
+
+--- Write a tortuga.Mesh as binary PLY or STL (see the header).
+function M.write_mesh(path, mesh, opts)
+  local where = "tg.io.write_mesh"
+  if type(path) ~= "string" then error(where .. ": path must be a string", 2) end
+  if getmetatable(mesh) == nil or tostring(mesh):sub(1, 13) ~= "tortuga.Mesh(" then
+    error(string.format("%s: expected a tortuga.Mesh, got %s", where, type(mesh)), 2)
+  end
+  local o = util.options(opts, { format = util.NIL }, where)
+  local ok, err = rethrow(where, pcall(cio.write_mesh, path, mesh, o.format))
+  if not ok then error(where .. ": " .. err, 2) end
+  return path
+end
 
 return M

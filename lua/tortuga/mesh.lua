@@ -1,5 +1,5 @@
 --- tortuga.mesh — marching-cubes meshes, surface and interface areas (re-exported as tg.measure.mesh and
--- tg.measure.surfaces; tg.io.write_mesh is write_mesh below).
+-- tg.measure.surfaces).
 --
 --   tg.measure.mesh(labels, phase [, {smooth=false, closed=false, method="lewiner"}])  --> tortuga.Mesh
 --     The iso-surface at level 0.5 of the indicator of `phase` (a label value). Lewiner et al. 2003 case
@@ -38,8 +38,7 @@
 --     random directions: tpb_correction = 2/3 estimates an isotropic network's length (default 1: the raw
 --     edge length; the factor used is returned as tpb_correction). The convention and smoothing do not change it.
 --
---   write_mesh(path, mesh [, {format = "ply" | "stl"}])   binary PLY or STL (from the extension by default);
---     written to a temporary name and renamed. Raises "tg.io.write_mesh: path: reason" on failure.
+--   tg.io.write_mesh (lua/tortuga/io.lua) writes a mesh as PLY or STL.
 local core = require "tortuga.core"
 local util = require "tortuga.util"
 local volume = require "tortuga.volume"
@@ -203,18 +202,6 @@ function M.surfaces(labels, opts)
     out.specific.per_gram = pg
   end
   return out
-end
-
-function M.write_mesh(path, mesh, opts)
-  local where = "tg.io.write_mesh"
-  if type(path) ~= "string" then error(where .. ": path must be a string", 2) end
-  if getmetatable(mesh) == nil or tostring(mesh):sub(1, 13) ~= "tortuga.Mesh(" then
-    error(string.format("%s: expected a tortuga.Mesh, got %s", where, type(mesh)), 2)
-  end
-  local o = util.options(opts, { format = util.NIL }, where)
-  local ok, err = rethrow(where, pcall(C.write, path, mesh, o.format))
-  if not ok then error(where .. ": " .. err, 2) end
-  return path
 end
 
 return M

@@ -187,7 +187,7 @@ end
 
 function Report:image(title, v, o)
   local png = self:tmpfile("png")
-  local ok, err = pcall(require("tortuga.png").write_png, png, v, { z = o.z, colormap = o.colormap or "grey", range = o.range })
+  local ok, err = pcall(require("tortuga.io").write_png, png, v, { z = o.z, colormap = o.colormap or "grey", range = o.range })
   if not ok then
     self:warn(string.format("image '%s': %s", title, tostring(err)))
     return string.format('<div class="notice">%s: %s</div>', esc(title), esc(err))

@@ -186,33 +186,4 @@ if package.searchpath("tortuga.walk", package.path) then
 end
 
 
---- Write volumes for ParaView: tg.io.write_vtk(path, volume) or tg.io.write_vtk(path, {name = volume, ...}).
--- A VTK legacy binary STRUCTURED_POINTS file (point data: one value per voxel centre, spacing in metres from the
--- first field), fields written in name order; u8, f32 and f64 volumes of equal dims; names without whitespace.
--- Written to a temporary name and renamed when complete. Returns path; raises with the reason on failure.
-function M.write_vtk(path, fields)
-  local where = "tg.io.write_vtk"
-  if type(path) ~= "string" or path == "" then error(where .. ": path must be a non-empty string", 2) end
-  local list = {}
-  if volume.is_volume(fields) then
-    list[1] = { "values", fields }
-  elseif type(fields) == "table" then
-    local names = {}
-    for k, v in pairs(fields) do
-      if type(k) ~= "string" then error(where .. ": field names must be strings, got " .. type(k), 2) end
-      if not volume.is_volume(v) then error(where .. ": field '" .. k .. "' is not a volume", 2) end
-      names[#names + 1] = k
-    end
-    table.sort(names)
-    for i, k in ipairs(names) do list[i] = { k, fields[k] } end
-    if #list == 0 then error(where .. ": no fields to write", 2) end
-  else
-    error(where .. ": expected a volume or a table {name = volume, ...}, got " .. type(fields), 2)
-  end
-  local ok, res, msg = pcall(core.transport.write_vtk, path, list)
-  if not ok then error(where .. ": " .. tostring(res):gsub("^write_vtk ", ""), 2) end
-  if not res then error(where .. ": " .. tostring(msg), 2) end
-  return path
-end
-
 return M
