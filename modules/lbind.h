@@ -42,7 +42,7 @@ int lt_end_io(lua_State *L, tg_status st);
 tg_volume *lt_newvolume(lua_State *L);
 tg_volume *lt_checkvolume(lua_State *L, int idx);
 tg_volume *lt_testvolume(lua_State *L, int idx); /* NULL if not a volume */
-/* Mesh userdata (modules/lmesh.c): raises on anything else, or on a released mesh. */
+/* Mesh userdata (modules/lmeasure.c): raises on anything else, or on a released mesh. */
 struct tg_mesh *lt_checkmesh(lua_State *L, int idx);
 /* Tell the collector about a large allocation. */
 void lt_gcstep(lua_State *L, const tg_volume *v);
@@ -69,7 +69,6 @@ void lt_open_volume(lua_State *L);
 void lt_open_io(lua_State *L);
 void lt_open_generate(lua_State *L);
 void lt_open_measure(lua_State *L);
-void lt_open_mesh(lua_State *L);
 void lt_open_filter(lua_State *L);
 void lt_open_transport(lua_State *L);
 void lt_open_walk(lua_State *L);

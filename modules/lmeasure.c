@@ -1,5 +1,6 @@
-/* lmeasure.c — core.measure: the C half of tg.measure (chords, components, percolation, distance, thickness).
- * Only translates: option checking, units and result shapes live in lua/tortuga/measure.lua.
+/* lmeasure.c — core.measure: the C half of tg.measure (chords, components, percolation, distance, thickness,
+ * active CAM, marching-cubes meshes and surface areas). Only translates: option checking, units and result
+ * shapes live in lua/tortuga/measure.lua.
  *
  *   core.measure.chords(labels, phase, axis0, spacing, trim) -> {lengths = {m...}, histogram = {[L] = count},
  *                                                                n = , nlines = , max_voxels = , voxel_length = m}
@@ -12,12 +13,21 @@
  *   core.measure.active_cam(labels, cam, ise, axis0, collector_last, conn, {reach...}, want_distance)
  *       -> {cam_voxels, ise_voxels, cam_electronic, ise_ionic, cam_contact, cam_cluster, reached = {...},
  *           faces_cam_ise, faces_connected, sweeps, max_distance} [, f32 distance volume]
+ *   core.measure.mcubes(labels, phase, method, closed, smooth)   -> Mesh       (method "lewiner" | "lorensen")
+ *   core.measure.surfaces(labels, {labels...}, closed, smooth, method)
+ *       -> {area = {..}, union = {[i] = {[j] = ..}}, interface = {[i] = {[j] = ..}}, voxels = {..}, total_voxels, volume,
+ *           tpb = {..}, tpb_any} (indices follow the order of the label list, 1-based)
+ *   The tortuga.Mesh userdata: mesh:counts() -> nverts, ntris   mesh:area()   mesh:volume()   mesh:vertex(i) -> x, y, z
+ *   mesh:triangle(i) -> a, b, c (1-based vertex numbers)   mesh:spacing()   mesh:release()   mesh:released()
+ *   (core.io.write_mesh writes it, modules/lio.c)
  */
 #include "lbind.h"
 #include "measure/tg_active.h"
 #include "measure/tg_chords.h"
 #include "measure/tg_components.h"
 #include "measure/tg_edt.h"
+#include "measure/tg_mcubes.h"
+#include "measure/tg_surfaces.h"
 #include "measure/tg_thickness.h"
 
 #include <string.h>
@@ -278,10 +288,198 @@ static int l_active_cam(lua_State *L)
     return 1;
 }
 
+/* ---- marching cubes, surfaces and the tortuga.Mesh userdata ---- */
+
+static tg_mesh *newmesh(lua_State *L)
+{
+    tg_mesh *m = lua_newuserdatauv(L, sizeof *m, 0);
+    tg_mesh_init(m);
+    luaL_setmetatable(L, LT_MESH_MT);
+    return m;
+}
+
+tg_mesh *lt_checkmesh(lua_State *L, int idx)
+{
+    tg_mesh *m = luaL_checkudata(L, idx, LT_MESH_MT);
+    if (!m->verts) luaL_error(L, "the mesh has been released");
+    return m;
+}
+
+static int method_of(lua_State *L, int idx)
+{
+    static const char *const names[] = {"lewiner", "lorensen", NULL};
+    return luaL_checkoption(L, idx, "lewiner", names);
+}
+
+static int l_mcubes(lua_State *L)
+{
+    tg_volume *v = lt_checkvolume(L, 1);
+    lua_Integer phase = luaL_checkinteger(L, 2);
+    tg_mcubes_opts o = TG_MCUBES_OPTS_INIT;
+    o.method = method_of(L, 3);
+    o.closed = lua_toboolean(L, 4);
+    o.smooth = lua_toboolean(L, 5);
+    tg_mesh *m = newmesh(L);
+    lt_begin(L);
+    lt_end(L, tg_mcubes(lt_ctx(L), v, phase, &o, m));
+    lua_gc(L, LUA_GCSTEP, (int)((m->nverts * 12 + m->ntris * 12) >> 10));
+    return 1;
+}
+
+static void push_matrix(lua_State *L, const double a[][TG_SURFACES_MAX_PHASES], int n, const char *name)
+{
+    lua_createtable(L, n, 0);
+    for (int i = 0; i < n; i++) {
+        lua_createtable(L, n, 0);
+        for (int j = 0; j < n; j++)
+            if (j != i) {
+                lua_pushnumber(L, a[i][j]);
+                lua_rawseti(L, -2, j + 1);
+            }
+        lua_rawseti(L, -2, i + 1);
+    }
+    lua_setfield(L, -2, name);
+}
+
+static int l_surfaces(lua_State *L)
+{
+    tg_volume *v = lt_checkvolume(L, 1);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    tg_surfaces_opts o = TG_SURFACES_OPTS_INIT;
+    lua_Integer n = luaL_len(L, 2);
+    luaL_argcheck(L, n >= 1 && n <= TG_SURFACES_MAX_PHASES, 2, "between 1 and 8 phase labels");
+    o.nphases = (int)n;
+    for (int i = 0; i < n; i++) {
+        lua_geti(L, 2, i + 1);
+        int ok;
+        o.phases[i] = lua_tointegerx(L, -1, &ok);
+        if (!ok) return luaL_error(L, "surfaces: phase label %d is not an integer", i + 1);
+        lua_pop(L, 1);
+    }
+    o.closed = lua_toboolean(L, 3);
+    o.smooth = lua_toboolean(L, 4);
+    o.method = method_of(L, 5);
+    tg_surfaces_result *r = lua_newuserdatauv(L, sizeof *r, 0); /* boxed: freed by Lua if we raise */
+    lt_begin(L);
+    lt_end(L, tg_surfaces(lt_ctx(L), v, &o, r));
+    lua_newtable(L);
+    lua_createtable(L, (int)n, 0);
+    for (int i = 0; i < n; i++) {
+        lua_pushnumber(L, r->area[i]);
+        lua_rawseti(L, -2, i + 1);
+    }
+    lua_setfield(L, -2, "area");
+    lua_createtable(L, (int)n, 0);
+    for (int i = 0; i < n; i++) {
+        lua_pushinteger(L, r->voxels[i]);
+        lua_rawseti(L, -2, i + 1);
+    }
+    lua_setfield(L, -2, "voxels");
+    push_matrix(L, (const double(*)[TG_SURFACES_MAX_PHASES])r->union_area, (int)n, "union");
+    push_matrix(L, (const double(*)[TG_SURFACES_MAX_PHASES])r->interface, (int)n, "interface");
+    lua_pushinteger(L, r->total_voxels);
+    lua_setfield(L, -2, "total_voxels");
+    lua_pushnumber(L, r->volume_m3);
+    lua_setfield(L, -2, "volume");
+    lua_createtable(L, r->ntriples, 0); /* triple-phase boundary length (m) per triple, in the engine's triple order */
+    for (int t = 0; t < r->ntriples; t++) {
+        lua_pushnumber(L, r->tpb_length[t]);
+        lua_rawseti(L, -2, t + 1);
+    }
+    lua_setfield(L, -2, "tpb");
+    lua_pushnumber(L, r->tpb_any_length);
+    lua_setfield(L, -2, "tpb_any");
+    return 1;
+}
+
+static int l_mesh_counts(lua_State *L)
+{
+    tg_mesh *m = lt_checkmesh(L, 1);
+    lua_pushinteger(L, m->nverts);
+    lua_pushinteger(L, m->ntris);
+    return 2;
+}
+
+static int l_mesh_area(lua_State *L)
+{
+    lua_pushnumber(L, tg_mesh_area(lt_checkmesh(L, 1)));
+    return 1;
+}
+
+static int l_mesh_volume(lua_State *L)
+{
+    lua_pushnumber(L, tg_mesh_volume(lt_checkmesh(L, 1)));
+    return 1;
+}
+
+static int l_mesh_vertex(lua_State *L)
+{
+    tg_mesh *m = lt_checkmesh(L, 1);
+    lua_Integer i = luaL_checkinteger(L, 2);
+    if (i < 1 || i > m->nverts) return luaL_error(L, "vertex %d is outside 1..%d", (int)i, (int)m->nverts);
+    for (int k = 0; k < 3; k++) lua_pushnumber(L, m->verts[3 * (i - 1) + k]);
+    return 3;
+}
+
+static int l_mesh_triangle(lua_State *L)
+{
+    tg_mesh *m = lt_checkmesh(L, 1);
+    lua_Integer i = luaL_checkinteger(L, 2);
+    if (i < 1 || i > m->ntris) return luaL_error(L, "triangle %d is outside 1..%d", (int)i, (int)m->ntris);
+    for (int k = 0; k < 3; k++) lua_pushinteger(L, (lua_Integer)m->tris[3 * (i - 1) + k] + 1);
+    return 3;
+}
+
+static int l_mesh_spacing(lua_State *L)
+{
+    tg_mesh *m = lt_checkmesh(L, 1);
+    lua_createtable(L, 3, 0);
+    for (int k = 0; k < 3; k++) {
+        lua_pushnumber(L, m->spacing[k]);
+        lua_rawseti(L, -2, k + 1);
+    }
+    return 1;
+}
+
+static int l_mesh_release(lua_State *L)
+{
+    tg_mesh_release(luaL_checkudata(L, 1, LT_MESH_MT));
+    return 0;
+}
+
+static int l_mesh_released(lua_State *L)
+{
+    lua_pushboolean(L, ((tg_mesh *)luaL_checkudata(L, 1, LT_MESH_MT))->verts == NULL);
+    return 1;
+}
+
+static int l_mesh_tostring(lua_State *L)
+{
+    tg_mesh *m = luaL_checkudata(L, 1, LT_MESH_MT);
+    if (!m->verts) lua_pushstring(L, "tortuga.Mesh(released)");
+    else {
+        char a[32];
+        snprintf(a, sizeof a, "%.4g", tg_mesh_area(m));
+        lua_pushfstring(L, "tortuga.Mesh(%I vertices, %I triangles, %s m2)", (lua_Integer)m->nverts, (lua_Integer)m->ntris, a);
+    }
+    return 1;
+}
+
 void lt_open_measure(lua_State *L)
 {
     static const luaL_Reg fns[] = {{"chords", l_chords},       {"components", l_components}, {"percolation", l_percolation},
                                    {"distance", l_distance},   {"thickness", l_thickness},   {"quantiles", l_quantiles},
-                                   {"active_cam", l_active_cam}, {NULL, NULL}};
+                                   {"active_cam", l_active_cam}, {"mcubes", l_mcubes}, {"surfaces", l_surfaces},
+                                   {NULL, NULL}};
+    static const luaL_Reg methods[] = {{"counts", l_mesh_counts}, {"area", l_mesh_area},       {"volume", l_mesh_volume},
+                                       {"vertex", l_mesh_vertex}, {"triangle", l_mesh_triangle}, {"spacing", l_mesh_spacing},
+                                       {"release", l_mesh_release}, {"released", l_mesh_released}, {NULL, NULL}};
+    static const luaL_Reg meta[] = {{"__gc", l_mesh_release}, {"__close", l_mesh_release}, {"__tostring", l_mesh_tostring},
+                                    {NULL, NULL}};
     lt_register(L, "measure", fns);
+    luaL_newmetatable(L, LT_MESH_MT); /* sets __name = "tortuga.Mesh" */
+    luaL_setfuncs(L, meta, 0);
+    luaL_newlib(L, methods);
+    lua_setfield(L, -2, "__index");
+    lua_pop(L, 1);
 }

@@ -24,7 +24,7 @@ end
 core.set_progress(core.isatty(2))
 
 -- Load the public modules that are present. A module that exists but fails to load is an error.
-local modules = { "util", "json", "volume", "io", "generate", "measure", "mesh", "filter", "segment", "transport",
+local modules = { "util", "json", "volume", "io", "generate", "measure", "filter", "segment", "transport",
                   "analysis", "report", "describe", "cli", "repl", "kernel" }
 for _, name in ipairs(modules) do
   local modname = "tortuga." .. name

@@ -1,7 +1,6 @@
 -- tg.measure.mesh / tg.measure.surfaces / write_mesh: analytic shapes, scikit-image and PoreSpy numbers
 -- (fixtures written once by bench/surfaces_ref.py, and ../shared/reference/anchor-values.json), bad input.
 local tg = require "tortuga"
-local mesh = require "tortuga.mesh"
 local H = test_helper
 
 local function fixture_dir()
