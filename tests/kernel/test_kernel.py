@@ -341,7 +341,7 @@ class KernelTest(unittest.TestCase):
         _, after = self.execute_ok("return 40 + 2")  # alive, and the next cell is not interrupted
         self.assertEqual(results(after)[0]["data"]["text/plain"], "42")
 
-    WALK = "require('tortuga.walk').random_walk(walk_v, {phase = 1, walkers = 200000, steps = 100000})"
+    WALK = "require('tortuga.transport').random_walk(walk_v, {phase = 1, walkers = 200000, steps = 100000})"
 
     def test_interrupt_engine_by_message(self):
         self.execute_ok("walk_v = tg.generate.cathode{size = {32, 32, 32}, seed = 1}")

@@ -1,5 +1,5 @@
 local tg = require "tortuga"
-local walk = require "tortuga.walk"
+local walk = require "tortuga.transport"
 
 local function block(nx, ny, nz, f, spacing)
   local v = tg.volume.new{ nx, ny, nz, spacing = spacing }
