@@ -7,7 +7,7 @@
 -- (first and second derivatives shared between features of a scale, as a careful scipy user would).
 -- Timings are wall-clock, best of `repeat`; tortuga uses tg.threads() threads.
 local tg = require "tortuga"
-local features = require("tortuga.features").features
+local features = require("tortuga.segment").features
 local opts = tg.util.script_args(arg, { nx = 300, ny = 300, nz = 112, set = "full", dims = 3,
   sigmas = "0.3,0.7,1.0,1.6,3.5,5.0,10.0", ["repeat"] = 1, out = "/tmp/tortuga-bench" }, "bench/features")
 os.execute("mkdir -p '" .. opts.out .. "'")

@@ -291,6 +291,46 @@ tg_dtype lt_checkdtype(lua_State *L, int idx)
     return t;
 }
 
+/* "'a', 'b' or 'c'" for the names list, into b */
+static void add_names(luaL_Buffer *b, const char *const names[])
+{
+    for (int i = 0; names[i]; i++) {
+        if (i > 0) luaL_addstring(b, names[i + 1] ? ", " : " or ");
+        luaL_addchar(b, '\'');
+        luaL_addstring(b, names[i]);
+        luaL_addchar(b, '\'');
+    }
+}
+
+int lt_checkname(lua_State *L, int idx, const char *def, const char *const names[], const char *what)
+{
+    idx = lua_absindex(L, idx);
+    const char *name = lua_type(L, idx) == LUA_TSTRING ? lua_tostring(L, idx) : lua_isnoneornil(L, idx) ? def : NULL;
+    if (name)
+        for (int i = 0; names[i]; i++)
+            if (strcmp(names[i], name) == 0) return i;
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    lua_pushfstring(L, "%s must be ", what);
+    luaL_addvalue(&b);
+    add_names(&b, names);
+    if (lua_type(L, idx) == LUA_TSTRING) lua_pushfstring(L, ", got '%s'", lua_tostring(L, idx));
+    else lua_pushfstring(L, ", got %s", luaL_typename(L, idx));
+    luaL_addvalue(&b);
+    luaL_pushresult(&b);
+    return lua_error(L);
+}
+
+int lt_optname(lua_State *L, int idx, const char *key, const char *def, const char *const names[])
+{
+    idx = lua_absindex(L, idx);
+    if (!lua_istable(L, idx)) lua_pushnil(L);
+    else lua_getfield(L, idx, key);
+    int i = lt_checkname(L, -1, def, names, lua_pushfstring(L, "option '%s'", key));
+    lua_pop(L, 2);
+    return i;
+}
+
 void lt_spacing(lua_State *L, int idx, double s[3])
 {
     idx = lua_absindex(L, idx);

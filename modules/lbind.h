@@ -57,6 +57,12 @@ lua_Integer lt_optinteger(lua_State *L, int idx, const char *key, lua_Integer de
 const char *lt_optstring(lua_State *L, int idx, const char *key, const char *def);
 int lt_optboolean(lua_State *L, int idx, const char *key, int def);
 tg_dtype lt_checkdtype(lua_State *L, int idx);
+/* luaL_checkoption for a value that is not a function argument (a field of an options table, an element of a
+ * list): the index in names (a NULL-terminated static list) of the string at idx; def's index when the value is
+ * nil and def is not NULL. Raises "<what> must be 'a', 'b' or 'c', got 'x'" otherwise. */
+int lt_checkname(lua_State *L, int idx, const char *def, const char *const names[], const char *what);
+/* lt_checkname of the field `key` of the options table at idx (def when the table or the field is absent). */
+int lt_optname(lua_State *L, int idx, const char *key, const char *def, const char *const names[]);
 /* Read spacing from a number (isotropic) or {sx, sy, sz} at idx into s[3]; nil keeps s. */
 void lt_spacing(lua_State *L, int idx, double s[3]);
 
@@ -71,7 +77,6 @@ void lt_open_generate(lua_State *L);
 void lt_open_measure(lua_State *L);
 void lt_open_filter(lua_State *L);
 void lt_open_transport(lua_State *L);
-void lt_open_features(lua_State *L);
 void lt_open_segment(lua_State *L);
 void lt_open_kernel(lua_State *L);
 void lt_open_analysis(lua_State *L);

@@ -1,17 +1,29 @@
-/* lsegment.c — core.segment: the random forest (tortuga.Forest userdata), Otsu, post-processing and the confusion
- * matrix. Option checking, class names, metadata and result shaping live in lua/tortuga/segment.lua.
+/* lsegment.c — core.segment: pixel features (tg_features, tg_conv: the tortuga.ConvNet userdata), the random
+ * forest (tortuga.Forest userdata), Otsu, post-processing and the confusion matrix. Option checking, defaults,
+ * class names, metadata, the Features object and result shaping live in lua/tortuga/segment.lua.
  *
+ * Feature options, the one form every function here reads (`feat`): {sigmas = {...}, kinds = {"gaussian", "log",
+ * ...} (names of tg_feature_kind), dims = 2|3, truncate = 4.0, conv = <tortuga.ConvNet> | nil}.
+ * Channels: a list of volumes of one shape. Matrices are f32 volumes, feature index fastest (nx = features).
+ *
+ *   core.segment.feature_count(feat, nchannels) -> n      core.segment.feature_names(feat, nchannels) -> {names}
+ *   core.segment.feature_halo(feat) -> slices read on each side of a slab
+ *   core.segment.features_slab(channels, feat, {z1, z2} | nil [, flat]) -> f32 volume (nfeat, nx*ny, nz of the range),
+ *       or (nfeat, nx*ny*nz, 1) when flat
+ *   core.segment.features_stack(channels, feat, {z1, z2} | nil) -> {f32 volume per feature} (nx, ny, nz of the range)
+ *   core.segment.features_at(channels, feat, mask [, max_slab]) -> f32 volume (nfeat, n, 1), n: the voxels where
+ *       mask ~= 0 in x-fastest scan order (raises if there is none)
+ *   core.segment.conv_load(path) -> ConvNet | nil, "path: reason"
+ *   core.segment.conv_parse(bytes, name) -> ConvNet | nil, "name: reason"  (a weight file's bytes)
+ *       net:layers() -> {{cin=, cout=}, ...}   net:outputs()   net:bytes()   net:release()   tostring(net)
  *   core.segment.train(channels, scribbles, feat, fopts, class_values, meta) -> Forest, nsamples
- *       channels: list of volumes (same dims); scribbles: an integer volume with the channels' dims (0 = unlabelled)
- *       or a table {[z] = slice (nx x ny x 1 integer volume), ...} (z 1-based); feat = {sigmas = {..}, kinds = mask,
- *       dims = 2|3, truncate = 4, conv = <tortuga.ConvNet> | nil}; fopts = {trees, max_depth, min_leaf, mtry, bins, bootstrap, seed, class_weight =
- *       "balanced" | {w1, w2, ...} | nil}; class_values: sorted list of the label values that are classes.
+ *       scribbles: an integer volume with the channels' dims (0 = unlabelled) or a table {[z] = slice (nx x ny x 1
+ *       integer volume), ...} (z 1-based); fopts = {trees, max_depth, min_leaf, mtry, bins, bootstrap, seed,
+ *       class_weight = "balanced" | {w1, w2, ...} | nil}; class_values: sorted list of the label values that are classes.
  *   core.segment.train_matrix(X, y, fopts, class_values, meta) -> Forest   X: f32 volume nx = features, ny*nz = rows;
- *       y: u8 volume of label values with ny*nz*nx... rows voxels (any shape with as many voxels as X has rows)
+ *       y: u8 volume of label values with one voxel per row
  *   core.segment.predict(forest, channels, feat, want_prob, slab) -> labels (u8), {prob volumes} | nil
  *   core.segment.predict_matrix(forest, X, want_prob) -> labels (u8, rows x 1 x 1), {prob} | nil
- *   core.segment.feature_names(feat, nchannels) -> {names}
- *   core.segment.features_matrix(channels, feat [, {z1, z2}]) -> f32 volume (nx = features, ny = voxels, x fastest)
  *   core.segment.load(path) -> Forest | nil, "path: reason";  forest:save(path) -> true | nil, "path: reason"
  *   forest:info() -> {features, classes, trees, channels, class_values, importance, meta, nodes, ...}
  *   forest:release()  tostring(forest)
@@ -33,6 +45,8 @@
 #include <string.h>
 
 #define LT_FOREST_MT "tortuga.Forest"
+#define LT_CONV_MT "tortuga.ConvNet"
+#define MAX_CHANNELS 64
 
 static tg_forest *newforest(lua_State *L)
 {
@@ -66,58 +80,70 @@ static int l_tostring(lua_State *L)
     return 1;
 }
 
-/* Channels at idx: a list of volumes with identical dims, at most 16. Returns the count. */
+/* Channels at idx: a list of 1..max volumes of one shape (checked by the engine). Returns the count. */
 static int get_channels(lua_State *L, int idx, const tg_volume **ch, int max)
 {
     luaL_checktype(L, idx, LUA_TTABLE);
-    int n = (int)luaL_len(L, idx);
+    lua_Integer n = luaL_len(L, idx);
     if (n < 1) luaL_error(L, "segment: channels must be a non-empty list of volumes");
-    if (n > max) luaL_error(L, "segment: at most %d channels, got %d", max, n);
+    if (n > max) luaL_error(L, "segment: at most %d channels, got %d", max, (int)n);
     for (int i = 0; i < n; i++) {
         lua_geti(L, idx, i + 1);
         tg_volume *v = lt_testvolume(L, -1);
-        if (!v) luaL_error(L, "segment: channel %d is not a volume", i + 1);
-        if (!v->buf) luaL_error(L, "segment: channel %d has been released", i + 1);
+        if (!v) luaL_error(L, "segment: channel %d is not a volume (%s)", i + 1, luaL_typename(L, -1));
         ch[i] = v;
         lua_pop(L, 1); /* the list keeps it alive */
     }
-    for (int i = 1; i < n; i++)
-        if (ch[i]->dims[0] != ch[0]->dims[0] || ch[i]->dims[1] != ch[0]->dims[1] || ch[i]->dims[2] != ch[0]->dims[2])
-            luaL_error(L, "segment: channel %d is %dx%dx%d but channel 1 is %dx%dx%d: channels must have the same shape",
-                       i + 1, (int)ch[i]->dims[0], (int)ch[i]->dims[1], (int)ch[i]->dims[2], (int)ch[0]->dims[0],
-                       (int)ch[0]->dims[1], (int)ch[0]->dims[2]);
-    return n;
+    tg_ctx *ctx = lt_ctx(L);
+    if (tg_features_check_channels(ctx, ch, (int)n) != TG_OK) luaL_error(L, "%s", ctx->msg);
+    return (int)n;
 }
 
+static tg_conv_net **checkconv(lua_State *L, int idx)
+{
+    tg_conv_net **p = luaL_checkudata(L, idx, LT_CONV_MT);
+    if (!*p) luaL_error(L, "the convolution network was released");
+    return p;
+}
+
+static const char *const kind_names[] = {"gaussian", "log", "gradmag", "dog", "st", "hessian", NULL};
+
+/* The feature options at idx (the form in the header) -> o, checked by the engine (raises with its message). */
 static void get_feat(lua_State *L, int idx, tg_features_opts *o)
 {
+    idx = lua_absindex(L, idx);
+    luaL_checktype(L, idx, LUA_TTABLE);
     tg_features_opts d = TG_FEATURES_OPTS_INIT;
     *o = d;
-    luaL_checktype(L, idx, LUA_TTABLE);
-    lua_getfield(L, idx, "sigmas");
-    if (!lua_isnil(L, -1)) {
+    if (lua_getfield(L, idx, "sigmas") != LUA_TNIL) {
         luaL_checktype(L, -1, LUA_TTABLE);
-        int n = (int)luaL_len(L, -1);
-        if (n < 1 || n > TG_FEATURES_MAX_SIGMAS) luaL_error(L, "segment: between 1 and %d sigmas, got %d", TG_FEATURES_MAX_SIGMAS, n);
-        o->nsigmas = n;
-        for (int i = 0; i < n; i++) {
+        lua_Integer n = luaL_len(L, -1);
+        if (n < 1 || n > TG_FEATURES_MAX_SIGMAS)
+            luaL_error(L, "segment.features: between 1 and %d sigmas are needed, got %d", TG_FEATURES_MAX_SIGMAS, (int)n);
+        o->nsigmas = (int)n;
+        for (int i = 0; i < o->nsigmas; i++) {
             lua_geti(L, -1, i + 1);
-            o->sigmas[i] = luaL_checknumber(L, -1);
+            int ok;
+            o->sigmas[i] = lua_tonumberx(L, -1, &ok);
+            if (!ok) luaL_error(L, "segment.features: sigma %d must be a number, got %s", i + 1, luaL_typename(L, -1));
             lua_pop(L, 1);
         }
     }
     lua_pop(L, 1);
-    o->kinds = (unsigned)lt_optinteger(L, idx, "kinds", (lua_Integer)o->kinds);
+    if (lua_getfield(L, idx, "kinds") != LUA_TNIL) {
+        luaL_checktype(L, -1, LUA_TTABLE);
+        o->kinds = 0;
+        lua_Integer n = luaL_len(L, -1);
+        for (lua_Integer i = 1; i <= n; i++) {
+            lua_geti(L, -1, i);
+            o->kinds |= TG_FEAT_BIT(lt_checkname(L, -1, NULL, kind_names, "segment.features: a feature kind"));
+            lua_pop(L, 1);
+        }
+    }
+    lua_pop(L, 1);
     o->dims = (int)lt_optinteger(L, idx, "dims", o->dims);
     o->truncate = lt_optnumber(L, idx, "truncate", o->truncate);
-    o->conv = NULL;
-    if (lua_getfield(L, idx, "conv") != LUA_TNIL) { /* a tortuga.ConvNet (modules/lfeatures.c) */
-        tg_conv_net **net = luaL_testudata(L, -1, "tortuga.ConvNet");
-        if (!net) luaL_error(L, "segment: features.conv must be a convolution network (tg.segment.load_conv), got %s",
-                             luaL_typename(L, -1));
-        if (!*net) luaL_error(L, "segment: the convolution network of the features was released");
-        o->conv = *net;
-    }
+    if (lua_getfield(L, idx, "conv") != LUA_TNIL) o->conv = *checkconv(L, -1);
     lua_pop(L, 1);
     tg_ctx *ctx = lt_ctx(L);
     if (tg_features_check(ctx, o) != TG_OK) luaL_error(L, "%s", ctx->msg);
@@ -216,22 +242,6 @@ static int collect(lua_State *L, const tg_volume *s, int64_t z0, const int16_t *
     return 0;
 }
 
-static int l_feature_names(lua_State *L)
-{
-    tg_features_opts fo;
-    get_feat(L, 1, &fo);
-    int nch = (int)luaL_checkinteger(L, 2);
-    int nf = tg_features_count(&fo, nch);
-    lua_createtable(L, nf, 0);
-    char buf[128];
-    for (int i = 0; i < nf; i++) {
-        tg_features_name(&fo, nch, i, buf, sizeof buf);
-        lua_pushstring(L, buf);
-        lua_rawseti(L, -2, i + 1);
-    }
-    return 1;
-}
-
 static void check_classes_seen(lua_State *L, const int64_t *counts, const int32_t *values, int K, int64_t n, points *p)
 {
     const char *err = NULL;
@@ -263,7 +273,7 @@ static void check_classes_seen(lua_State *L, const int64_t *counts, const int32_
 static int l_train(lua_State *L)
 {
     const tg_volume *ch[16];
-    int nch = get_channels(L, 1, ch, 16);
+    int nch = get_channels(L, 1, ch, 16); /* a forest is trained on at most 16 channels */
     tg_features_opts fo;
     get_feat(L, 3, &fo);
     int32_t values[TG_FOREST_MAX_CLASSES];
@@ -373,7 +383,7 @@ static int l_predict(lua_State *L)
 {
     tg_forest *f = checkforest(L, 1);
     const tg_volume *ch[16];
-    int nch = get_channels(L, 2, ch, 16);
+    int nch = get_channels(L, 2, ch, 16); /* a forest is trained on at most 16 channels */
     tg_features_opts fo;
     get_feat(L, 3, &fo);
     int want_prob = lua_toboolean(L, 4);
@@ -430,25 +440,256 @@ static int l_predict_matrix(lua_State *L)
     return 2;
 }
 
-/* features_matrix(channels, feat [, {z1, z2}]) -> f32 volume nx = features, ny = voxels of the z range (x fastest). */
-static int l_features_matrix(lua_State *L)
+/* ---- features ---- */
+
+/* feature_count(feat, nch) */
+static int l_feature_count(lua_State *L)
 {
-    const tg_volume *ch[16];
-    int nch = get_channels(L, 1, ch, 16);
-    tg_features_opts fo;
-    get_feat(L, 2, &fo);
-    int64_t z0, z1;
-    lt_range(L, 3, ch[0]->dims[2], &z0, &z1, "z");
-    int nf = tg_features_count(&fo, nch);
-    int64_t dims[3] = {nf, ch[0]->dims[0] * ch[0]->dims[1] * (z1 - z0), 1};
-    tg_ctx *ctx = lt_ctx(L);
-    tg_volume *X = lt_newvolume(L);
-    if (tg_volume_alloc(ctx, dims, TG_F32, NULL, X) != TG_OK) return luaL_error(L, "%s", ctx->msg);
-    lt_gcstep(L, X);
-    lt_begin(L);
-    lt_end(L, tg_features_slab(ctx, ch, nch, &fo, z0, z1, (float *)((char *)X->buf->data + X->offset)));
+    tg_features_opts o;
+    get_feat(L, 1, &o);
+    int nch = (int)luaL_checkinteger(L, 2);
+    lua_pushinteger(L, tg_features_count(&o, nch));
     return 1;
 }
+
+/* feature_names(feat, nch) -> {name, ...} */
+static int l_feature_names(lua_State *L)
+{
+    tg_features_opts o;
+    get_feat(L, 1, &o);
+    int nch = (int)luaL_checkinteger(L, 2);
+    int n = tg_features_count(&o, nch);
+    lua_createtable(L, n, 0);
+    char buf[96];
+    for (int i = 0; i < n; i++) {
+        tg_features_name(&o, nch, i, buf, sizeof buf);
+        lua_pushstring(L, buf);
+        lua_rawseti(L, -2, i + 1);
+    }
+    return 1;
+}
+
+/* feature_halo(feat) -> slices read on each side of a slab */
+static int l_feature_halo(lua_State *L)
+{
+    tg_features_opts o;
+    get_feat(L, 1, &o);
+    lua_pushinteger(L, tg_features_halo(&o));
+    return 1;
+}
+
+/* The arguments every feature request starts with: channels at 1, options at 2 (checked). */
+static int read_request(lua_State *L, const tg_volume **ch, tg_features_opts *o)
+{
+    int nch = get_channels(L, 1, ch, MAX_CHANNELS);
+    get_feat(L, 2, o);
+    return nch;
+}
+
+/* features_slab(channels, feat, zrange [, flat]) -> matrix f32 volume (nfeat, nx*ny, nz of the range), or
+ * (nfeat, nx*ny*nz, 1) when flat */
+static int l_features_slab(lua_State *L)
+{
+    const tg_volume *ch[MAX_CHANNELS];
+    tg_features_opts o;
+    int nch = read_request(L, ch, &o);
+    int64_t z0, z1;
+    lt_range(L, 3, ch[0]->dims[2], &z0, &z1, "segment.features: z");
+    int64_t d[3] = {tg_features_count(&o, nch), ch[0]->dims[0] * ch[0]->dims[1], z1 - z0};
+    if (lua_toboolean(L, 4)) {
+        d[1] *= d[2];
+        d[2] = 1;
+    }
+    tg_volume *out = lt_newvolume(L);
+    tg_ctx *ctx = lt_ctx(L);
+    lt_begin(L);
+    tg_status st = tg_volume_alloc_uninit(ctx, d, TG_F32, NULL, out); /* the slab writes every element */
+    if (!st) st = tg_features_slab(ctx, ch, nch, &o, z0, z1, (float *)tg_volume_ptr(out, 0, 0, 0));
+    if (st) tg_volume_release(out);
+    lt_end(L, st);
+    lt_gcstep(L, out);
+    return 1;
+}
+
+/* features_stack(channels, feat, zrange) -> {volume per feature} (nx, ny, nz of the range), channel 1's spacing */
+static int l_features_stack(lua_State *L)
+{
+    const tg_volume *ch[MAX_CHANNELS];
+    tg_features_opts o;
+    int nch = read_request(L, ch, &o);
+    int64_t z0, z1;
+    lt_range(L, 3, ch[0]->dims[2], &z0, &z1, "segment.features: z");
+    int nf = tg_features_count(&o, nch);
+    int64_t nxy = ch[0]->dims[0] * ch[0]->dims[1], nv = nxy * (z1 - z0);
+    int64_t d[3] = {ch[0]->dims[0], ch[0]->dims[1], z1 - z0};
+    tg_ctx *ctx = lt_ctx(L);
+    lua_createtable(L, nf, 0);
+    for (int j = 0; j < nf; j++) {
+        tg_volume *v = lt_newvolume(L);
+        tg_status st = tg_volume_alloc(ctx, d, TG_F32, ch[0]->spacing, v);
+        if (st) luaL_error(L, "%s", ctx->msg);
+        lua_rawseti(L, -2, j + 1);
+    }
+    float *m = tg_malloc((size_t)nv * (size_t)nf * sizeof *m);
+    if (!m) luaL_error(L, "segment.features: out of memory for %lld voxels x %d features", (long long)nv, nf);
+    lt_begin(L);
+    tg_status st = tg_features_slab(ctx, ch, nch, &o, z0, z1, m);
+    if (!st)
+        for (int j = 0; j < nf; j++) {
+            lua_rawgeti(L, -1, j + 1);
+            float *dst = (float *)tg_volume_ptr(lt_checkvolume(L, -1), 0, 0, 0);
+            lua_pop(L, 1);
+            for (int64_t i = 0; i < nv; i++) dst[i] = m[i * nf + j];
+        }
+    tg_free(m);
+    lt_end(L, st);
+    return 1;
+}
+
+/* features_at(channels, feat, mask [, max_slab]) -> matrix f32 volume (nfeat, n, 1), n: voxels where mask ~= 0, in
+ * x-fastest scan order. Raises if the mask selects nothing. */
+static int l_features_at(lua_State *L)
+{
+    const tg_volume *ch[MAX_CHANNELS];
+    tg_features_opts o;
+    int nch = read_request(L, ch, &o);
+    tg_volume *mask = lt_checkvolume(L, 3);
+    lua_Integer max_slab = luaL_optinteger(L, 4, 0);
+    for (int a = 0; a < 3; a++)
+        if (mask->dims[a] != ch[0]->dims[a])
+            luaL_error(L, "segment.features: the mask is %dx%dx%d but the channels are %dx%dx%d", (int)mask->dims[0],
+                       (int)mask->dims[1], (int)mask->dims[2], (int)ch[0]->dims[0], (int)ch[0]->dims[1],
+                       (int)ch[0]->dims[2]);
+    int64_t n = 0;
+    for (int64_t z = 0; z < mask->dims[2]; z++)
+        for (int64_t y = 0; y < mask->dims[1]; y++)
+            for (int64_t x = 0; x < mask->dims[0]; x++) n += tg_volume_get(mask, x, y, z) != 0;
+    if (n == 0) luaL_error(L, "segment.features: the mask selects no voxel");
+    int64_t *xyz = tg_malloc((size_t)n * 3 * sizeof *xyz);
+    if (!xyz) luaL_error(L, "segment.features: out of memory for %lld points", (long long)n);
+    int64_t k = 0;
+    for (int64_t z = 0; z < mask->dims[2]; z++)
+        for (int64_t y = 0; y < mask->dims[1]; y++)
+            for (int64_t x = 0; x < mask->dims[0]; x++)
+                if (tg_volume_get(mask, x, y, z) != 0) {
+                    xyz[3 * k] = x; xyz[3 * k + 1] = y; xyz[3 * k + 2] = z;
+                    k++;
+                }
+    int64_t d[3] = {tg_features_count(&o, nch), n, 1};
+    tg_ctx *ctx = lt_ctx(L);
+    tg_volume *out = lt_newvolume(L);
+    lt_begin(L);
+    tg_status st = tg_volume_alloc_uninit(ctx, d, TG_F32, NULL, out); /* every row is written */
+    if (!st) st = tg_features_points(ctx, ch, nch, &o, xyz, n, max_slab, (float *)tg_volume_ptr(out, 0, 0, 0));
+    tg_free(xyz);
+    if (st) tg_volume_release(out);
+    lt_end(L, st);
+    lt_gcstep(L, out);
+    lua_pushinteger(L, n);
+    return 2;
+}
+
+/* ---- tortuga.ConvNet ---- */
+
+static int conv_release(lua_State *L)
+{
+    tg_conv_net **p = luaL_checkudata(L, 1, LT_CONV_MT);
+    tg_conv_free(*p);
+    *p = NULL;
+    return 0;
+}
+
+/* conv_load(path) -> ConvNet | nil, "path: reason" */
+static int l_conv_load(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    tg_conv_net **p = lua_newuserdatauv(L, sizeof *p, 0);
+    *p = NULL;
+    luaL_setmetatable(L, LT_CONV_MT);
+    tg_ctx *ctx = lt_ctx(L);
+    tg_status st = tg_conv_load(ctx, path, p);
+    if (st) {
+        lua_pushnil(L);
+        lua_pushstring(L, ctx->msg);
+        return 2;
+    }
+    return 1;
+}
+
+/* conv_parse(bytes, name) -> ConvNet | nil, "name: reason"   (the weight file's bytes, e.g. kept in a model) */
+static int l_conv_parse(lua_State *L)
+{
+    size_t len;
+    const char *bytes = luaL_checklstring(L, 1, &len);
+    const char *name = luaL_optstring(L, 2, "convolution weights");
+    tg_conv_net **p = lua_newuserdatauv(L, sizeof *p, 0);
+    *p = NULL;
+    luaL_setmetatable(L, LT_CONV_MT);
+    tg_ctx *ctx = lt_ctx(L);
+    if (tg_conv_parse(ctx, name, bytes, len, p)) {
+        lua_pushnil(L);
+        lua_pushstring(L, ctx->msg);
+        return 2;
+    }
+    return 1;
+}
+
+/* net:bytes() -> the weight file's bytes (tg_conv_serialize) */
+static int conv_bytes(lua_State *L)
+{
+    tg_conv_net *net = *checkconv(L, 1);
+    tg_ctx *ctx = lt_ctx(L);
+    unsigned char *buf;
+    size_t len;
+    if (tg_conv_serialize(ctx, net, &buf, &len)) luaL_error(L, "%s", ctx->msg);
+    lua_pushlstring(L, (const char *)buf, len);
+    tg_free(buf);
+    return 1;
+}
+
+/* net:layers() -> {{cin=, cout=}, ...} */
+static int conv_layers(lua_State *L)
+{
+    tg_conv_net *net = *checkconv(L, 1);
+    lua_createtable(L, net->nlayers, 0);
+    for (int l = 0; l < net->nlayers; l++) {
+        lua_createtable(L, 0, 2);
+        lua_pushinteger(L, net->layer[l].cin);
+        lua_setfield(L, -2, "cin");
+        lua_pushinteger(L, net->layer[l].cout);
+        lua_setfield(L, -2, "cout");
+        lua_rawseti(L, -2, l + 1);
+    }
+    return 1;
+}
+
+static int conv_outputs(lua_State *L)
+{
+    lua_pushinteger(L, tg_conv_outputs(*checkconv(L, 1)));
+    return 1;
+}
+
+static int conv_tostring(lua_State *L)
+{
+    tg_conv_net **p = luaL_checkudata(L, 1, LT_CONV_MT);
+    if (!*p) {
+        lua_pushstring(L, "tortuga.ConvNet(released)");
+        return 1;
+    }
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    luaL_addstring(&b, "tortuga.ConvNet(");
+    for (int l = 0; l < (*p)->nlayers; l++) {
+        char s[48];
+        snprintf(s, sizeof s, "%s%d->%d", l ? ", " : "", (*p)->layer[l].cin, (*p)->layer[l].cout);
+        luaL_addstring(&b, s);
+    }
+    luaL_addstring(&b, " 3x3 + ReLU)");
+    luaL_pushresult(&b);
+    return 1;
+}
+
+/* ---- forests ---- */
 
 static int l_save(lua_State *L)
 {
@@ -599,6 +840,19 @@ static int l_confusion(lua_State *L)
 
 void lt_open_segment(lua_State *L)
 {
+    static const luaL_Reg conv_methods[] = {
+        {"layers", conv_layers}, {"outputs", conv_outputs}, {"bytes", conv_bytes}, {"release", conv_release}, {NULL, NULL}};
+    if (luaL_newmetatable(L, LT_CONV_MT)) {
+        luaL_newlib(L, conv_methods);
+        lua_setfield(L, -2, "__index");
+        lua_pushcfunction(L, conv_release);
+        lua_setfield(L, -2, "__gc");
+        lua_pushcfunction(L, conv_release);
+        lua_setfield(L, -2, "__close");
+        lua_pushcfunction(L, conv_tostring);
+        lua_setfield(L, -2, "__tostring");
+    }
+    lua_pop(L, 1);
     static const luaL_Reg methods[] = {
         {"save", l_save}, {"info", l_info}, {"release", l_release}, {"equal", l_equal}, {NULL, NULL}};
     if (luaL_newmetatable(L, LT_FOREST_MT)) {
@@ -614,7 +868,9 @@ void lt_open_segment(lua_State *L)
     lua_pop(L, 1);
     static const luaL_Reg fns[] = {
         {"train", l_train}, {"train_matrix", l_train_matrix}, {"predict", l_predict},
-        {"predict_matrix", l_predict_matrix}, {"feature_names", l_feature_names}, {"features_matrix", l_features_matrix}, {"load", l_load},
+        {"predict_matrix", l_predict_matrix}, {"feature_names", l_feature_names}, {"feature_count", l_feature_count},
+        {"feature_halo", l_feature_halo}, {"features_slab", l_features_slab}, {"features_stack", l_features_stack},
+        {"features_at", l_features_at}, {"conv_load", l_conv_load}, {"conv_parse", l_conv_parse}, {"load", l_load},
         {"save", l_save}, {"info", l_info}, {"equal", l_equal}, {"otsu", l_otsu},
         {"remove_islands", l_remove_islands}, {"majority", l_majority}, {"confusion", l_confusion},
         {NULL, NULL}};

@@ -16,7 +16,7 @@
  * then, for each layer in order, W as cout*cin*9 floats in [cout][cin][ky][kx] order (PyTorch's
  * weight.detach().numpy() as is; Keras' kernel (3, 3, cin, cout) transposed with .transpose(3, 2, 0, 1)),
  * followed by the cout biases. The file must end exactly there. Limits: L <= 16, cin, cout <= 1024.
- * The Lua manual (lua/tortuga/features.lua) shows the few lines that export VGG16 block 1 from Keras/PyTorch.
+ * The Lua manual (lua/tortuga/segment.lua) shows the few lines that export VGG16 block 1 from Keras/PyTorch.
  *
  * Algorithm: im2col + sgemm (Chellapilla et al. 2006, "High performance convolutional neural networks for
  * document processing"): blocks of rows of the slice are unrolled into a (cin*9) x (pixels) matrix and

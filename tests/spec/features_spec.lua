@@ -1,7 +1,7 @@
--- tortuga.features (tg.segment.features): scipy fixtures (bench/features_ref.py, stored in tests/fixtures/features),
+-- tg.segment.features: scipy fixtures (bench/features_ref.py, stored in tests/fixtures/features),
 -- the layouts of slab / at / stack / volume, convolution layers with analytic weights, the weight file, bad input.
 local tg = require "tortuga"
-local features = require("tortuga.features").features
+local features = require("tortuga.segment").features
 local H = test_helper
 
 local FIX = "tests/fixtures/features/"
@@ -174,7 +174,7 @@ describe("convolution features", function()
     local w2 = { 0, 0, 0, 0, 0, 0, 0, 1, 0 }
     local path = dir .. "/chain.tgconv"
     write_conv(path, { { cin = 3, cout = 1, w = w1, b = { 0 } }, { cin = 1, cout = 1, w = w2, b = { -0.25 } } })
-    local net = require("tortuga.features").load_conv(path)
+    local net = require("tortuga.segment").load_conv(path)
     assert.are.equal("tortuga.ConvNet(3->1, 1->1 3x3 + ReLU)", tostring(net))
     local F = features(v, { sigmas = { 1 }, set = {}, conv = net })
     assert.are.same({ "ch1:conv1" }, F.names)
@@ -198,7 +198,7 @@ describe("convolution features", function()
     write_conv(path, { { cin = 1, cout = 2, w = w, b = { 0, 0 } }, { cin = 3, cout = 1, w = {}, b = {} } })
     assert.raises_with(function() features(v, { conv = path }) end, "wrong shapes")
     assert.raises_with(function() features(v, { conv = dir .. "/missing.tgconv" }) end, "missing.tgconv")
-    assert.raises_with(function() require("tortuga.features").load_conv(dir .. "/missing.tgconv") end, "No such file")
+    assert.raises_with(function() require("tortuga.segment").load_conv(dir .. "/missing.tgconv") end, "No such file")
   end)
 end)
 

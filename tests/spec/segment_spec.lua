@@ -109,6 +109,26 @@ describe("tg.segment.forest", function()
     assert.raises_with(function() back:predict({ a, b }) end, "not trained")
   end)
 
+  it("reloads models whose metadata gives the feature kinds as a bit mask (written before they were names)", function()
+    local dir = H.tmpdir("segment")
+    local core = require "tortuga.core"
+    local rf = tg.segment.forest { trees = 4, features = FEAT, seed = 3 }
+    rf:train({ a, b }, scribbles)
+    -- the same forest, its metadata as older tortuga wrote it: kinds = 15 (gaussian, log, gradmag, dog)
+    local names = core.segment.feature_names(rf.feat, 2)
+    local json = require "tortuga.json"
+    local meta = json.encode({ format = "tortuga.forest", feature_names = names, classes = {}, class_values = { 1, 2, 3 },
+                               features = { sigmas = { 0.7, 1.6 }, kinds = 15, dims = 2, truncate = 4.0 } }, { indent = 0 })
+    local old = core.segment.train({ a, b }, scribbles, rf.feat, { trees = 4, seed = 3 }, { 1, 2, 3 }, meta)
+    local path = dir .. "/mask.tgf"
+    assert.is_true(old:save(path))
+    local back = tg.segment.load(path)
+    assert.same({ "gaussian", "log", "gradmag", "dog" }, back.feat.kinds)
+    local l1 = rf:predict({ a, b })
+    local l2 = back:predict({ a, b })
+    assert.equal(l1:bytes(), l2:bytes())
+  end)
+
   it("trains and predicts with convolution features, stored in the model so a reload predicts bit-identically", function()
     local dir = H.tmpdir("segment")
     -- fixed weights, one 1 -> 2 layer using only the centre taps: conv1 = ReLU(v - 30), conv2 = ReLU(70 - v)
