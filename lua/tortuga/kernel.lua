@@ -100,10 +100,7 @@ local function clip(s, max)
   return s:sub(1, cut) .. string.format("\n... (%d more bytes not shown)", #s - cut)
 end
 
-local function is_volume(x)
-  local mt = getmetatable(x)
-  return type(x) == "userdata" and type(mt) == "table" and rawget(mt, "__name") == "tortuga.Volume"
-end
+local is_volume = require("tortuga.volume").is_volume
 
 local function read_file(path)
   local f, err = io.open(path, "rb")
