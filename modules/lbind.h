@@ -16,6 +16,7 @@
 #include <lauxlib.h>
 
 #include "core/tg_core.h"
+#include "core/tg_mesh.h"
 #include "core/tg_volume.h"
 
 #define LT_VOLUME_MT "tortuga.Volume"
@@ -43,7 +44,7 @@ tg_volume *lt_newvolume(lua_State *L);
 tg_volume *lt_checkvolume(lua_State *L, int idx);
 tg_volume *lt_testvolume(lua_State *L, int idx); /* NULL if not a volume */
 /* Mesh userdata (modules/lmeasure.c): raises on anything else, or on a released mesh. */
-struct tg_mesh *lt_checkmesh(lua_State *L, int idx);
+tg_mesh *lt_checkmesh(lua_State *L, int idx);
 /* Tell the collector about a large allocation. */
 void lt_gcstep(lua_State *L, const tg_volume *v);
 

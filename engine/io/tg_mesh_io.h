@@ -13,7 +13,7 @@
 #define TG_MESH_IO_H
 
 #include "core/tg_core.h"
-#include "measure/tg_mcubes.h"
+#include "core/tg_mesh.h"
 
 typedef enum tg_mesh_format { TG_MESH_PLY = 0, TG_MESH_STL = 1 } tg_mesh_format;
 

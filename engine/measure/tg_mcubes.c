@@ -133,13 +133,6 @@ static void vertex_pos(int id, const double v[8], double out[3])
     for (int k = 0; k < 3; k++) out[k] = (wa * ((a >> k) & 1) + wb * ((b >> k) & 1)) / (wa + wb);
 }
 
-static double tri_area(const double a[3], const double b[3], const double c[3])
-{
-    double u[3] = {b[0] - a[0], b[1] - a[1], b[2] - a[2]}, w[3] = {c[0] - a[0], c[1] - a[1], c[2] - a[2]};
-    double x = u[1] * w[2] - u[2] * w[1], y = u[2] * w[0] - u[0] * w[2], z = u[0] * w[1] - u[1] * w[0];
-    return 0.5 * sqrt(x * x + y * y + z * z);
-}
-
 double tg_mc_tiling_area(int tiling, const double v[8], const double sp[3])
 {
     double pos[13][3];
@@ -155,7 +148,7 @@ double tg_mc_tiling_area(int tiling, const double v[8], const double sp[3])
                 have |= 1u << id;
             }
         }
-        area += tri_area(pos[t[i][0]], pos[t[i][1]], pos[t[i][2]]);
+        area += tg_triangle_area(pos[t[i][0]], pos[t[i][1]], pos[t[i][2]]);
     }
     return area;
 }
@@ -320,45 +313,7 @@ int64_t tg_mc_grid_count(const tg_mc_grid *g, int set)
     return n;
 }
 
-/* ---- meshes ---- */
-
-void tg_mesh_init(tg_mesh *m)
-{
-    memset(m, 0, sizeof *m);
-    m->spacing[0] = m->spacing[1] = m->spacing[2] = 1.0;
-}
-
-void tg_mesh_release(tg_mesh *m)
-{
-    tg_free(m->verts);
-    tg_free(m->tris);
-    tg_mesh_init(m);
-}
-
-double tg_mesh_area(const tg_mesh *m)
-{
-    double area = 0;
-    for (int64_t t = 0; t < m->ntris; t++) {
-        double p[3][3];
-        for (int k = 0; k < 3; k++)
-            for (int a = 0; a < 3; a++) p[k][a] = m->verts[3 * (size_t)m->tris[3 * t + k] + a];
-        area += tri_area(p[0], p[1], p[2]);
-    }
-    return area;
-}
-
-double tg_mesh_volume(const tg_mesh *m)
-{
-    double vol = 0;
-    for (int64_t t = 0; t < m->ntris; t++) {
-        const float *a = m->verts + 3 * (size_t)m->tris[3 * t], *b = m->verts + 3 * (size_t)m->tris[3 * t + 1],
-                    *c = m->verts + 3 * (size_t)m->tris[3 * t + 2];
-        vol += (double)a[0] * ((double)b[1] * c[2] - (double)b[2] * c[1]) -
-               (double)a[1] * ((double)b[0] * c[2] - (double)b[2] * c[0]) +
-               (double)a[2] * ((double)b[0] * c[1] - (double)b[1] * c[0]);
-    }
-    return vol / 6.0;
-}
+/* ---- building a mesh ---- */
 
 typedef struct mesh_builder {
     tg_mesh *m;

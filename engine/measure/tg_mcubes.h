@@ -32,6 +32,7 @@
 #define TG_MCUBES_H
 
 #include "core/tg_core.h"
+#include "core/tg_mesh.h"
 #include "core/tg_volume.h"
 
 typedef enum tg_mc_method { TG_MC_LEWINER = 0, TG_MC_LORENSEN = 1 } tg_mc_method;
@@ -42,20 +43,6 @@ typedef struct tg_mcubes_opts {
     int smooth; /* 0: raw indicator at level 0.5; 1: 7-voxel cross mean first */
 } tg_mcubes_opts;
 #define TG_MCUBES_OPTS_INIT {TG_MC_LEWINER, 0, 0}
-
-typedef struct tg_mesh {
-    int64_t nverts, ntris;
-    float *verts;     /* 3 * nverts: x, y, z in metres */
-    uint32_t *tris;   /* 3 * ntris vertex indices, counter-clockwise seen from outside the phase */
-    double spacing[3];
-} tg_mesh;
-
-void tg_mesh_init(tg_mesh *m);
-void tg_mesh_release(tg_mesh *m);
-/* Sum of triangle areas (m^2), in double precision, in triangle order. */
-double tg_mesh_area(const tg_mesh *m);
-/* Signed enclosed volume (m^3) by the divergence theorem: positive for a closed outward-oriented mesh. */
-double tg_mesh_volume(const tg_mesh *m);
 
 /* Mesh of the voxels whose label equals phase. Labels must be u8, u16 or i32. A phase with no voxel, or
  * whose surface is empty (open convention on a volume the phase fills), gives TG_ERR_ARG with a message. */
