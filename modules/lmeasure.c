@@ -24,7 +24,7 @@
 #include "lbind.h"
 #include "measure/tg_active.h"
 #include "measure/tg_chords.h"
-#include "measure/tg_components.h"
+#include "core/tg_components.h"
 #include "measure/tg_edt.h"
 #include "measure/tg_mcubes.h"
 #include "measure/tg_surfaces.h"

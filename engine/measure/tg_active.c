@@ -13,7 +13,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "measure/tg_components.h"
+#include "core/tg_components.h"
 
 #define CODE_OTHER (-1.0f)
 #define CODE_ISE_ION (-2.0f)

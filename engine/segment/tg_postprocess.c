@@ -1,7 +1,7 @@
 /* tg_postprocess.c — island removal and majority filter for label volumes. Manual in tg_postprocess.h. */
 #include "segment/tg_postprocess.h"
 
-#include "measure/tg_components.h"
+#include "core/tg_components.h"
 
 #include <string.h>
 

@@ -5,7 +5,7 @@
  * (face neighbours outside it that are not themselves in an island), ties to the lower label value. An island
  * whose only neighbours are other islands (or none: the whole volume) keeps its label. One pass: islands are
  * found on the input, all reassigned at once (the result does not depend on the order of the labels).
- * Components: tg_components_ex (engine/measure/tg_components.h), once per label value present.
+ * Components: tg_components_ex (engine/core/tg_components.h), once per label value present.
  * Cost: one components pass per label value present plus one pass over the island voxels.
  * Memory: 8 bytes per voxel (the i32 components of one label and the i32 island id) plus the u8 output.
  *

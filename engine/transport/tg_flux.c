@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "measure/tg_components.h"
+#include "core/tg_components.h"
 
 /* ---------------------------------------------------------------- labels */
 

@@ -16,7 +16,7 @@
  *   fractions of the voxels that percolate (PoreSpy, OpenImpala). Both taus are always reported.
  * - Conducting voxels (sigma > 0) that are not 6-connected (through conducting voxels, and across the
  *   periodic sides when they are periodic) to both the inlet and the outlet face are removed before the
- *   solve (they carry no current). Percolation uses tg_components (engine/measure).
+ *   solve (they carry no current). Percolation uses tg_components (engine/core).
  * - Anisotropic spacing: face conductances use the true face areas and pitches.
  *
  * Solver: preconditioned conjugate gradients on the unknowns (conducting, percolating voxels), with the

@@ -25,7 +25,7 @@
 #endif
 
 #include "core/tg_rng.h"
-#include "measure/tg_components.h"
+#include "core/tg_components.h"
 
 #define WALK_STREAM 0x5741u /* "WA": the purpose tag of walker streams */
 

@@ -2,7 +2,7 @@
  * on the shared volumes (anchor-values.json, components_6conn), thread-count independence, bad input. */
 #include "tg_test.h"
 #include "measure_data.h"
-#include "measure/tg_components.h"
+#include "core/tg_components.h"
 
 #include <string.h>
 

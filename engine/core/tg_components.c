@@ -27,7 +27,7 @@
  * Conventions: the volume faces are not connected to anything (no periodicity). Input: u8, u16 or i32 with
  * any strides; float input is an error (a label volume must be integer).
  */
-#include "tg_components.h"
+#include "core/tg_components.h"
 
 #include <string.h>
 #ifdef _OPENMP

@@ -1,5 +1,9 @@
 /* tg_components.h — connected components of a mask, and the part of it that percolates along an axis.
  *
+ * In core, not measure, because three stages build on it: segment (removing islands), measure (components,
+ * percolation, active CAM) and transport (the percolating part of the conducting phase, the random walk's start);
+ * it is public as tg.measure.components.
+ *
  * tg_components labels the connected components of the nonzero voxels of an integer volume with 6-, 18- or
  * 26-connectivity (faces; faces+edges; faces+edges+corners). Labels are i32, 0 = background, 1..n numbered in
  * raster order (x fastest, then y, then z) of each component's first voxel — the numbering of
