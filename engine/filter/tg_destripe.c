@@ -11,7 +11,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "filter/tg_gaussian.h" /* reflect index, row helpers */
+#include "filter/tg_rows.h"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -116,7 +116,7 @@ static void dwt_rows(const wfilt *f, const float *a, int64_t h, int64_t w, float
         for (int64_t o = 0; o < m; o++) {
             float sl = 0, sh = 0;
             for (int j = 0; j < f->F; j++) {
-                float v = r[tg_reflect_index(2 * o + 1 - j, w)];
+                float v = r[tg_filter__reflect_index(2 * o + 1 - j, w)];
                 sl += f->lo[j] * v;
                 sh += f->hi[j] * v;
             }
@@ -135,7 +135,7 @@ static void dwt_cols(const wfilt *f, const float *a, int64_t h, int64_t w, float
         memset(L, 0, (size_t)w * sizeof *L);
         memset(H, 0, (size_t)w * sizeof *H);
         for (int j = 0; j < f->F; j++) {
-            const float *r = a + tg_reflect_index(2 * o + 1 - j, h) * w;
+            const float *r = a + tg_filter__reflect_index(2 * o + 1 - j, h) * w;
             float cl = f->lo[j], ch = f->hi[j];
             for (int64_t x = 0; x < w; x++) { L[x] += cl * r[x]; H[x] += ch * r[x]; }
         }
@@ -219,7 +219,7 @@ static void destripe_slice(const job *J, const tg_volume *in, tg_volume *out, in
     int64_t nx = in->dims[0], ny = in->dims[1];
     float *a = align64(W), *pool = align64(a + J->slice), *t1 = align64(pool + J->pool), *t2 = align64(t1 + J->tmp);
     fftwf_complex *c = (fftwf_complex *)align64(t2 + J->tmp);
-    for (int64_t y = 0; y < ny; y++) tg_filter_load_row(in, y, z, a + y * nx);
+    for (int64_t y = 0; y < ny; y++) tg_filter__load_row(in, y, z, a + y * nx);
     /* analysis: a holds the approximation of the current level */
     for (int l = 0; l < nl; l++) {
         const level *L = &J->lev[l];
@@ -304,7 +304,7 @@ tg_status tg_destripe(tg_ctx *ctx, const tg_volume *in, const tg_destripe_opts *
     tg_volume res;
     tg_volume_init(&res);
     if (out != in) tg_volume_init(out);
-    if ((st = tg_filter_check_volume(ctx, in, "filter.destripe"))) return st;
+    if ((st = tg_filter__check_volume(ctx, in, "filter.destripe"))) return st;
     if (o->wavelet < 1 || o->wavelet > TG_DAUBECHIES_MAX)
         return tg_fail(ctx, TG_ERR_ARG, "filter.destripe: wavelet order must be 1..%d (Daubechies dbN), got %d",
                        TG_DAUBECHIES_MAX, o->wavelet);

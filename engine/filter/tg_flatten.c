@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "filter/tg_gaussian.h"
+#include "filter/tg_rows.h"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -102,14 +103,14 @@ static tg_status flatten_blur(tg_ctx *ctx, const tg_volume *in, const tg_flatten
         float *r = row + (size_t)tid * (size_t)nx;
         double sum = 0;
         for (int64_t y = 0; y < ny; y++) {
-            tg_filter_load_row(in, y, z, r);
+            tg_filter__load_row(in, y, z, r);
             double s = 0;
             for (int64_t x = 0; x < nx; x++) s += r[x];
             sum += s;
         }
         double mean = sum / (double)(nx * ny), rsum = 0;
         for (int64_t y = 0; y < ny; y++) { /* ratio in / blur, then scaled so the slice keeps its mean */
-            tg_filter_load_row(in, y, z, r);
+            tg_filter__load_row(in, y, z, r);
             float *b = (float *)tg_volume_ptr(&blur, 0, y, z);
             double s = 0;
             for (int64_t x = 0; x < nx; x++) {
@@ -141,7 +142,7 @@ tg_status tg_flatten(tg_ctx *ctx, const tg_volume *in, const tg_flatten_opts *o,
     tg_volume res;
     tg_volume_init(&res);
     if (out != in) tg_volume_init(out);
-    if ((st = tg_filter_check_volume(ctx, in, "filter.flatten"))) return st;
+    if ((st = tg_filter__check_volume(ctx, in, "filter.flatten"))) return st;
     for (int a = 0; a < 2; a++)
         if (!(o->sigma[a] > 0) || !isfinite(o->sigma[a]) || o->sigma[a] > 1e6)
             return tg_fail(ctx, TG_ERR_ARG, "filter.flatten: sigma along %c must be a positive number, got %g",
@@ -186,7 +187,7 @@ tg_status tg_flatten(tg_ctx *ctx, const tg_volume *in, const tg_flatten_opts *o,
         float *row = (float *)(C + (size_t)(My * Mx));
         double sum = 0;
         for (int64_t y = 0; y < ny; y++) { /* row pass at the coarse x positions; the slice's mean */
-            tg_filter_load_row(in, y, z, row);
+            tg_filter__load_row(in, y, z, row);
             double s = 0;
             for (int64_t x = 0; x < nx; x++) s += row[x];
             sum += s;
@@ -236,7 +237,7 @@ tg_status tg_flatten(tg_ctx *ctx, const tg_volume *in, const tg_flatten_opts *o,
             double u = (double)y / (double)hy + 1, fy = floor(u), wy[4];
             int64_t j0 = (int64_t)fy - 1;
             keys(u - fy, wy);
-            tg_filter_load_row(in, y, z, row);
+            tg_filter__load_row(in, y, z, row);
             float *dst = dst0 + y * nx;
             double s = 0;
             for (int64_t x = 0; x < nx; x++) {

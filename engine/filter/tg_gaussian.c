@@ -6,6 +6,7 @@
  * weighted sum of whole block rows, so the inner loops run along x and vectorise.
  */
 #include "filter/tg_gaussian.h"
+#include "filter/tg_rows.h"
 
 #include <math.h>
 #include <string.h>
@@ -39,78 +40,6 @@ void tg_gaussian_kernel(double sigma, int order, double truncate, double *w)
         w[i] = w[2 * r - i];
         w[2 * r - i] = t;
     }
-}
-
-/* ---- row helpers shared with the other filter files ---- */
-
-void tg_filter_load_row(const tg_volume *v, int64_t y, int64_t z, float *dst)
-{
-    int64_t nx = v->dims[0], sx = v->strides[0];
-    const char *p = (const char *)tg_volume_ptr(v, 0, y, z);
-#define LOAD(T)                                                       \
-    do {                                                              \
-        const T *s = (const T *)p;                                    \
-        for (int64_t x = 0; x < nx; x++) dst[x] = (float)s[x * sx];   \
-    } while (0)
-    switch (v->dtype) {
-    case TG_U8: LOAD(uint8_t); break;
-    case TG_U16: LOAD(uint16_t); break;
-    case TG_I32: LOAD(int32_t); break;
-    case TG_F32: LOAD(float); break;
-    case TG_F64: LOAD(double); break;
-    default: break;
-    }
-#undef LOAD
-}
-
-static inline double sat_round(float f, double lo, double hi)
-{
-    if (f != f) return 0;
-    double d = nearbyint((double)f);
-    return d < lo ? lo : d > hi ? hi : d;
-}
-
-void tg_filter_store_row(tg_volume *v, int64_t y, int64_t z, const float *src)
-{
-    int64_t nx = v->dims[0], sx = v->strides[0];
-    char *p = (char *)tg_volume_ptr(v, 0, y, z);
-    switch (v->dtype) {
-    case TG_U8: {
-        uint8_t *d = (uint8_t *)p;
-        for (int64_t x = 0; x < nx; x++) d[x * sx] = (uint8_t)sat_round(src[x], 0, 255);
-        break;
-    }
-    case TG_U16: {
-        uint16_t *d = (uint16_t *)p;
-        for (int64_t x = 0; x < nx; x++) d[x * sx] = (uint16_t)sat_round(src[x], 0, 65535);
-        break;
-    }
-    case TG_I32: {
-        int32_t *d = (int32_t *)p;
-        for (int64_t x = 0; x < nx; x++) d[x * sx] = (int32_t)sat_round(src[x], -2147483648.0, 2147483647.0);
-        break;
-    }
-    case TG_F32: {
-        float *d = (float *)p;
-        for (int64_t x = 0; x < nx; x++) d[x * sx] = src[x];
-        break;
-    }
-    case TG_F64: {
-        double *d = (double *)p;
-        for (int64_t x = 0; x < nx; x++) d[x * sx] = (double)src[x];
-        break;
-    }
-    default: break;
-    }
-}
-
-tg_status tg_filter_check_volume(tg_ctx *ctx, const tg_volume *v, const char *name)
-{
-    if (!v || !v->buf) return tg_fail(ctx, TG_ERR_ARG, "%s: the volume is empty (released)", name);
-    if (v->dtype < 0 || v->dtype >= TG_NDTYPES) return tg_fail(ctx, TG_ERR_ARG, "%s: unknown dtype", name);
-    if (v->dims[0] < 1 || v->dims[1] < 1 || v->dims[2] < 1)
-        return tg_fail(ctx, TG_ERR_ARG, "%s: the volume has no voxels", name);
-    return TG_OK;
 }
 
 /* ---- the 1D kernels ---- */
@@ -148,8 +77,8 @@ TG_HOT_CLONES static void conv_block(const float *blk, int64_t n, int64_t bw, co
         for (int64_t x = 0; x < bw; x++) acc[x] = w[r] * c[x];
         for (int j = 0; j < r; j++) {
             const float wj = w[j];
-            const float *a = blk + tg_reflect_index(i + j - r, n) * BLOCK;
-            const float *b = blk + tg_reflect_index(i + r - j, n) * BLOCK;
+            const float *a = blk + tg_filter__reflect_index(i + j - r, n) * BLOCK;
+            const float *b = blk + tg_filter__reflect_index(i + r - j, n) * BLOCK;
             if (sym > 0)
                 for (int64_t x = 0; x < bw; x++) acc[x] += wj * (a[x] + b[x]);
             else
@@ -181,7 +110,7 @@ static int check_stop(tg_ctx *ctx, int *stop, double frac, const char *what)
 static tg_status validate(tg_ctx *ctx, const tg_volume *in, const tg_gaussian_opts *o)
 {
     tg_status st;
-    if ((st = tg_filter_check_volume(ctx, in, "filter.gaussian"))) return st;
+    if ((st = tg_filter__check_volume(ctx, in, "filter.gaussian"))) return st;
     if (!(o->truncate > 0) || !isfinite(o->truncate))
         return tg_fail(ctx, TG_ERR_ARG, "filter.gaussian: truncate must be a positive number, got %g", o->truncate);
     int any = 0;
@@ -259,12 +188,12 @@ tg_status tg_gaussian(tg_ctx *ctx, const tg_volume *in, const tg_gaussian_opts *
             int64_t y = row % ny, z = row / ny;
             float *T = work + (size_t)tg_thread_num() * per_thread;
             float *dst = R + (size_t)row * (size_t)nx;
-            if (!used[0]) { tg_filter_load_row(in, y, z, dst); continue; }
+            if (!used[0]) { tg_filter__load_row(in, y, z, dst); continue; }
             float *line = T + g->r, *pad = T;
-            tg_filter_load_row(in, y, z, line);
+            tg_filter__load_row(in, y, z, line);
             for (int i = 1; i <= g->r; i++) {
-                pad[g->r - i] = line[tg_reflect_index(-i, nx)];
-                line[nx - 1 + i] = line[tg_reflect_index(nx - 1 + i, nx)];
+                pad[g->r - i] = line[tg_filter__reflect_index(-i, nx)];
+                line[nx - 1 + i] = line[tg_filter__reflect_index(nx - 1 + i, nx)];
             }
             conv_row(pad, nx, g->w, g->r, g->sym, dst);
         }
@@ -407,8 +336,8 @@ tg_status tg_gaussian_pass(tg_ctx *ctx, tg_gaussian_work *w, const float *in, co
                 memcpy(line, src, (size_t)nx * sizeof(float));
             }
             for (int i = 1; i <= r; i++) {
-                pad[r - i] = line[tg_reflect_index(-i, nx)];
-                line[nx - 1 + i] = line[tg_reflect_index(nx - 1 + i, nx)];
+                pad[r - i] = line[tg_filter__reflect_index(-i, nx)];
+                line[nx - 1 + i] = line[tg_filter__reflect_index(nx - 1 + i, nx)];
             }
             for (int k = 0; k < n; k++) conv_row(pad, nx, P[k].w, r, P[k].sym, out[k] + (size_t)row * (size_t)nx);
         }

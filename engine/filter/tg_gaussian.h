@@ -67,23 +67,4 @@ tg_status tg_gaussian_pass(tg_ctx *ctx, tg_gaussian_work *work, const float *in,
                            const int64_t dims[3], int axis, double sigma, double truncate, int n, const int *orders,
                            float *const *out);
 
-/* ---- helpers shared by the filter files (engine-internal, but plain functions) ---- */
-
-/* Half-sample symmetric index: maps any integer i onto [0, n) as d c b a | a b c d | d c b a. */
-static inline int64_t tg_reflect_index(int64_t i, int64_t n)
-{
-    if (i >= 0 && i < n) return i;
-    int64_t m = 2 * n;
-    i %= m;
-    if (i < 0) i += m;
-    return i < n ? i : m - 1 - i;
-}
-
-/* Copy row (y, z) of any dtype into dst as floats (views with any strides). */
-void tg_filter_load_row(const tg_volume *v, int64_t y, int64_t z, float *dst);
-/* Store nx floats into row (y, z) of v, rounded and saturated for integer dtypes (NaN becomes 0). */
-void tg_filter_store_row(tg_volume *v, int64_t y, int64_t z, const float *src);
-/* Check a volume argument: non-empty. name is used in the message ("filter.gaussian: ..."). */
-tg_status tg_filter_check_volume(tg_ctx *ctx, const tg_volume *v, const char *name);
-
 #endif

@@ -4,7 +4,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "filter/tg_gaussian.h" /* row helpers */
+#include "filter/tg_rows.h"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -39,7 +39,7 @@ static void find_range(const tg_volume *in, int64_t z0, int64_t z1, double sat, 
         memset(h, 0, (size_t)nb * sizeof *h);
         for (int64_t z = z0; z < z1; z++)
             for (int64_t y = 0; y < ny; y++) {
-                tg_filter_load_row(in, y, z, row);
+                tg_filter__load_row(in, y, z, row);
                 for (int64_t x = 0; x < nx; x++) h[(int)row[x]]++;
             }
         n = nx * ny * (z1 - z0);
@@ -79,7 +79,7 @@ static void map_slice(const tg_volume *in, tg_volume *out, int64_t z, double lo,
                 row[x] = v != v ? NAN : (float)(m < 0 ? 0 : m > 1 ? 1 : m);
             }
         } else {
-            tg_filter_load_row(in, y, z, row);
+            tg_filter__load_row(in, y, z, row);
             for (int64_t x = 0; x < nx; x++) {
                 double v = row[x];
                 if (isint) row[x] = (float)(v <= lo ? 0 : v >= hi ? top : floor((v - lo) / (hi - lo) * top));
@@ -89,7 +89,7 @@ static void map_slice(const tg_volume *in, tg_volume *out, int64_t z, double lo,
                 }
             }
         }
-        tg_filter_store_row(out, y, z, row);
+        tg_filter__store_row(out, y, z, row);
     }
 }
 
@@ -101,7 +101,7 @@ tg_status tg_normalize(tg_ctx *ctx, const tg_volume *in, const tg_normalize_opts
     tg_volume res;
     tg_volume_init(&res);
     if (out != in) tg_volume_init(out);
-    if ((st = tg_filter_check_volume(ctx, in, "filter.normalize"))) return st;
+    if ((st = tg_filter__check_volume(ctx, in, "filter.normalize"))) return st;
     if (!(o->saturated >= 0 && o->saturated < 100))
         return tg_fail(ctx, TG_ERR_ARG, "filter.normalize: saturated must be a percentage in [0, 100), got %g",
                        o->saturated);

@@ -7,7 +7,7 @@
 #include <xmmintrin.h>
 #endif
 
-#include "filter/tg_gaussian.h" /* tg_reflect_index, row helpers */
+#include "filter/tg_rows.h"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -18,7 +18,7 @@
 static tg_status validate(tg_ctx *ctx, const tg_volume *in, const tg_rank_opts *o, const char *name)
 {
     tg_status st;
-    if ((st = tg_filter_check_volume(ctx, in, name))) return st;
+    if ((st = tg_filter__check_volume(ctx, in, name))) return st;
     if (o->radius < 1) return tg_fail(ctx, TG_ERR_ARG, "%s: radius must be >= 1, got %d", name, o->radius);
     if (o->radius > 1000) return tg_fail(ctx, TG_ERR_ARG, "%s: radius %d is too large (at most 1000)", name, o->radius);
     return TG_OK;
@@ -179,10 +179,10 @@ tg_status tg_median(tg_ctx *ctx, const tg_volume *in, const tg_rank_opts *o, tg_
         for (int dz = o->per_slice ? 0 : -r; dz <= (o->per_slice ? 0 : r); dz++)
             for (int dy = -r; dy <= r; dy++, k++) {
                 double *p = rows + (size_t)k * (size_t)padn;
-                load_row_d(in, tg_reflect_index(y + dy, ny), tg_reflect_index(z + dz, nz), p + r);
+                load_row_d(in, tg_filter__reflect_index(y + dy, ny), tg_filter__reflect_index(z + dz, nz), p + r);
                 for (int i = 1; i <= r; i++) {
-                    p[r - i] = p[r + tg_reflect_index(-i, nx)];
-                    p[r + nx - 1 + i] = p[r + tg_reflect_index(nx - 1 + i, nx)];
+                    p[r - i] = p[r + tg_filter__reflect_index(-i, nx)];
+                    p[r + nx - 1 + i] = p[r + tg_filter__reflect_index(nx - 1 + i, nx)];
                 }
             }
         int row_fast = fast;
@@ -225,13 +225,13 @@ static void box_block(const float *blk, int64_t n, int64_t bw, int r, double *ac
     double inv = 1.0 / (2 * r + 1);
     for (int64_t x = 0; x < bw; x++) acc[x] = 0;
     for (int64_t i = -r; i <= r; i++) {
-        const float *s = blk + tg_reflect_index(i, n) * BLOCK;
+        const float *s = blk + tg_filter__reflect_index(i, n) * BLOCK;
         for (int64_t x = 0; x < bw; x++) acc[x] += s[x];
     }
     for (int64_t i = 0; i < n; i++) {
         float *d = dst + i * dstride;
         for (int64_t x = 0; x < bw; x++) d[x] = (float)(acc[x] * inv);
-        const float *add = blk + tg_reflect_index(i + r + 1, n) * BLOCK, *sub = blk + tg_reflect_index(i - r, n) * BLOCK;
+        const float *add = blk + tg_filter__reflect_index(i + r + 1, n) * BLOCK, *sub = blk + tg_filter__reflect_index(i - r, n) * BLOCK;
         for (int64_t x = 0; x < bw; x++) acc[x] += (double)add[x] - (double)sub[x];
     }
 }
@@ -259,10 +259,10 @@ tg_status tg_mean(tg_ctx *ctx, const tg_volume *in, const tg_rank_opts *o, tg_vo
         if (tg_cancelled(ctx)) continue;
         tg_progress(ctx, (double)row / (double)nrows / 3, "mean");
         float *pad = work + (size_t)tg_thread_num() * per_thread, *line = pad + r, *dst = R + (size_t)row * (size_t)nx;
-        tg_filter_load_row(in, row % ny, row / ny, line);
+        tg_filter__load_row(in, row % ny, row / ny, line);
         for (int i = 1; i <= r; i++) {
-            pad[r - i] = line[tg_reflect_index(-i, nx)];
-            line[nx - 1 + i] = line[tg_reflect_index(nx - 1 + i, nx)];
+            pad[r - i] = line[tg_filter__reflect_index(-i, nx)];
+            line[nx - 1 + i] = line[tg_filter__reflect_index(nx - 1 + i, nx)];
         }
         double acc = 0, inv = 1.0 / (2 * r + 1);
         for (int i = 0; i < 2 * r + 1; i++) acc += pad[i];

@@ -6,7 +6,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "filter/tg_gaussian.h" /* row helpers */
+#include "filter/tg_rows.h"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -44,7 +44,7 @@ static void load_roi(const reg_plan *P, int64_t z, float *dst, float *row)
             else if (in->dtype == TG_U16) { const uint16_t *q = p; for (int64_t x = 0; x < P->w; x++) d[x] = (float)q[x]; }
             else memcpy(d, p, (size_t)P->w * sizeof *d);
         } else {
-            tg_filter_load_row(in, P->y0 + y, z, row);
+            tg_filter__load_row(in, P->y0 + y, z, row);
             memcpy(d, row + P->x0, (size_t)P->w * sizeof *d);
         }
         float s = 0;
@@ -227,7 +227,7 @@ static void estimate(const reg_plan *P, const fftwf_complex *A, const fftwf_comp
 static tg_status check_register(tg_ctx *ctx, const tg_volume *in, const tg_register_opts *o, int64_t lo[2], int64_t hi[2])
 {
     tg_status st;
-    if ((st = tg_filter_check_volume(ctx, in, "filter.register"))) return st;
+    if ((st = tg_filter__check_volume(ctx, in, "filter.register"))) return st;
     for (int a = 0; a < 2; a++) {
         int64_t n = in->dims[a];
         lo[a] = o->roi_hi[a] == 0 ? 0 : o->roi_lo[a];
@@ -558,7 +558,7 @@ tg_status tg_shift(tg_ctx *ctx, const tg_volume *in, const double *shifts, const
     tg_volume res;
     tg_volume_init(&res);
     if (out != in) tg_volume_init(out);
-    if ((st = tg_filter_check_volume(ctx, in, "filter.shift"))) return st;
+    if ((st = tg_filter__check_volume(ctx, in, "filter.shift"))) return st;
     int64_t nx = in->dims[0], ny = in->dims[1], nz = in->dims[2];
     for (int64_t z = 0; z < nz; z++)
         if (!isfinite(shifts[2 * z]) || !isfinite(shifts[2 * z + 1]))
@@ -587,7 +587,7 @@ tg_status tg_shift(tg_ctx *ctx, const tg_volume *in, const double *shifts, const
         if (outside_y && o->fill_nearest) { py = py < 0 ? 0 : (double)(ny - 1); outside_y = 0; }
         if (outside_y) {
             for (int64_t x = 0; x < dims[0]; x++) dst[x] = (float)o->fill;
-            tg_filter_store_row(&res, oy, z, dst);
+            tg_filter__store_row(&res, oy, z, dst);
             continue;
         }
         double fy = floor(py);
@@ -595,7 +595,7 @@ tg_status tg_shift(tg_ctx *ctx, const tg_volume *in, const double *shifts, const
         for (int64_t x = 0; x < nx; x++) vert[x] = 0;
         for (int j = 0; j < ny_t; j++) {
             if (wy[j] == 0) continue;
-            tg_filter_load_row(in, clampi((int64_t)fy + y0 + j, ny), z, src);
+            tg_filter__load_row(in, clampi((int64_t)fy + y0 + j, ny), z, src);
             for (int64_t x = 0; x < nx; x++) vert[x] += (float)wy[j] * src[x];
         }
         double fxs = floor(dx), t = dx - fxs;
@@ -613,7 +613,7 @@ tg_status tg_shift(tg_ctx *ctx, const tg_volume *in, const double *shifts, const
             for (int i = 0; i < nx_t; i++) s += (float)wx[i] * vert[clampi(base + i, nx)];
             dst[ox] = s;
         }
-        tg_filter_store_row(&res, oy, z, dst);
+        tg_filter__store_row(&res, oy, z, dst);
     }
     if (tg_cancelled(ctx)) { st = tg_fail(ctx, TG_ERR_CANCELLED, "filter.shift: cancelled"); goto done; }
     tg_progress_done(ctx, "shift");

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "filter/tg_gaussian.h"
+#include "filter/tg_rows.h"
 #include "segment/tg_conv.h"
 
 static const char *const kind_name[TG_FEAT_NKINDS] = {"gaussian", "log", "gradmag", "dog", "st", "hessian"};
@@ -556,7 +557,7 @@ static tg_status conv_features(tg_ctx *ctx, const tg_volume *ch, const tg_featur
         goto done;
     }
     for (int64_t z = z0; z < z1; z++) {
-        for (int64_t y = 0; y < ny; y++) tg_filter_load_row(ch, y, z, in + y * nx);
+        for (int64_t y = 0; y < ny; y++) tg_filter__load_row(ch, y, z, in + y * nx);
         if ((st = tg_conv_slice(ctx, o->conv, in, 1, nx, ny, planes))) goto done;
         for (int j = 0; j < m; j++)
             memcpy(S->out + (size_t)(col + j) * (size_t)S->nv + (size_t)((z - z0) * nxy),
@@ -600,7 +601,7 @@ tg_status tg_features_slab(tg_ctx *ctx, const tg_volume *const *ch, int nch, con
             int64_t rows = ny * (zb - za);
             #pragma omp parallel for schedule(static) num_threads(S.nt)
             for (int64_t row = 0; row < rows; row++)
-                tg_filter_load_row(v, row % ny, za + row / ny, P.src + (size_t)row * (size_t)nx);
+                tg_filter__load_row(v, row % ny, za + row / ny, P.src + (size_t)row * (size_t)nx);
             for (int i = 0; i < o->nsigmas && !st; i++) {
                 st = scale_features(ctx, &P, i, o, &S, 0);
                 if (!st && tg_progress(ctx, (c + (i + 1.0) / o->nsigmas) / nch, "features"))

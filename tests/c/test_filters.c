@@ -8,6 +8,7 @@
 #include "filter/tg_destripe.h"
 #include "filter/tg_flatten.h"
 #include "filter/tg_gaussian.h"
+#include "filter/tg_rows.h"
 #include "filter/tg_normalize.h"
 #include "filter/tg_rank.h"
 #include "tg_test.h"
@@ -144,8 +145,8 @@ static void test_median_r1_network(void)
                     for (int dz = -1; dz <= 1; dz++)
                         for (int dy = -1; dy <= 1; dy++)
                             for (int dx = -1; dx <= 1; dx++) {
-                                double w = tg_volume_get(&v, tg_reflect_index(x + dx, 150), tg_reflect_index(y + dy, 7),
-                                                         tg_reflect_index(z + dz, 5));
+                                double w = tg_volume_get(&v, tg_filter__reflect_index(x + dx, 150), tg_filter__reflect_index(y + dy, 7),
+                                                         tg_filter__reflect_index(z + dz, 5));
                                 win[n++] = w == w ? w : INFINITY; /* NaN last */
                             }
                     qsort(win, 27, sizeof *win, cmp_double);
@@ -182,8 +183,8 @@ static void test_median_brute_force(void)
                 for (int dz = -2; dz <= 2; dz++)
                     for (int dy = -2; dy <= 2; dy++)
                         for (int dx = -2; dx <= 2; dx++)
-                            win[n++] = tg_volume_get(&v, tg_reflect_index(x + dx, 17), tg_reflect_index(y + dy, 11),
-                                                     tg_reflect_index(z + dz, 6));
+                            win[n++] = tg_volume_get(&v, tg_filter__reflect_index(x + dx, 17), tg_filter__reflect_index(y + dy, 11),
+                                                     tg_filter__reflect_index(z + dz, 6));
                 qsort(win, 125, sizeof *win, cmp_double);
                 if (win[62] != tg_volume_get(&a, x, y, z)) bad++;
             }
@@ -231,7 +232,7 @@ static void test_mean_threads(void)
     for (int dz = -3; dz <= 3; dz++)
         for (int dy = -3; dy <= 3; dy++)
             for (int dx = -3; dx <= 3; dx++)
-                s += tg_volume_get(&v, tg_reflect_index(1 + dx, 270), tg_reflect_index(12 + dy, 13), tg_reflect_index(4 + dz, 9));
+                s += tg_volume_get(&v, tg_filter__reflect_index(1 + dx, 270), tg_filter__reflect_index(12 + dy, 13), tg_filter__reflect_index(4 + dz, 9));
     NEAR(tg_volume_get(&a, 1, 12, 4), s / 343.0, 1e-4);
     tg_volume_release(&a);
     tg_volume_release(&b);
