@@ -13,6 +13,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "filter/tg_cubic.h"
 #include "filter/tg_gaussian.h"
 #include "filter/tg_rows.h"
 
@@ -63,16 +64,6 @@ static double solve_c0(double *M, double *t, int m)
         t[c] = s / M[c * m + c];
     }
     return t[0];
-}
-
-static void keys(double t, double w[4])
-{
-    const double a = -0.5;
-    double s1 = 1 + t, s2 = 1 - t, s3 = 2 - t;
-    w[0] = a * s1 * s1 * s1 - 5 * a * s1 * s1 + 8 * a * s1 - 4 * a;
-    w[1] = (a + 2) * t * t * t - (a + 3) * t * t + 1;
-    w[2] = (a + 2) * s2 * s2 * s2 - (a + 3) * s2 * s2 + 1;
-    w[3] = a * s3 * s3 * s3 - 5 * a * s3 * s3 + 8 * a * s3 - 4 * a;
 }
 
 /* basis exponents (a, b) of dx^a dy^b */
@@ -236,14 +227,14 @@ tg_status tg_flatten(tg_ctx *ctx, const tg_volume *in, const tg_flatten_opts *o,
         for (int64_t y = 0; y < ny; y++) { /* B by Keys interpolation of the coarse grid, ratio in / B */
             double u = (double)y / (double)hy + 1, fy = floor(u), wy[4];
             int64_t j0 = (int64_t)fy - 1;
-            keys(u - fy, wy);
+            tg_filter__keys(u - fy, wy);
             tg_filter__load_row(in, y, z, row);
             float *dst = dst0 + y * nx;
             double s = 0;
             for (int64_t x = 0; x < nx; x++) {
                 double v = (double)x / (double)hx + 1, fx = floor(v), wx[4];
                 int64_t i0 = (int64_t)fx - 1;
-                keys(v - fx, wx);
+                tg_filter__keys(v - fx, wx);
                 double B = 0;
                 for (int jj = 0; jj < 4; jj++) {
                     const double *c = C + (j0 + jj) * Mx + i0;

@@ -6,6 +6,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "filter/tg_cubic.h"
 #include "filter/tg_rows.h"
 
 #ifdef _OPENMP
@@ -540,12 +541,7 @@ int tg_shift_valid_region(const int64_t dims[3], const double *shifts, int inver
 static int taps(int cubic, double t, double *w)
 {
     if (!cubic) { w[0] = 1 - t; w[1] = t; return 2; }
-    const double a = -0.5;
-    double s1 = 1 + t, s2 = 1 - t, s3 = 2 - t;
-    w[0] = a * s1 * s1 * s1 - 5 * a * s1 * s1 + 8 * a * s1 - 4 * a;
-    w[1] = (a + 2) * t * t * t - (a + 3) * t * t + 1;
-    w[2] = (a + 2) * s2 * s2 * s2 - (a + 3) * s2 * s2 + 1;
-    w[3] = a * s3 * s3 * s3 - 5 * a * s3 * s3 + 8 * a * s3 - 4 * a;
+    tg_filter__keys(t, w);
     return 4;
 }
 
