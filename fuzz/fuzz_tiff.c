@@ -1,4 +1,4 @@
-/* fuzz_tiff.c — libFuzzer entry: feed arbitrary bytes to the TIFF reader (engine/io/tg_tiff.c) from memory.
+/* fuzz_tiff.c — libFuzzer entry: feed arbitrary bytes to the TIFF reader (engine/io/tg_tiff_read.c) from memory.
  *
  * Build: CC=clang cmake -DTG_FUZZ=ON -S . -B build-fuzz && cmake --build build-fuzz --target fuzz_tiff
  * Run:   build-fuzz/fuzz/fuzz_tiff -max_total_time=600 -rss_limit_mb=2048 fuzz/corpus/tiff

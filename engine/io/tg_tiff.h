@@ -1,6 +1,7 @@
 /* tg_tiff.h — TIFF stacks: read (multi-page files, lists of single-page slices, memory), inspect, write.
  *
- * See tg_tiff.c for the full manual (type mapping, calibration, errors, memory). In short:
+ * The manuals: tg_tiff_read.c (type mapping, errors, memory), tg_tiff_calibration.c (spacing), tg_tiff_write.c.
+ * In short:
  *   - pages are z, rows y, columns x; a stack of N pages becomes an nx*ny*N volume;
  *   - decoding is libtiff's (strips and tiles; none, LZW, Deflate, PackBits, and any other codec libtiff has);
  *   - spacing is read from the ImageJ calibration (ImageDescription unit=/spacing= + X/YResolution) in metres;
@@ -17,7 +18,7 @@
 
 typedef struct tg_tiff_info_t {
     int64_t dims[3];          /* width, height, pages */
-    tg_dtype dtype;           /* dtype a read returns by default (see the table in tg_tiff.c) */
+    tg_dtype dtype;           /* dtype a read returns by default (see the table in tg_tiff_read.c) */
     int bits;                 /* bits per sample in the file */
     int sample_format;        /* TIFF SampleFormat: 1 unsigned, 2 signed, 3 IEEE float */
     int samples;              /* samples per pixel */

@@ -1,4 +1,4 @@
-/* test_tiff.c — TIFF reading and writing (engine/io/tg_tiff.c).
+/* test_tiff.c — TIFF reading and writing (engine/io/tg_tiff_read.c, tg_tiff_write.c, tg_tiff_calibration.c).
  *
  * Truth: closed-form pixel formulas (our own round trips, and the fixtures in tests/fixtures/tiff written by
  * tifffile/tiffcp from the same formulas, see make_fixtures.py), bytes laid out as ImageJ expects, and the shared
