@@ -9,6 +9,7 @@
 #include "lbind.h"
 
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -197,6 +198,70 @@ tg_volume *lt_checkvolume(lua_State *L, int idx)
 void lt_gcstep(lua_State *L, const tg_volume *v)
 {
     if (v->buf && v->buf->bytes > (1u << 20)) lua_gc(L, LUA_GCSTEP, (int)(v->buf->bytes >> 10 > 1 << 30 ? 1 << 30 : v->buf->bytes >> 10));
+}
+
+/* ---- boxes ---- */
+
+#define BOX_MT "tortuga.box"
+
+typedef struct box {
+    void (*release)(void *); /* NULL once freed */
+    void *p;                 /* what release frees: a tg_malloc block, or obj below */
+    union {
+        max_align_t align;
+        unsigned char bytes[1];
+    } obj;                   /* lt_boxobj's object lives here */
+} box;
+
+static int box_free(lua_State *L)
+{
+    box *b = luaL_checkudata(L, 1, BOX_MT);
+    void (*release)(void *) = b->release;
+    b->release = NULL;
+    if (release) release(b->p);
+    return 0;
+}
+
+/* Push a box of extra object bytes with its metatable; nothing to free yet. */
+static box *newbox(lua_State *L, size_t extra)
+{
+    box *b = lua_newuserdatauv(L, sizeof(box) + extra, 0);
+    memset(b, 0, sizeof(box) + extra);
+    if (luaL_newmetatable(L, BOX_MT)) {
+        lua_pushcfunction(L, box_free);
+        lua_setfield(L, -2, "__gc");
+        lua_pushcfunction(L, box_free);
+        lua_setfield(L, -2, "__close");
+    }
+    lua_setmetatable(L, -2);
+    return b;
+}
+
+void *lt_box(lua_State *L, size_t bytes)
+{
+    box *b = newbox(L, 0);
+    b->p = tg_malloc(bytes ? bytes : 1);
+    if (!b->p) luaL_error(L, "out of memory (a temporary of %f MB)", (double)bytes / 1e6);
+    b->release = tg_free;
+    return b->p;
+}
+
+static void no_release(void *p) { (void)p; }
+
+void *lt_boxobj(lua_State *L, size_t size, void (*release)(void *))
+{
+    box *b = newbox(L, size);
+    b->p = b->obj.bytes;
+    b->release = release ? release : no_release;
+    return b->p;
+}
+
+void lt_unbox(lua_State *L, int idx)
+{
+    idx = lua_absindex(L, idx);
+    lua_pushcfunction(L, box_free);
+    lua_pushvalue(L, idx);
+    lua_call(L, 1, 0);
 }
 
 /* ---- ranges: the one place where 1-based inclusive becomes 0-based half-open ---- */

@@ -48,6 +48,17 @@ tg_mesh *lt_checkmesh(lua_State *L, int idx);
 /* Tell the collector about a large allocation. */
 void lt_gcstep(lua_State *L, const tg_volume *v);
 
+/* Temporaries that must not leak when something raises before the code frees them (lauxlib's UBox): each
+ * pushes a userdata that frees its contents on __gc and __close, or at once with lt_unbox. Raise freely after
+ * boxing; nothing is freed by hand on error paths.
+ *   lt_box: bytes of counted engine memory (tg_malloc; raises "out of memory" if it cannot), freed with tg_free.
+ *   lt_boxobj: a zeroed object of size bytes inside the userdata (an engine result struct), release(obj) is called
+ *     once when it is freed (e.g. tg_chords_result_free); release may be NULL.
+ *   lt_unbox: free the box at idx now (idempotent; the userdata stays, empty). */
+void *lt_box(lua_State *L, size_t bytes);
+void *lt_boxobj(lua_State *L, size_t size, void (*release)(void *));
+void lt_unbox(lua_State *L, int idx);
+
 /* Convert the Lua range at idx ({first, last}, 1-based inclusive, or a single number, or nil = all) into
  * 0-based half-open [*lo, *hi) within [0, n). Raises naming `what` when outside. */
 void lt_range(lua_State *L, int idx, int64_t n, int64_t *lo, int64_t *hi, const char *what);
