@@ -35,11 +35,13 @@
  */
 #include "lbind.h"
 
+#include "core/tg_points.h"
 #include "segment/tg_conv.h"
 #include "segment/tg_features.h"
 #include "segment/tg_forest.h"
 #include "segment/tg_otsu.h"
 #include "segment/tg_postprocess.h"
+#include "segment/tg_samples.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -178,96 +180,61 @@ static void get_fopts(lua_State *L, int idx, int nclasses, tg_forest_opts *o, do
     lua_pop(L, 1);
 }
 
-/* class_values list at idx -> values[], lookup[65536] (class index or -1). Returns K. */
-static int get_classes(lua_State *L, int idx, int32_t *values, int16_t *lookup)
+/* class_values list at idx -> values[] (checked by the engine: 1..255, distinct). Returns K. */
+static int get_classes(lua_State *L, int idx, int32_t *values)
 {
     luaL_checktype(L, idx, LUA_TTABLE);
-    int K = (int)luaL_len(L, idx);
-    if (K > TG_FOREST_MAX_CLASSES) luaL_error(L, "segment: at most %d classes, got %d", TG_FOREST_MAX_CLASSES, K);
-    for (int i = 0; i < 65536; i++) lookup[i] = -1;
+    lua_Integer K = luaL_len(L, idx);
+    if (K > TG_FOREST_MAX_CLASSES) luaL_error(L, "segment: at most %d classes, got %d", TG_FOREST_MAX_CLASSES, (int)K);
     for (int k = 0; k < K; k++) {
         lua_geti(L, idx, k + 1);
         lua_Integer v = luaL_checkinteger(L, -1);
         lua_pop(L, 1);
-        if (v < 1 || v > 255) luaL_error(L, "segment: class label %d outside 1..255", (int)v);
-        if (lookup[v] >= 0) luaL_error(L, "segment: class label %d listed twice", (int)v);
-        values[k] = (int32_t)v;
-        lookup[v] = (int16_t)k;
+        values[k] = v < INT32_MIN ? INT32_MIN : v > INT32_MAX ? INT32_MAX : (int32_t)v;
     }
-    return K;
+    return (int)K;
 }
 
-typedef struct points { int64_t *xyz; uint8_t *y; int64_t n, cap; } points;
+static void points_release(void *p) { tg_points_free(p); }
 
-static int points_push(points *p, int64_t x, int64_t y, int64_t z, uint8_t c)
+/* The labelled voxels of the scribbles at idx (a volume with the channels' dims, or {[z] = nx x ny x 1 slice})
+ * into p, with their label values; raises on misuse. */
+static void get_scribbles(lua_State *L, int idx, const tg_volume *ch0, tg_points *p)
 {
-    if (p->n == p->cap) {
-        int64_t cap = p->cap ? 2 * p->cap : 4096;
-        int64_t *a = tg_realloc(p->xyz, sizeof(int64_t) * 3 * (size_t)cap);
-        if (!a) return -1;
-        p->xyz = a;
-        uint8_t *b = tg_realloc(p->y, (size_t)cap);
-        if (!b) return -1;
-        p->y = b;
-        p->cap = cap;
+    tg_ctx *ctx = lt_ctx(L);
+    tg_volume *s = lt_testvolume(L, idx);
+    if (s) {
+        if (!s->buf) luaL_error(L, "segment: the scribble volume has been released");
+        if (!tg_dtype_is_int(s->dtype))
+            luaL_error(L, "segment: scribbles must be an integer label volume (u8, u16), got %s", tg_dtype_name(s->dtype));
+        if (s->dims[0] != ch0->dims[0] || s->dims[1] != ch0->dims[1] || s->dims[2] != ch0->dims[2])
+            luaL_error(L, "segment: scribbles are %dx%dx%d but the channels are %dx%dx%d", (int)s->dims[0], (int)s->dims[1],
+                       (int)s->dims[2], (int)ch0->dims[0], (int)ch0->dims[1], (int)ch0->dims[2]);
+        if (tg_points_add(ctx, p, s, 0) != TG_OK) luaL_error(L, "%s", ctx->msg);
+        return;
     }
-    p->xyz[3 * p->n] = x;
-    p->xyz[3 * p->n + 1] = y;
-    p->xyz[3 * p->n + 2] = z;
-    p->y[p->n++] = c;
-    return 0;
+    if (!lua_istable(L, idx)) luaL_error(L, "segment: scribbles must be a label volume or a list of labelled slices");
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        int isnum;
+        lua_Integer z = lua_tointegerx(L, -2, &isnum);
+        tg_volume *sl = lt_testvolume(L, -1);
+        if (!isnum || !sl || !sl->buf) luaL_error(L, "segment: a scribble slice list maps slice numbers to 2D label volumes");
+        if (z < 1 || z > ch0->dims[2]) luaL_error(L, "segment: scribble slice %d outside 1..%d", (int)z, (int)ch0->dims[2]);
+        if (!tg_dtype_is_int(sl->dtype))
+            luaL_error(L, "segment: scribbles must be an integer label volume (u8, u16), got %s", tg_dtype_name(sl->dtype));
+        if (sl->dims[0] != ch0->dims[0] || sl->dims[1] != ch0->dims[1] || sl->dims[2] != 1)
+            luaL_error(L, "segment: scribble slice %d is %dx%dx%d, expected %dx%dx1", (int)z, (int)sl->dims[0],
+                       (int)sl->dims[1], (int)sl->dims[2], (int)ch0->dims[0], (int)ch0->dims[1]);
+        if (tg_points_add(ctx, p, sl, z - 1) != TG_OK) luaL_error(L, "%s", ctx->msg);
+        lua_pop(L, 1);
+    }
 }
 
-/* Labelled voxels of one scribble volume placed at slice z0 (slice lists) or 0 (full volumes). Returns 0, or
- * raises after freeing p (bad label), or -1 on memory failure. */
-static int collect(lua_State *L, const tg_volume *s, int64_t z0, const int16_t *lookup, points *p, int64_t counts[])
+/* Raise with the context's message unless st is TG_OK (for engine calls outside lt_begin / lt_end). */
+static void check(lua_State *L, tg_status st)
 {
-    if (!tg_dtype_is_int(s->dtype)) {
-        tg_free(p->xyz); tg_free(p->y);
-        luaL_error(L, "segment: scribbles must be an integer label volume (u8, u16), got %s", tg_dtype_name(s->dtype));
-    }
-    for (int64_t z = 0; z < s->dims[2]; z++)
-        for (int64_t y = 0; y < s->dims[1]; y++)
-            for (int64_t x = 0; x < s->dims[0]; x++) {
-                double v = tg_volume_get(s, x, y, z);
-                if (v == 0) continue;
-                if (v < 0 || v > 65535 || lookup[(int)v] < 0) {
-                    tg_free(p->xyz); tg_free(p->y);
-                    luaL_error(L, "segment: scribble label %d at (%d, %d, %d) is not in the class list", (int)v,
-                               (int)x + 1, (int)y + 1, (int)(z + z0) + 1);
-                }
-                counts[lookup[(int)v]]++;
-                if (points_push(p, x, y, z + z0, (uint8_t)lookup[(int)v])) return -1;
-            }
-    return 0;
-}
-
-static void check_classes_seen(lua_State *L, const int64_t *counts, const int32_t *values, int K, int64_t n, points *p)
-{
-    const char *err = NULL;
-    char buf[160];
-    if (n == 0) err = "segment: the scribbles have no labelled voxel (0 = unlabelled)";
-    else {
-        int seen = 0;
-        for (int k = 0; k < K; k++) seen += counts[k] > 0;
-        if (seen < 2) {
-            snprintf(buf, sizeof buf, "segment: the scribbles label only one class (%d); a forest needs at least two", (int)values[0]);
-            for (int k = 0; k < K; k++)
-                if (counts[k]) snprintf(buf, sizeof buf, "segment: the scribbles label only one class (%d); a forest needs at least two", (int)values[k]);
-            err = buf;
-        } else
-            for (int k = 0; k < K; k++)
-                if (!counts[k]) {
-                    snprintf(buf, sizeof buf, "segment: class %d has no labelled voxel in the scribbles", (int)values[k]);
-                    err = buf;
-                    break;
-                }
-    }
-    if (err) {
-        tg_free(p->xyz);
-        tg_free(p->y);
-        luaL_error(L, "%s", err);
-    }
+    if (st != TG_OK) luaL_error(L, "%s", lt_ctx(L)->msg);
 }
 
 static int l_train(lua_State *L)
@@ -277,55 +244,33 @@ static int l_train(lua_State *L)
     tg_features_opts fo;
     get_feat(L, 3, &fo);
     int32_t values[TG_FOREST_MAX_CLASSES];
-    int16_t *lookup = lua_newuserdatauv(L, sizeof(int16_t) * 65536, 0); /* boxed: collected if we raise */
-    int K = get_classes(L, 5, values, lookup);
+    int K = get_classes(L, 5, values);
     double weights[TG_FOREST_MAX_CLASSES];
     tg_forest_opts o;
     get_fopts(L, 4, K, &o, weights);
     o.channels = nch;
     const char *meta = luaL_optstring(L, 6, NULL);
-    points p = {NULL, NULL, 0, 0};
-    int64_t counts[TG_FOREST_MAX_CLASSES] = {0};
-    int mem = 0;
-    tg_volume *s = lt_testvolume(L, 2);
-    if (s) {
-        if (!s->buf) luaL_error(L, "segment: the scribble volume has been released");
-        if (s->dims[0] != ch[0]->dims[0] || s->dims[1] != ch[0]->dims[1] || s->dims[2] != ch[0]->dims[2])
-            luaL_error(L, "segment: scribbles are %dx%dx%d but the channels are %dx%dx%d", (int)s->dims[0], (int)s->dims[1],
-                       (int)s->dims[2], (int)ch[0]->dims[0], (int)ch[0]->dims[1], (int)ch[0]->dims[2]);
-        mem = collect(L, s, 0, lookup, &p, counts);
-    } else if (lua_istable(L, 2)) {
-        lua_pushnil(L);
-        while (!mem && lua_next(L, 2)) {
-            int isnum;
-            lua_Integer z = lua_tointegerx(L, -2, &isnum);
-            tg_volume *sl = lt_testvolume(L, -1);
-            if (!isnum || !sl || !sl->buf) { tg_free(p.xyz); tg_free(p.y); luaL_error(L, "segment: a scribble slice list maps slice numbers to 2D label volumes"); }
-            if (z < 1 || z > ch[0]->dims[2]) { tg_free(p.xyz); tg_free(p.y); luaL_error(L, "segment: scribble slice %d outside 1..%d", (int)z, (int)ch[0]->dims[2]); }
-            if (sl->dims[0] != ch[0]->dims[0] || sl->dims[1] != ch[0]->dims[1] || sl->dims[2] != 1) {
-                tg_free(p.xyz); tg_free(p.y);
-                luaL_error(L, "segment: scribble slice %d is %dx%dx%d, expected %dx%dx1", (int)z, (int)sl->dims[0], (int)sl->dims[1], (int)sl->dims[2], (int)ch[0]->dims[0], (int)ch[0]->dims[1]);
-            }
-            mem = collect(L, sl, z - 1, lookup, &p, counts);
-            lua_pop(L, 1);
-        }
-    } else luaL_error(L, "segment: scribbles must be a label volume or a list of labelled slices");
-    if (mem) { tg_free(p.xyz); tg_free(p.y); return luaL_error(L, "segment: out of memory collecting the scribbles"); }
-    check_classes_seen(L, counts, values, K, p.n, &p);
-    int nf = tg_features_count(&fo, nch);
-    tg_forest *f = newforest(L);
-    lt_begin(L);
+    lua_settop(L, 6);
+    tg_points *p = lt_boxobj(L, sizeof *p, points_release); /* 7 */
+    tg_points_init(p, 1);
+    get_scribbles(L, 2, ch[0], p);
     tg_ctx *ctx = lt_ctx(L);
-    tg_status st = TG_OK;
-    float *X = tg_malloc(sizeof(float) * (size_t)p.n * (size_t)nf);
-    if (!X) st = tg_fail(ctx, TG_ERR_NOMEM, "segment: out of memory for %lld x %d features", (long long)p.n, nf);
-    if (st == TG_OK) st = tg_features_points(ctx, ch, nch, &fo, p.xyz, p.n, 0, X);
-    if (st == TG_OK) st = tg_forest_train(ctx, X, p.y, p.n, nf, K, values, meta, &o, f);
-    tg_free(X);
-    tg_free(p.xyz);
-    tg_free(p.y);
+    int64_t counts[TG_FOREST_MAX_CLASSES] = {0};
+    uint8_t *y = lt_box(L, (size_t)p->n); /* 8 */
+    check(L, tg_samples_classes(ctx, p, values, K, y, counts));
+    check(L, tg_samples_check(ctx, counts, values, K));
+    int nf = tg_features_count(&fo, nch);
+    float *X = lt_box(L, sizeof(float) * (size_t)p->n * (size_t)nf); /* 9: the samples' features */
+    tg_forest *f = newforest(L);                                       /* 10 */
+    lt_begin(L);
+    tg_status st = tg_features_points(ctx, ch, nch, &fo, p->xyz, p->n, 0, X);
+    if (st == TG_OK) st = tg_forest_train(ctx, X, y, p->n, nf, K, values, meta, &o, f);
     lt_end(L, st);
-    lua_pushinteger(L, p.n);
+    int64_t n = p->n;
+    lt_unbox(L, 9); /* the features can be large: free them now rather than at the next collection */
+    lt_unbox(L, 7);
+    lua_pushvalue(L, 10);
+    lua_pushinteger(L, n);
     return 2;
 }
 
@@ -348,18 +293,13 @@ static int l_train_matrix(lua_State *L)
     if (yv->dtype != TG_U8 || !tg_volume_is_contiguous(yv) || tg_volume_count(yv) != rows)
         return luaL_error(L, "segment: y must be a contiguous u8 volume with one label per row (%d rows)", (int)rows);
     int32_t values[TG_FOREST_MAX_CLASSES];
-    int16_t *lookup = lua_newuserdatauv(L, sizeof(int16_t) * 65536, 0);
-    int K = get_classes(L, 4, values, lookup);
+    int K = get_classes(L, 4, values);
     double weights[TG_FOREST_MAX_CLASSES];
     tg_forest_opts o;
     get_fopts(L, 3, K, &o, weights);
     const char *meta = luaL_optstring(L, 5, NULL);
-    const uint8_t *lab = (const uint8_t *)yv->buf->data + yv->offset;
-    uint8_t *y = lua_newuserdatauv(L, (size_t)rows, 0);
-    for (int64_t i = 0; i < rows; i++) {
-        if (lookup[lab[i]] < 0) return luaL_error(L, "segment: label %d of row %d is not in the class list", lab[i], (int)i + 1);
-        y[i] = (uint8_t)lookup[lab[i]];
-    }
+    uint8_t *y = lua_newuserdatauv(L, (size_t)(rows > 0 ? rows : 1), 0);
+    check(L, tg_samples_rows(lt_ctx(L), yv, values, K, y));
     tg_forest *f = newforest(L);
     lt_begin(L);
     lt_end(L, tg_forest_train(lt_ctx(L), X, y, rows, nf, K, values, meta, &o, f));
@@ -560,30 +500,21 @@ static int l_features_at(lua_State *L)
             luaL_error(L, "segment.features: the mask is %dx%dx%d but the channels are %dx%dx%d", (int)mask->dims[0],
                        (int)mask->dims[1], (int)mask->dims[2], (int)ch[0]->dims[0], (int)ch[0]->dims[1],
                        (int)ch[0]->dims[2]);
-    int64_t n = 0;
-    for (int64_t z = 0; z < mask->dims[2]; z++)
-        for (int64_t y = 0; y < mask->dims[1]; y++)
-            for (int64_t x = 0; x < mask->dims[0]; x++) n += tg_volume_get(mask, x, y, z) != 0;
-    if (n == 0) luaL_error(L, "segment.features: the mask selects no voxel");
-    int64_t *xyz = tg_malloc((size_t)n * 3 * sizeof *xyz);
-    if (!xyz) luaL_error(L, "segment.features: out of memory for %lld points", (long long)n);
-    int64_t k = 0;
-    for (int64_t z = 0; z < mask->dims[2]; z++)
-        for (int64_t y = 0; y < mask->dims[1]; y++)
-            for (int64_t x = 0; x < mask->dims[0]; x++)
-                if (tg_volume_get(mask, x, y, z) != 0) {
-                    xyz[3 * k] = x; xyz[3 * k + 1] = y; xyz[3 * k + 2] = z;
-                    k++;
-                }
-    int64_t d[3] = {tg_features_count(&o, nch), n, 1};
+    lua_settop(L, 4);
+    tg_points *p = lt_boxobj(L, sizeof *p, points_release); /* 5 */
+    tg_points_init(p, 0);
     tg_ctx *ctx = lt_ctx(L);
+    check(L, tg_points_add(ctx, p, mask, 0));
+    int64_t n = p->n;
+    if (n == 0) luaL_error(L, "segment.features: the mask selects no voxel");
+    int64_t d[3] = {tg_features_count(&o, nch), n, 1};
     tg_volume *out = lt_newvolume(L);
     lt_begin(L);
     tg_status st = tg_volume_alloc_uninit(ctx, d, TG_F32, NULL, out); /* every row is written */
-    if (!st) st = tg_features_points(ctx, ch, nch, &o, xyz, n, max_slab, (float *)tg_volume_ptr(out, 0, 0, 0));
-    tg_free(xyz);
+    if (!st) st = tg_features_points(ctx, ch, nch, &o, p->xyz, n, max_slab, (float *)tg_volume_ptr(out, 0, 0, 0));
     if (st) tg_volume_release(out);
     lt_end(L, st);
+    lt_unbox(L, 5);
     lt_gcstep(L, out);
     lua_pushinteger(L, n);
     return 2;
