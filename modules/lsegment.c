@@ -37,6 +37,7 @@
 
 #include "core/tg_points.h"
 #include "segment/tg_conv.h"
+#include "segment/tg_evaluate.h"
 #include "segment/tg_features.h"
 #include "segment/tg_forest.h"
 #include "segment/tg_otsu.h"
@@ -723,47 +724,22 @@ static int l_majority(lua_State *L)
     return 1;
 }
 
-/* Confusion matrix of two integer volumes of the same dims (values 0..65535). */
+static void confusion_release(void *r) { tg_confusion_free(r); }
+
+/* confusion(pred, truth) -> {values}, {{counts}}: engine/segment/tg_evaluate.h */
 static int l_confusion(lua_State *L)
 {
     tg_volume *p = lt_checkvolume(L, 1), *t = lt_checkvolume(L, 2);
-    for (int i = 0; i < 3; i++)
-        if (p->dims[i] != t->dims[i]) return luaL_error(L, "segment.evaluate: prediction is %dx%dx%d but truth is %dx%dx%d", (int)p->dims[0], (int)p->dims[1], (int)p->dims[2], (int)t->dims[0], (int)t->dims[1], (int)t->dims[2]);
-    if ((p->dtype != TG_U8 && p->dtype != TG_U16) || (t->dtype != TG_U8 && t->dtype != TG_U16))
-        return luaL_error(L, "segment.evaluate: labels must be u8 or u16 volumes (got %s and %s)", tg_dtype_name(p->dtype), tg_dtype_name(t->dtype));
-    int32_t *idx = lua_newuserdatauv(L, sizeof(int32_t) * 65536, 0);
-    for (int i = 0; i < 65536; i++) idx[i] = -1;
-    int nv = 0;
-    uint16_t vals[256];
-    for (int pass = 0; pass < 2; pass++) {
-        const tg_volume *v = pass ? p : t;
-        for (int64_t z = 0; z < v->dims[2]; z++)
-            for (int64_t y = 0; y < v->dims[1]; y++)
-                for (int64_t x = 0; x < v->dims[0]; x++) {
-                    int a = (int)tg_volume_get(v, x, y, z);
-                    if (idx[a] < 0) {
-                        if (nv == 256) return luaL_error(L, "segment.evaluate: more than 256 distinct labels");
-                        idx[a] = 0;
-                        vals[nv++] = (uint16_t)a;
-                    }
-                }
-    }
-    /* sorted values */
-    for (int i = 1; i < nv; i++)
-        for (int j = i; j > 0 && vals[j - 1] > vals[j]; j--) { uint16_t tmp = vals[j]; vals[j] = vals[j - 1]; vals[j - 1] = tmp; }
-    for (int i = 0; i < nv; i++) idx[vals[i]] = i;
-    lua_Integer *cm = lua_newuserdatauv(L, sizeof(lua_Integer) * (size_t)nv * nv, 0);
-    memset(cm, 0, sizeof(lua_Integer) * (size_t)nv * nv);
-    for (int64_t z = 0; z < t->dims[2]; z++)
-        for (int64_t y = 0; y < t->dims[1]; y++)
-            for (int64_t x = 0; x < t->dims[0]; x++)
-                cm[idx[(int)tg_volume_get(t, x, y, z)] * nv + idx[(int)tg_volume_get(p, x, y, z)]]++;
+    tg_confusion_result *r = lt_boxobj(L, sizeof *r, confusion_release);
+    lt_begin(L);
+    lt_end(L, tg_confusion(lt_ctx(L), p, t, r));
+    int nv = r->n;
     lua_createtable(L, nv, 0);
-    for (int i = 0; i < nv; i++) { lua_pushinteger(L, vals[i]); lua_rawseti(L, -2, i + 1); }
+    for (int i = 0; i < nv; i++) { lua_pushinteger(L, r->values[i]); lua_rawseti(L, -2, i + 1); }
     lua_createtable(L, nv, 0);
     for (int i = 0; i < nv; i++) {
         lua_createtable(L, nv, 0);
-        for (int j = 0; j < nv; j++) { lua_pushinteger(L, cm[i * nv + j]); lua_rawseti(L, -2, j + 1); }
+        for (int j = 0; j < nv; j++) { lua_pushinteger(L, r->counts[i * nv + j]); lua_rawseti(L, -2, j + 1); }
         lua_rawseti(L, -2, i + 1);
     }
     return 2;
