@@ -461,29 +461,18 @@ static int l_features_stack(lua_State *L)
     int64_t z0, z1;
     lt_range(L, 3, ch[0]->dims[2], &z0, &z1, "segment.features: z");
     int nf = tg_features_count(&o, nch);
-    int64_t nxy = ch[0]->dims[0] * ch[0]->dims[1], nv = nxy * (z1 - z0);
     int64_t d[3] = {ch[0]->dims[0], ch[0]->dims[1], z1 - z0};
     tg_ctx *ctx = lt_ctx(L);
+    float **planes = lua_newuserdatauv(L, sizeof(float *) * (size_t)(nf > 0 ? nf : 1), 0);
     lua_createtable(L, nf, 0);
     for (int j = 0; j < nf; j++) {
         tg_volume *v = lt_newvolume(L);
-        tg_status st = tg_volume_alloc(ctx, d, TG_F32, ch[0]->spacing, v);
-        if (st) luaL_error(L, "%s", ctx->msg);
+        if (tg_volume_alloc(ctx, d, TG_F32, ch[0]->spacing, v) != TG_OK) luaL_error(L, "%s", ctx->msg);
+        planes[j] = (float *)tg_volume_ptr(v, 0, 0, 0);
         lua_rawseti(L, -2, j + 1);
     }
-    float *m = tg_malloc((size_t)nv * (size_t)nf * sizeof *m);
-    if (!m) luaL_error(L, "segment.features: out of memory for %lld voxels x %d features", (long long)nv, nf);
     lt_begin(L);
-    tg_status st = tg_features_slab(ctx, ch, nch, &o, z0, z1, m);
-    if (!st)
-        for (int j = 0; j < nf; j++) {
-            lua_rawgeti(L, -1, j + 1);
-            float *dst = (float *)tg_volume_ptr(lt_checkvolume(L, -1), 0, 0, 0);
-            lua_pop(L, 1);
-            for (int64_t i = 0; i < nv; i++) dst[i] = m[i * nf + j];
-        }
-    tg_free(m);
-    lt_end(L, st);
+    lt_end(L, tg_features_stack(ctx, ch, nch, &o, z0, z1, planes));
     return 1;
 }
 

@@ -617,6 +617,25 @@ tg_status tg_features_slab(tg_ctx *ctx, const tg_volume *const *ch, int nch, con
     return st;
 }
 
+tg_status tg_features_stack(tg_ctx *ctx, const tg_volume *const *ch, int nch, const tg_features_opts *o, int64_t z0,
+                            int64_t z1, float *const *out)
+{
+    tg_status st;
+    if ((st = tg_features_check(ctx, o)) || (st = tg_features_check_channels(ctx, ch, nch))) return st;
+    if (z0 < 0 || z1 > ch[0]->dims[2] || z0 >= z1)
+        return tg_fail(ctx, TG_ERR_RANGE, "segment.features: z range [%lld, %lld) is not within [0, %lld)",
+                       (long long)z0, (long long)z1, (long long)ch[0]->dims[2]);
+    int nf = tg_features_count(o, nch);
+    int64_t nv = ch[0]->dims[0] * ch[0]->dims[1] * (z1 - z0);
+    float *m = tg_malloc((size_t)nv * (size_t)nf * sizeof *m);
+    if (!m) return tg_fail(ctx, TG_ERR_NOMEM, "segment.features: out of memory for %lld voxels x %d features", (long long)nv, nf);
+    if ((st = tg_features_slab(ctx, ch, nch, o, z0, z1, m)) == TG_OK)
+        for (int j = 0; j < nf; j++)
+            for (int64_t i = 0; i < nv; i++) out[j][i] = m[i * nf + j];
+    tg_free(m);
+    return st;
+}
+
 tg_status tg_features_points(tg_ctx *ctx, const tg_volume *const *ch, int nch, const tg_features_opts *o,
                              const int64_t *xyz, int64_t n, int64_t max_slab, float *out)
 {

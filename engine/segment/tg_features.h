@@ -110,6 +110,12 @@ tg_status tg_features_check_channels(tg_ctx *ctx, const tg_volume *const *ch, in
 tg_status tg_features_slab(tg_ctx *ctx, const tg_volume *const *ch, int nch, const tg_features_opts *opt,
                            int64_t z0, int64_t z1, float *out);
 
+/* The same features as one plane per feature: out[j] receives feature j of every voxel with z in [z0, z1),
+ * index ((z - z0) * ny + y) * nx + x (nfeat pointers to (z1 - z0) * ny * nx floats, owned by the caller). The
+ * slab matrix is computed into counted scratch (nfeat floats per voxel), then split into the planes. */
+tg_status tg_features_stack(tg_ctx *ctx, const tg_volume *const *ch, int nch, const tg_features_opts *opt,
+                            int64_t z0, int64_t z1, float *const *out);
+
 /* Features of n listed voxels: xyz holds n triples (x, y, z), 0-based, in any order (duplicates allowed).
  * out: row-major (n x nfeat), row i = voxel i. Slabs of at most max_slab slices (0 = 32) covering only the
  * slices that hold listed voxels are computed one after the other, so memory stays that of one slab. */

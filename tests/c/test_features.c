@@ -171,6 +171,19 @@ static void test_slabs_threads(void)
         for (int i = 0; i + 1 < 6; i++)
             CHECK_OK(&c2, tg_features_slab(&c2, ch, 2, &o, cuts[i], cuts[i + 1], part + per * (size_t)cuts[i]));
         CHECK(memcmp(whole, part, per * NZ * sizeof(float)) == 0);
+        /* the stack of planes of slices 5..12 holds the same numbers as the columns of the slab matrix */
+        size_t nv = (size_t)NX * NY * 7;
+        float **planes = tg_malloc(sizeof(float *) * (size_t)nf);
+        float *pl = tg_malloc(nv * (size_t)nf * sizeof(float));
+        for (int j = 0; j < nf; j++) planes[j] = pl + (size_t)j * nv;
+        CHECK_OK(&c2, tg_features_stack(&c2, ch, 2, &o, 5, 12, planes));
+        int same = 1;
+        for (int j = 0; j < nf; j++)
+            for (size_t i = 0; i < nv; i++) same &= planes[j][i] == whole[((size_t)NX * NY * 5 + i) * nf + j];
+        CHECK(same);
+        CHECK(tg_features_stack(&c2, ch, 2, &o, 5, 5, planes) == TG_ERR_RANGE);
+        tg_free(planes);
+        tg_free(pl);
         /* the u16 channel is 1000 x the f32 one up to rounding: Gaussian of it within 1000 * (0.5/1000) */
         int g1 = 0, g2 = nf / 2; /* gaussian(0.3) of channel 1 and channel 2 */
         double worst = 0;
