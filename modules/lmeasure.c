@@ -27,6 +27,7 @@
 #include "core/tg_components.h"
 #include "measure/tg_edt.h"
 #include "measure/tg_mcubes.h"
+#include "measure/tg_percolation.h"
 #include "measure/tg_surfaces.h"
 #include "measure/tg_thickness.h"
 
@@ -49,6 +50,8 @@ static int checkconn(lua_State *L, int idx)
 /* Boxed scratch arrays (freed by the collector), so an error between engine calls leaks nothing. */
 static void *scratch(lua_State *L, size_t bytes) { return lua_newuserdatauv(L, bytes ? bytes : 1, 0); }
 
+static void chords_release(void *r) { tg_chords_result_free(r); }
+
 static int l_chords(lua_State *L)
 {
     tg_volume *v = lt_checkvolume(L, 1);
@@ -60,23 +63,17 @@ static int l_chords(lua_State *L)
     o.spacing = (int)sp;
     static const char *const trims[] = {"none", "faces", "ends", NULL};
     o.trim = (tg_chord_trim)luaL_checkoption(L, 5, "faces", trims);
-    tg_chords_result r;
+    tg_chords_result *r = lt_boxobj(L, sizeof *r, chords_release);
     lt_begin(L);
-    lt_end(L, tg_chords(lt_ctx(L), v, &o, &r)); /* on failure the engine has freed r and this raises */
+    lt_end(L, tg_chords(lt_ctx(L), v, &o, r));
+    int64_t *hist = lt_box(L, sizeof *hist * (size_t)(r->max_length + 1)); /* counts by length in voxels */
+    tg_chords_histogram(r, hist);
     double vl = v->spacing[o.axis];
-    /* copy the list into a boxed array first, so nothing raises while the engine's list is held
-     * (only this one allocation could, on out-of-memory) */
-    int32_t *box = lua_newuserdatauv(L, (size_t)(r.n > 0 ? r.n : 1) * sizeof *box, 0);
-    if (r.n) memcpy(box, r.lengths, (size_t)r.n * sizeof *box);
-    int64_t n = r.n, nlines = r.nlines, maxl = r.max_length;
-    tg_chords_result_free(&r);
-    int64_t *hist = scratch(L, (size_t)(maxl + 1) * sizeof *hist); /* counts by length in voxels */
-    memset(hist, 0, (size_t)(maxl + 1) * sizeof *hist);
-    for (int64_t i = 0; i < n; i++) hist[box[i]]++;
+    int64_t n = r->n, maxl = r->max_length;
     lua_createtable(L, 0, 6);
     lua_createtable(L, n > INT32_MAX ? 0 : (int)n, 0);
     for (int64_t i = 0; i < n; i++) {
-        lua_pushnumber(L, (double)box[i] * vl);
+        lua_pushnumber(L, (double)r->lengths[i] * vl);
         lua_rawseti(L, -2, i + 1);
     }
     lua_setfield(L, -2, "lengths");
@@ -88,7 +85,7 @@ static int l_chords(lua_State *L)
     lua_setfield(L, -2, "histogram");
     lua_pushinteger(L, n);
     lua_setfield(L, -2, "n");
-    lua_pushinteger(L, nlines);
+    lua_pushinteger(L, r->nlines);
     lua_setfield(L, -2, "nlines");
     lua_pushinteger(L, maxl);
     lua_setfield(L, -2, "max_voxels");
@@ -97,6 +94,7 @@ static int l_chords(lua_State *L)
     return 1;
 }
 
+static void components_info_release(void *info) { tg_components_info_free(info); }
 
 /* components(volume, conn [, phase]): with a phase the voxels equal to it are labelled, otherwise the nonzero ones */
 static int l_components(lua_State *L)
@@ -106,18 +104,12 @@ static int l_components(lua_State *L)
     o.connectivity = checkconn(L, 2);
     if (!lua_isnoneornil(L, 3)) { o.use_phase = 1; o.phase = luaL_checkinteger(L, 3); }
     lua_settop(L, 3);
-    tg_volume *lab = lt_newvolume(L); /* index 4 */
-    tg_components_info info;
+    tg_volume *lab = lt_newvolume(L);                                              /* 4 */
+    tg_components_info *info = lt_boxobj(L, sizeof *info, components_info_release); /* 5 */
     int64_t n = 0;
     lt_begin(L);
-    tg_status st = tg_components_ex(lt_ctx(L), m, &o, lab, &n, &info);
-    if (st != TG_OK) lt_end(L, st);
-    /* box the engine's arrays before anything can raise */
-    int64_t *sizes = scratch(L, (size_t)(n + 1) * sizeof *sizes), *bbox = scratch(L, (size_t)(n + 1) * 6 * sizeof *bbox);
-    memcpy(sizes, info.sizes, (size_t)(n + 1) * sizeof *sizes);
-    memcpy(bbox, info.bbox, (size_t)(n + 1) * 6 * sizeof *bbox);
-    tg_components_info_free(&info);
-    lt_end(L, TG_OK);
+    lt_end(L, tg_components_ex(lt_ctx(L), m, &o, lab, &n, info));
+    const int64_t *sizes = info->sizes, *bbox = info->bbox;
     lt_gcstep(L, lab);
     lua_pushvalue(L, 4);
     lua_pushinteger(L, n);
@@ -143,50 +135,30 @@ static int l_components(lua_State *L)
 static int l_percolation(lua_State *L)
 {
     tg_volume *v = lt_checkvolume(L, 1);
-    tg_components_opts o = TG_COMPONENTS_OPTS_INIT;
-    o.use_phase = 1;
+    tg_percolation_opts o = TG_PERCOLATION_OPTS_INIT;
     o.phase = luaL_checkinteger(L, 2);
-    int axis = checkaxis(L, 3);
+    o.axis = checkaxis(L, 3);
     o.connectivity = checkconn(L, 4);
-    tg_ctx *ctx = lt_ctx(L);
-    if (!tg_dtype_is_int(v->dtype))
-        return luaL_error(L, "percolation: labels must be an integer volume (u8, u16, i32), got %s", tg_dtype_name(v->dtype));
-    tg_volume *lab = lt_newvolume(L);
-    tg_components_info info;
-    int64_t n = 0;
+    tg_percolation_result r;
     lt_begin(L);
-    tg_status st = tg_components_ex(ctx, v, &o, lab, &n, &info);
-    if (st != TG_OK) lt_end(L, st);
-    int64_t *sizes = scratch(L, (size_t)(n + 1) * sizeof *sizes);
-    memcpy(sizes, info.sizes, (size_t)(n + 1) * sizeof *sizes);
-    tg_components_info_free(&info);
-    uint8_t *touch = scratch(L, (size_t)(n + 1));
-    lt_end(L, tg_components_touch(ctx, lab, n, axis, touch));
-    tg_volume_release(lab); /* the labels are not returned */
-    /* touch bit 0 = inlet (first slice), bit 1 = outlet: 0 isolated, 1 inlet only, 2 outlet only, 3 spanning */
-    int64_t vox[4] = {0, 0, 0, 0}, cl[4] = {0, 0, 0, 0}, phase_voxels = 0;
-    for (int64_t i = 1; i <= n; i++) {
-        vox[touch[i]] += sizes[i];
-        cl[touch[i]]++;
-        phase_voxels += sizes[i];
-    }
-    static const char *const names[4] = {"isolated", "inlet", "outlet", "spanning"};
+    lt_end(L, tg_percolation(lt_ctx(L), v, &o, &r));
+    static const char *const names[4] = {"isolated", "inlet", "outlet", "spanning"}; /* TG_PERC_* order */
     lua_createtable(L, 0, 5);
-    lua_pushinteger(L, phase_voxels);
+    lua_pushinteger(L, r.phase_voxels);
     lua_setfield(L, -2, "phase_voxels");
-    lua_pushinteger(L, tg_volume_count(v));
+    lua_pushinteger(L, r.total_voxels);
     lua_setfield(L, -2, "total_voxels");
-    lua_pushinteger(L, n);
+    lua_pushinteger(L, r.n_clusters);
     lua_setfield(L, -2, "n_clusters");
     lua_createtable(L, 0, 4);
     for (int k = 0; k < 4; k++) {
-        lua_pushinteger(L, vox[k]);
+        lua_pushinteger(L, r.voxels[k]);
         lua_setfield(L, -2, names[k]);
     }
     lua_setfield(L, -2, "voxels");
     lua_createtable(L, 0, 4);
     for (int k = 0; k < 4; k++) {
-        lua_pushinteger(L, cl[k]);
+        lua_pushinteger(L, r.clusters[k]);
         lua_setfield(L, -2, names[k]);
     }
     lua_setfield(L, -2, "clusters");

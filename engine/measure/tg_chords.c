@@ -95,3 +95,9 @@ void tg_chords_result_free(tg_chords_result *r)
     tg_free(r->lengths);
     memset(r, 0, sizeof *r);
 }
+
+void tg_chords_histogram(const tg_chords_result *r, int64_t *hist)
+{
+    for (int64_t l = 0; l <= r->max_length; l++) hist[l] = 0;
+    for (int64_t i = 0; i < r->n; i++) hist[r->lengths[i]]++;
+}

@@ -43,5 +43,8 @@ typedef struct tg_chords_result {
 
 tg_status tg_chords(tg_ctx *ctx, const tg_volume *labels, const tg_chords_opts *opt, tg_chords_result *out);
 void tg_chords_result_free(tg_chords_result *r);
+/* Counts of chords by length: hist[l] = chords of l voxels, l = 0..max_length (hist[0] = 0); hist holds
+ * max_length + 1 entries, owned by the caller. One pass over the list. */
+void tg_chords_histogram(const tg_chords_result *r, int64_t *hist);
 
 #endif
