@@ -81,6 +81,8 @@ static void push_cathode_info(lua_State *L, const tg_cathode_info *info)
 }
 
 /* core.generate.cathode(opts) -> labels, info */
+static void cathode_info_release(void *info) { tg_cathode_info_free(info); }
+
 static int l_cathode(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
@@ -105,13 +107,12 @@ static int l_cathode(lua_State *L)
 
     tg_volume *labels = lt_newvolume(L);
     tg_volume *grains = want_grains ? lt_newvolume(L) : NULL;
-    tg_cathode_info info;
+    tg_cathode_info *info = lt_boxobj(L, sizeof *info, cathode_info_release);
     lt_begin(L);
-    tg_status st = tg_cathode(lt_ctx(L), &o, labels, grains, &info);
-    lt_end(L, st);
+    lt_end(L, tg_cathode(lt_ctx(L), &o, labels, grains, info));
+    lua_insert(L, want_grains ? -3 : -2); /* the box below the volumes */
     lt_gcstep(L, labels);
-    push_cathode_info(L, &info);
-    tg_cathode_info_free(&info);
+    push_cathode_info(L, info);
     if (want_grains) {
         lua_pushvalue(L, -2);
         lua_setfield(L, -2, "grains");
@@ -121,6 +122,8 @@ static int l_cathode(lua_State *L)
 }
 
 /* core.generate.sem(labels, opts) -> bse, se, info */
+static void sem_info_release(void *info) { tg_sem_info_free(info); }
+
 static int l_sem(lua_State *L)
 {
     const tg_volume *labels = lt_checkvolume(L, 1);
@@ -151,10 +154,11 @@ static int l_sem(lua_State *L)
 
     tg_volume *bse = lt_newvolume(L);
     tg_volume *se = lt_newvolume(L);
-    tg_sem_info info;
+    tg_sem_info *ib = lt_boxobj(L, sizeof *ib, sem_info_release);
     lt_begin(L);
-    tg_status st = tg_sem(lt_ctx(L), labels, &o, bse, se, &info);
-    lt_end(L, st);
+    lt_end(L, tg_sem(lt_ctx(L), labels, &o, bse, se, ib));
+    lua_insert(L, -3); /* the box below the two volumes */
+    const tg_sem_info info = *ib;
     lt_gcstep(L, bse);
     lt_gcstep(L, se);
     lua_createtable(L, 0, 2);
@@ -165,7 +169,6 @@ static int l_sem(lua_State *L)
         set_number(L, "y", info.drift[2 * z + 1]);
         lua_seti(L, -2, (lua_Integer)z + 1);
     }
-    tg_sem_info_free(&info);
     lua_setfield(L, -2, "drift");
     return 3;
 }

@@ -42,6 +42,7 @@
 #include "segment/tg_forest.h"
 #include "segment/tg_otsu.h"
 #include "segment/tg_postprocess.h"
+#include "segment/tg_predict.h"
 #include "segment/tg_samples.h"
 
 #include <stdlib.h>
@@ -330,35 +331,18 @@ static int l_predict(lua_State *L)
     int want_prob = lua_toboolean(L, 4);
     int64_t slab = luaL_optinteger(L, 5, 0);
     int nf = tg_features_count(&fo, nch);
-    if (f->nchannels && nch != f->nchannels)
+    if (f->nchannels && nch != f->nchannels) /* before the outputs are allocated */
         return luaL_error(L, "segment: the forest was trained on %d channels, given %d", f->nchannels, nch);
     if (nf != f->nfeatures)
         return luaL_error(L, "segment: the forest was trained on %d features, these options give %d", f->nfeatures, nf);
-    const int64_t nx = ch[0]->dims[0], ny = ch[0]->dims[1], nz = ch[0]->dims[2];
-    if (slab <= 0) { /* about 512 MiB of features per slab */
-        slab = (int64_t)((512.0 * 1024 * 1024) / ((double)nx * ny * nf * 4.0));
-        if (slab < 1) slab = 1;
-    }
-    if (slab > nz) slab = nz;
     tg_ctx *ctx = lt_ctx(L);
     tg_volume *lab = lt_newvolume(L);
     if (tg_volume_alloc(ctx, ch[0]->dims, TG_U8, ch[0]->spacing, lab) != TG_OK) return luaL_error(L, "%s", ctx->msg);
-    float *prob[TG_FOREST_MAX_CLASSES], *pk[TG_FOREST_MAX_CLASSES];
+    float *prob[TG_FOREST_MAX_CLASSES];
     if (want_prob) push_probs(L, f, ch[0]->dims, ch[0]->spacing, prob);
     else lua_pushnil(L);
-    uint8_t *lp = (uint8_t *)lab->buf->data + lab->offset;
     lt_begin(L);
-    tg_status st = TG_OK;
-    float *X = tg_malloc(sizeof(float) * (size_t)(slab * nx * ny) * (size_t)nf);
-    if (!X) st = tg_fail(ctx, TG_ERR_NOMEM, "segment: out of memory for a slab of %lld slices x %d features", (long long)slab, nf);
-    for (int64_t z0 = 0; st == TG_OK && z0 < nz; z0 += slab) {
-        int64_t z1 = z0 + slab < nz ? z0 + slab : nz, off = z0 * nx * ny, m = (z1 - z0) * nx * ny;
-        st = tg_features_slab(ctx, ch, nch, &fo, z0, z1, X);
-        for (int k = 0; want_prob && k < f->nclasses; k++) pk[k] = prob[k] + off;
-        if (st == TG_OK) st = tg_forest_predict(ctx, f, X, m, nf, want_prob ? pk : NULL, lp + off);
-    }
-    tg_free(X);
-    lt_end(L, st);
+    lt_end(L, tg_predict_stack(ctx, f, ch, nch, &fo, slab, (uint8_t *)tg_volume_ptr(lab, 0, 0, 0), want_prob ? prob : NULL));
     return 2;
 }
 
@@ -555,16 +539,19 @@ static int l_conv_parse(lua_State *L)
     return 1;
 }
 
+/* A box holding a pointer to an engine block: frees the block. */
+static void free_slot(void *slot) { tg_free(*(void **)slot); }
+
 /* net:bytes() -> the weight file's bytes (tg_conv_serialize) */
 static int conv_bytes(lua_State *L)
 {
     tg_conv_net *net = *checkconv(L, 1);
     tg_ctx *ctx = lt_ctx(L);
-    unsigned char *buf;
+    unsigned char **buf = lt_boxobj(L, sizeof *buf, free_slot); /* the engine's buffer, freed by the box */
     size_t len;
-    if (tg_conv_serialize(ctx, net, &buf, &len)) luaL_error(L, "%s", ctx->msg);
-    lua_pushlstring(L, (const char *)buf, len);
-    tg_free(buf);
+    if (tg_conv_serialize(ctx, net, buf, &len)) luaL_error(L, "%s", ctx->msg);
+    lua_pushlstring(L, (const char *)*buf, len);
+    lt_unbox(L, -2);
     return 1;
 }
 

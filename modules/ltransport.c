@@ -157,6 +157,8 @@ static void push_array_d(lua_State *L, const double *a, int64_t n)
     }
 }
 
+static void walk_release(void *r) { tg_walk_result_free(r); }
+
 static int l_random_walk(lua_State *L)
 {
     tg_volume *mask = lt_checkvolume(L, 1);
@@ -169,10 +171,10 @@ static int l_random_walk(lua_State *L)
     lua_Integer label = luaL_optinteger(L, 7, 1);
     luaL_argcheck(L, label >= 0 && label <= 255, 7, "the label must be 0..255 (a u8 volume)");
     o.label = (uint8_t)label;
-    tg_walk_result r;
+    tg_walk_result *rb = lt_boxobj(L, sizeof *rb, walk_release);
     lt_begin(L);
-    lt_end(L, tg_random_walk(lt_ctx(L), mask, start, &o, &r));
-    /* nothing below raises before the arrays are freed except memory errors of Lua itself */
+    lt_end(L, tg_random_walk(lt_ctx(L), mask, start, &o, rb));
+    const tg_walk_result r = *rb;
     lua_createtable(L, 0, 8);
     lua_createtable(L, (int)r.nrec, 0);
     for (int64_t i = 0; i < r.nrec; i++) {
@@ -193,7 +195,6 @@ static int l_random_walk(lua_State *L)
     lua_setfield(L, -2, "dims_active");
     lua_pushinteger(L, r.start_voxels);
     lua_setfield(L, -2, "start_voxels");
-    tg_walk_result_free(&r);
     return 1;
 }
 
