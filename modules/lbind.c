@@ -389,9 +389,10 @@ int lt_checkname(lua_State *L, int idx, const char *def, const char *const names
 int lt_optname(lua_State *L, int idx, const char *key, const char *def, const char *const names[])
 {
     idx = lua_absindex(L, idx);
+    const char *what = lua_pushfstring(L, "option '%s'", key);
     if (!lua_istable(L, idx)) lua_pushnil(L);
     else lua_getfield(L, idx, key);
-    int i = lt_checkname(L, -1, def, names, lua_pushfstring(L, "option '%s'", key));
+    int i = lt_checkname(L, -1, def, names, what);
     lua_pop(L, 2);
     return i;
 }

@@ -147,10 +147,9 @@ static int l_sem(lua_State *L)
     o.blur = lt_optnumber(L, 2, "blur", o.blur);
     o.seed = (uint64_t)lt_optinteger(L, 2, "seed", (lua_Integer)o.seed);
     o.cap = (int64_t)lt_optinteger(L, 2, "cap", (lua_Integer)o.cap);
-    const char *dt = lt_optstring(L, 2, "dtype", "u8");
-    if (strcmp(dt, "u8") == 0) o.dtype = TG_U8;
-    else if (strcmp(dt, "u16") == 0) o.dtype = TG_U16;
-    else luaL_error(L, "generate.sem: dtype must be 'u8' or 'u16', got '%s'", dt);
+    static const char *const dtypes[] = {"u8", "u16", NULL};
+    static const tg_dtype dtype_of[] = {TG_U8, TG_U16};
+    o.dtype = dtype_of[lt_optname(L, 2, "dtype", "u8", dtypes)];
 
     tg_volume *bse = lt_newvolume(L);
     tg_volume *se = lt_newvolume(L);

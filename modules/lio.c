@@ -211,21 +211,12 @@ static int l_write_tiff(lua_State *L)
     tg_tiff_write_opts o = TG_TIFF_WRITE_OPTS_INIT;
     if (!lua_isnoneornil(L, 3)) {
         luaL_checktype(L, 3, LUA_TTABLE);
-        int t = lua_getfield(L, 3, "compress");
-        if (t == LUA_TSTRING) {
-            const char *c = lua_tostring(L, -1);
-            if (strcmp(c, "deflate") == 0 || strcmp(c, "zip") == 0) o.compress = TG_TIFF_DEFLATE;
-            else if (strcmp(c, "lzw") == 0) o.compress = TG_TIFF_LZW;
-            else if (strcmp(c, "packbits") == 0) o.compress = TG_TIFF_PACKBITS;
-            else if (strcmp(c, "none") == 0) o.compress = TG_TIFF_RAW;
-            else luaL_error(L, "compress must be \"deflate\", \"lzw\", \"packbits\" or false, got '%s'", c);
-        } else if (t == LUA_TBOOLEAN) {
-            o.compress = lua_toboolean(L, -1) ? TG_TIFF_DEFLATE : TG_TIFF_RAW;
-        } else if (t != LUA_TNIL) {
-            luaL_error(L, "compress must be \"deflate\", \"lzw\", \"packbits\" or false, got %s", luaL_typename(L, -1));
-        }
+        static const char *const names[] = {"none", "deflate", "lzw", "packbits", "zip", NULL};
+        static const tg_tiff_compress codes[] = {TG_TIFF_RAW, TG_TIFF_DEFLATE, TG_TIFF_LZW, TG_TIFF_PACKBITS, TG_TIFF_DEFLATE};
+        if (lua_getfield(L, 3, "compress") == LUA_TBOOLEAN) o.compress = lua_toboolean(L, -1) ? TG_TIFF_DEFLATE : TG_TIFF_RAW;
+        else o.compress = codes[lt_checkname(L, -1, "none", names, "option 'compress' (or false)")];
         lua_pop(L, 1);
-        t = lua_getfield(L, 3, "bigtiff");
+        int t = lua_getfield(L, 3, "bigtiff");
         if (t == LUA_TBOOLEAN) o.bigtiff = lua_toboolean(L, -1);
         else if (t != LUA_TNIL) luaL_error(L, "bigtiff must be true, false or nil (automatic)");
         lua_pop(L, 1);
@@ -240,14 +231,8 @@ static int l_write_tiff(lua_State *L)
 
 /* ---- PNG slices ---- */
 
-static tg_png_colormap check_colormap(lua_State *L, const char *name)
-{
-    if (strcmp(name, "grey") == 0 || strcmp(name, "gray") == 0) return TG_PNG_GREY;
-    if (strcmp(name, "labels") == 0) return TG_PNG_LABELS;
-    if (strcmp(name, "viridis") == 0) return TG_PNG_VIRIDIS;
-    luaL_error(L, "colormap must be 'grey', 'labels' or 'viridis', got '%s'", name);
-    return TG_PNG_GREY;
-}
+static const char *const colormap_names[] = {"grey", "labels", "viridis", "gray", NULL};
+static const tg_png_colormap colormap_of[] = {TG_PNG_GREY, TG_PNG_LABELS, TG_PNG_VIRIDIS, TG_PNG_GREY};
 
 static int byte_at(lua_State *L, int t, int i, lua_Integer label)
 {
@@ -308,7 +293,7 @@ static int l_png_write(lua_State *L)
     tg_volume *v = lt_checkvolume(L, 2);
     if (!lua_isnoneornil(L, 3)) luaL_checktype(L, 3, LUA_TTABLE);
     tg_png_opts o = TG_PNG_OPTS_INIT;
-    o.colormap = check_colormap(L, lt_optstring(L, 3, "colormap", "grey"));
+    o.colormap = colormap_of[lt_optname(L, 3, "colormap", "grey", colormap_names)];
     o.compression = (int)lt_optinteger(L, 3, "compression", -1);
     if (o.compression < -1 || o.compression > 9) luaL_error(L, "compression must be 0..9");
     read_range(L, 3, &o);

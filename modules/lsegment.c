@@ -165,9 +165,10 @@ static void get_fopts(lua_State *L, int idx, int nclasses, tg_forest_opts *o, do
     o->bins = (int)lt_optinteger(L, idx, "bins", o->bins);
     o->bootstrap = lt_optboolean(L, idx, "bootstrap", 1);
     o->seed = (uint64_t)lt_optinteger(L, idx, "seed", 1);
+    static const char *const weightings[] = {"balanced", NULL};
     lua_getfield(L, idx, "class_weight");
     if (lua_type(L, -1) == LUA_TSTRING) {
-        if (strcmp(lua_tostring(L, -1), "balanced") != 0) luaL_error(L, "segment: class_weight must be \"balanced\" or a table of weights, got \"%s\"", lua_tostring(L, -1));
+        lt_checkname(L, -1, NULL, weightings, "segment: class_weight (or a table of weights)");
         o->class_weight = TG_FOREST_WEIGHT_BALANCED;
     } else if (lua_istable(L, -1)) {
         if (luaL_len(L, -1) != nclasses) luaL_error(L, "segment: class_weight has %d weights for %d classes", (int)luaL_len(L, -1), nclasses);

@@ -72,14 +72,10 @@ static int l_flux(lua_State *L)
     lua_Integer axis = lt_optinteger(L, 2, "axis", 2);
     luaL_argcheck(L, axis >= 0 && axis <= 2, 2, "axis must be 0 (x), 1 (y) or 2 (z)");
     o.axis = (int)axis;
-    const char *b = lt_optstring(L, 2, "boundary", "taufactor");
-    if (!strcmp(b, "taufactor")) o.boundary = TG_FLUX_TAUFACTOR;
-    else if (!strcmp(b, "porespy")) o.boundary = TG_FLUX_POREPY;
-    else return luaL_error(L, "flux: boundary must be 'taufactor' or 'porespy', got '%s'", b);
-    const char *fr = lt_optstring(L, 2, "fraction", "total");
-    if (!strcmp(fr, "total")) o.fraction = TG_FLUX_TOTAL;
-    else if (!strcmp(fr, "percolating")) o.fraction = TG_FLUX_PERCOLATING;
-    else return luaL_error(L, "flux: fraction must be 'total' or 'percolating', got '%s'", fr);
+    static const char *const boundaries[] = {"taufactor", "porespy", NULL}; /* TG_FLUX_TAUFACTOR, _POREPY */
+    static const char *const fractions[] = {"total", "percolating", NULL};  /* TG_FLUX_TOTAL, _PERCOLATING */
+    o.boundary = lt_optname(L, 2, "boundary", "taufactor", boundaries);
+    o.fraction = lt_optname(L, 2, "fraction", "total", fractions);
     o.periodic = lt_optboolean(L, 2, "periodic", 0);
     o.tol = lt_optnumber(L, 2, "tol", o.tol);
     lua_Integer mi = lt_optinteger(L, 2, "max_iter", o.max_iter);
