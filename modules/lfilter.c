@@ -62,12 +62,13 @@ static int l_flatten(lua_State *L)
     return 1;
 }
 
-/* destripe(v, levels, wavelet, sigma, horizontal) */
+/* destripe(v, levels, wavelet, sigma, direction = "vertical" | "horizontal") */
 static int l_destripe(lua_State *L)
 {
+    static const char *const directions[] = {"vertical", "horizontal", NULL}; /* TG_DESTRIPE_VERTICAL, _HORIZONTAL */
     tg_volume *in = lt_checkvolume(L, 1);
     tg_destripe_opts o = {(int)luaL_checkinteger(L, 2), (int)luaL_checkinteger(L, 3), luaL_checknumber(L, 4),
-                          lua_toboolean(L, 5)};
+                          luaL_checkoption(L, 5, "vertical", directions)};
     tg_volume *out = lt_newvolume(L);
     lt_begin(L);
     lt_end(L, tg_destripe(lt_ctx(L), in, &o, out));
@@ -117,7 +118,7 @@ static int l_normalize(lua_State *L)
     return 2;
 }
 
-/* register(v, {x=range, y=range, reference=z, sequential=bool, subpixel=bool, window=bool, lowpass=n, ignore_axes=bool,
+/* register(v, {x=range, y=range, reference=z, mode="sequential"|"fixed", subpixel=bool, window=bool, lowpass=n, ignore_axes=bool,
  *              whiten=n, neighbours=K})
  * -> shifts {{x=, y=}, ...}, quality {...} */
 static int l_register(lua_State *L)
@@ -138,7 +139,8 @@ static int l_register(lua_State *L)
         o.reference = lo;
     }
     lua_pop(L, 1);
-    o.sequential = lt_optboolean(L, 2, "sequential", 1);
+    static const char *const modes[] = {"sequential", "fixed", NULL}; /* TG_REGISTER_SEQUENTIAL, _FIXED */
+    o.mode = lt_optname(L, 2, "mode", "sequential", modes);
     o.subpixel = lt_optboolean(L, 2, "subpixel", 1);
     o.window = lt_optboolean(L, 2, "window", 1);
     o.ignore_axes = lt_optboolean(L, 2, "ignore_axes", 1);
@@ -189,15 +191,21 @@ static void read_shifts(lua_State *L, int idx, int64_t nz, double *s)
     }
 }
 
-/* shift(v, shifts, cubic, fill, fill_nearest, invert, crop) */
+/* shift(v, shifts, interpolation = "linear" | "cubic", fill = number | "nearest", invert, crop) */
 static int l_shift(lua_State *L)
 {
+    static const char *const interpolations[] = {"linear", "cubic", NULL}; /* TG_SHIFT_LINEAR, _CUBIC */
+    static const char *const nearest[] = {"nearest", NULL};
     tg_volume *in = lt_checkvolume(L, 1);
     int64_t nz = in->dims[2];
+    tg_shift_opts o = TG_SHIFT_OPTS_INIT;
+    o.interpolation = luaL_checkoption(L, 3, "linear", interpolations);
+    if (lua_type(L, 4) == LUA_TSTRING) o.fill_nearest = luaL_checkoption(L, 4, NULL, nearest) == 0;
+    else o.fill = luaL_optnumber(L, 4, 0);
+    o.invert = lua_toboolean(L, 5);
+    o.crop = lua_toboolean(L, 6);
     double *s = lua_newuserdatauv(L, (size_t)(2 * nz) * sizeof(double), 0);
     read_shifts(L, 2, nz, s);
-    tg_shift_opts o = {lua_toboolean(L, 3), luaL_optnumber(L, 4, 0), lua_toboolean(L, 5), lua_toboolean(L, 6),
-                       lua_toboolean(L, 7)};
     tg_volume *out = lt_newvolume(L);
     lt_begin(L);
     lt_end(L, tg_shift(lt_ctx(L), in, s, &o, out));

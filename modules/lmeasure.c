@@ -14,7 +14,7 @@
  *       -> {cam_voxels, ise_voxels, cam_electronic, ise_ionic, cam_contact, cam_cluster, reached = {...},
  *           faces_cam_ise, faces_connected, sweeps, max_distance} [, f32 distance volume]
  *   core.measure.mcubes(labels, phase, method, closed, smooth)   -> Mesh       (method "lewiner" | "lorensen")
- *   core.measure.surfaces(labels, {labels...}, closed, smooth, method)
+ *   core.measure.surfaces(labels, {labels...}, convention ("open" | "closed"), smooth, method)
  *       -> {area = {..}, union = {[i] = {[j] = ..}}, interface = {[i] = {[j] = ..}}, voxels = {..}, total_voxels, volume,
  *           tpb = {..}, tpb_any} (indices follow the order of the label list, 1-based)
  *   The tortuga.Mesh userdata: mesh:counts() -> nverts, ntris   mesh:area()   mesh:volume()   mesh:vertex(i) -> x, y, z
@@ -328,7 +328,8 @@ static int l_surfaces(lua_State *L)
         if (!ok) return luaL_error(L, "surfaces: phase label %d is not an integer", i + 1);
         lua_pop(L, 1);
     }
-    o.closed = lua_toboolean(L, 3);
+    static const char *const conventions[] = {"open", "closed", NULL}; /* TG_SURFACES_OPEN, _CLOSED */
+    o.convention = luaL_checkoption(L, 3, "open", conventions);
     o.smooth = lua_toboolean(L, 4);
     o.method = method_of(L, 5);
     tg_surfaces_result *r = lua_newuserdatauv(L, sizeof *r, 0); /* boxed: freed by Lua if we raise */

@@ -2,8 +2,10 @@
  * "all axes" loop, units and the result shape live in lua/tortuga/transport.lua.
  *
  *   core.transport.flux(labels, {labels = {v1, v2, ...}, sigma = {s1, s2, ...}, axis = 0|1|2,
- *                                boundary = "taufactor"|"porespy", periodic = bool, fraction = "total"|"percolating",
- *                                tol = 1e-6, max_iter = 2000, field = bool, omega = 1.6, nu = 1})
+ *                                boundary = "taufactor"|"porespy", sides = "insulated"|"periodic",
+ *                                fraction = "total"|"percolating", tol = 1e-6, max_iter = 2000, field = bool,
+ *                                solver = {omega = 1.6, nu = 1}})
+ *     (tg.transport.flux's names, one label volume axis per call: the Lua layer loops over "all")
  *     -> {tau, tau_total, tau_percolating, sigma_eff, sigma_ref, d_mean_total, d_mean_percolating, frac_total,
  *         frac_percolating, current_in, current_out, mismatch, residual, iterations, seconds, levels, unknowns,
  *         length, area, hot1, hot5, solver_bytes, percolates, converged, message,
@@ -76,16 +78,19 @@ static int l_flux(lua_State *L)
     static const char *const fractions[] = {"total", "percolating", NULL};  /* TG_FLUX_TOTAL, _PERCOLATING */
     o.boundary = lt_optname(L, 2, "boundary", "taufactor", boundaries);
     o.fraction = lt_optname(L, 2, "fraction", "total", fractions);
-    o.periodic = lt_optboolean(L, 2, "periodic", 0);
+    static const char *const sides[] = {"insulated", "periodic", NULL}; /* TG_FLUX_INSULATED, _PERIODIC */
+    o.sides = lt_optname(L, 2, "sides", "insulated", sides);
     o.tol = lt_optnumber(L, 2, "tol", o.tol);
     lua_Integer mi = lt_optinteger(L, 2, "max_iter", o.max_iter);
     luaL_argcheck(L, mi >= 1 && mi <= 1000000000, 2, "max_iter must be >= 1");
     o.max_iter = (int)mi;
-    o.mg.omega = lt_optnumber(L, 2, "omega", o.mg.omega);
-    luaL_argcheck(L, o.mg.omega > 0 && o.mg.omega < 2.5, 2, "omega must be in (0, 2.5)");
-    lua_Integer nu = lt_optinteger(L, 2, "nu", o.mg.nu);
-    luaL_argcheck(L, nu >= 1 && nu <= 10, 2, "nu must be in 1..10");
-    o.mg.nu = (int)nu;
+    lua_getfield(L, 2, "solver"); /* {omega = 1.6, nu = 1} */
+    o.solver.omega = lt_optnumber(L, -1, "omega", o.solver.omega);
+    if (!(o.solver.omega > 0 && o.solver.omega < 2.5)) luaL_error(L, "flux: solver.omega must be in (0, 2.5), got %f", o.solver.omega);
+    lua_Integer nu = lt_optinteger(L, -1, "nu", o.solver.nu);
+    if (nu < 1 || nu > 10) luaL_error(L, "flux: solver.nu must be in 1..10, got %d", (int)nu);
+    o.solver.nu = (int)nu;
+    lua_pop(L, 1);
     int field = lt_optboolean(L, 2, "field", 0);
     double *ft = lua_newuserdatauv(L, sizeof(double) * (size_t)(nl > 0 ? nl : 1), 0); /* 5 */
     double *fp = lua_newuserdatauv(L, sizeof(double) * (size_t)(nl > 0 ? nl : 1), 0); /* 6 */

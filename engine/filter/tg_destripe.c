@@ -198,13 +198,13 @@ static inline float *align64(float *p) { return (float *)(((uintptr_t)p + 63) & 
 /* damp the stripe band s (mh x mw) of level L in place; c is complex scratch */
 static void damp_band(const job *J, const level *L, float *s, fftwf_complex *c)
 {
-    int64_t n = J->o->horizontal ? L->mw : L->mh;
+    int64_t n = J->o->direction == TG_DESTRIPE_HORIZONTAL ? L->mw : L->mh;
     double s2 = 2 * J->o->sigma * J->o->sigma;
     fftwf_execute_dft_r2c(L->fwd, s, c);
-    int64_t count = J->o->horizontal ? L->mh : L->mw, nf = L->nfreq;
+    int64_t count = J->o->direction == TG_DESTRIPE_HORIZONTAL ? L->mh : L->mw, nf = L->nfreq;
     for (int64_t k = 0; k < nf; k++) {
         float g = (float)((1.0 - exp(-(double)(k * k) / s2)) / (double)n);
-        if (J->o->horizontal) /* rows: transform r has its frequencies at r * nf + k */
+        if (J->o->direction == TG_DESTRIPE_HORIZONTAL) /* rows: transform r has its frequencies at r * nf + k */
             for (int64_t r = 0; r < count; r++) c[r * nf + k] *= g;
         else /* columns: frequency k of column x at k * mw + x (fftwf_complex is float complex: complex.h comes first) */
             for (int64_t x = 0; x < count; x++) c[k * count + x] *= g;
@@ -227,7 +227,7 @@ static void destripe_slice(const job *J, const tg_volume *in, tg_volume *out, in
         dwt_rows(f, a, L->h, L->w, t1, t2);      /* t1 = L (x low), t2 = Hh (x high), h x mw */
         dwt_cols(f, t1, L->h, L->mw, a, cH);     /* cA -> a, cH: x low, y high */
         dwt_cols(f, t2, L->h, L->mw, cV, cD);    /* cV: x high, y low; cD */
-        damp_band(J, L, J->o->horizontal ? cH : cV, c);
+        damp_band(J, L, J->o->direction == TG_DESTRIPE_HORIZONTAL ? cH : cV, c);
     }
     /* synthesis */
     for (int l = nl - 1; l >= 0; l--) {
@@ -278,7 +278,7 @@ static tg_status make_plans(tg_ctx *ctx, job *J, float *W)
         level *L = &J->lev[l];
         int n[1];
         unsigned flags = FFTW_ESTIMATE;
-        if (J->o->horizontal) { /* transforms along x: one per row, contiguous */
+        if (J->o->direction == TG_DESTRIPE_HORIZONTAL) { /* transforms along x: one per row, contiguous */
             n[0] = (int)L->mw;
             L->nfreq = L->mw / 2 + 1;
             L->fwd = fftwf_plan_many_dft_r2c(1, n, (int)L->mh, s, NULL, 1, (int)L->mw, c, NULL, 1, (int)L->nfreq, flags);
@@ -310,6 +310,8 @@ tg_status tg_destripe(tg_ctx *ctx, const tg_volume *in, const tg_destripe_opts *
                        TG_DAUBECHIES_MAX, o->wavelet);
     if (!(o->sigma > 0) || !isfinite(o->sigma))
         return tg_fail(ctx, TG_ERR_ARG, "filter.destripe: sigma must be a positive number, got %g", o->sigma);
+    if (o->direction != TG_DESTRIPE_VERTICAL && o->direction != TG_DESTRIPE_HORIZONTAL)
+        return tg_fail(ctx, TG_ERR_ARG, "filter.destripe: unknown direction %d", o->direction);
     int64_t nx = in->dims[0], ny = in->dims[1], nz = in->dims[2];
     int maxl = tg_destripe_max_levels(nx, ny, o->wavelet);
     if (o->levels < 1 || o->levels > maxl)

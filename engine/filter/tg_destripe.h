@@ -30,14 +30,16 @@
 
 #define TG_DAUBECHIES_MAX 20
 
+typedef enum tg_destripe_direction { TG_DESTRIPE_VERTICAL = 0, TG_DESTRIPE_HORIZONTAL = 1 } tg_destripe_direction;
+
 typedef struct tg_destripe_opts {
     int levels;     /* wavelet decomposition levels, >= 1 (at most tg_destripe_max_levels) */
     int wavelet;    /* Daubechies order N, 1..TG_DAUBECHIES_MAX (db1 = Haar) */
     double sigma;   /* width of the Gaussian notch, in frequency indices, > 0 */
-    int horizontal; /* 0: vertical stripes (constant along y, the default); 1: horizontal (constant along x) */
+    int direction;  /* of the stripes: TG_DESTRIPE_VERTICAL (constant along y, the default) or TG_DESTRIPE_HORIZONTAL */
 } tg_destripe_opts;
 
-#define TG_DESTRIPE_OPTS_INIT { 3, 4, 0.5, 0 } /* see lua/tortuga/filter.lua: meet the targets on generated curtaining */
+#define TG_DESTRIPE_OPTS_INIT { 3, 4, 0.5, TG_DESTRIPE_VERTICAL } /* see lua/tortuga/filter.lua: meet the targets on generated curtaining */
 
 /* The 2N minimum-phase Daubechies scaling filter (PyWavelets' dbN rec_lo), sum sqrt(2), sum of squares 1.
  * Returns 0, or -1 if order is outside 1..TG_DAUBECHIES_MAX. */

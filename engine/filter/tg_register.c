@@ -250,6 +250,8 @@ static tg_status check_register(tg_ctx *ctx, const tg_volume *in, const tg_regis
     if (o->neighbours < 1 || o->neighbours > TG_REGISTER_MAX_NEIGHBOURS)
         return tg_fail(ctx, TG_ERR_ARG, "filter.register: neighbours must be 1..%d, got %d", TG_REGISTER_MAX_NEIGHBOURS,
                        o->neighbours);
+    if (o->mode != TG_REGISTER_SEQUENTIAL && o->mode != TG_REGISTER_FIXED)
+        return tg_fail(ctx, TG_ERR_ARG, "filter.register: unknown mode %d", o->mode);
     return TG_OK;
 }
 
@@ -366,7 +368,7 @@ tg_status tg_register(tg_ctx *ctx, const tg_volume *in, const tg_register_opts *
     if ((st = check_register(ctx, in, o, lo, hi))) return st;
     int64_t nz = in->dims[2], ref = o->reference;
     int nt = ctx->nthreads > 0 ? ctx->nthreads : 1;
-    int K = o->sequential ? o->neighbours : 1;
+    int K = o->mode == TG_REGISTER_SEQUENTIAL ? o->neighbours : 1;
     if (K > nz - 1) K = nz > 1 ? (int)(nz - 1) : 1;
     reg_plan P;
     memset(&P, 0, sizeof P);
@@ -386,13 +388,13 @@ tg_status tg_register(tg_ctx *ctx, const tg_volume *in, const tg_register_opts *
     P.kx_end = tg_malloc((size_t)P.h * sizeof *P.kx_end);
     pair = tg_malloc((size_t)(2 * nz) * sizeof *pair);
     qual = tg_malloc((size_t)nz * sizeof *qual);
-    if (!o->sequential) refspec = tg_malloc((P.cplx_sz + 16) * sizeof(float));
+    if (o->mode != TG_REGISTER_SEQUENTIAL) refspec = tg_malloc((P.cplx_sz + 16) * sizeof(float));
     if (K > 1) {
         obs = tg_malloc((size_t)(2 * nz * K) * sizeof *obs);
         owt = tg_malloc((size_t)(nz * K) * sizeof *owt);
         band = tg_malloc((size_t)(nz * (K + 1)) * sizeof *band);
     }
-    if (!work || !fixed || !P.kx_end || !pair || !qual || (!o->sequential && !refspec) || (K > 1 && (!obs || !owt || !band))) {
+    if (!work || !fixed || !P.kx_end || !pair || !qual || (o->mode != TG_REGISTER_SEQUENTIAL && !refspec) || (K > 1 && (!obs || !owt || !band))) {
         st = tg_fail(ctx, TG_ERR_NOMEM, "filter.register: out of memory");
         goto done;
     }
@@ -430,7 +432,7 @@ tg_status tg_register(tg_ctx *ctx, const tg_volume *in, const tg_register_opts *
             P.inv_half = fftwf_plan_dft_c2r_2d((int)P.h2, (int)P.w2, A, a, FFTW_ESTIMATE);
             if (!P.inv_half) { st = tg_fail(ctx, TG_ERR_NOMEM, "filter.register: FFTW could not plan the transforms"); goto done; }
         }
-        if (!o->sequential) { /* the reference's spectrum, once */
+        if (o->mode != TG_REGISTER_SEQUENTIAL) { /* the reference's spectrum, once */
             spectrum(&P, ref, a, row, (fftwf_complex *)align64(refspec));
         }
     }
@@ -454,7 +456,7 @@ tg_status tg_register(tg_ctx *ctx, const tg_volume *in, const tg_register_opts *
         st = TG_OK;
         goto done;
     }
-    int64_t items = o->sequential ? nz - 1 : nz, csz = chunk_size(items, nt, CHUNK_MIN), nchunks = (items + csz - 1) / csz;
+    int64_t items = o->mode == TG_REGISTER_SEQUENTIAL ? nz - 1 : nz, csz = chunk_size(items, nt, CHUNK_MIN), nchunks = (items + csz - 1) / csz;
     double *dk = pair; /* sequential: dk[2k..2k+1] = pair k; fixed: the shift of slice k */
     #pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
     for (int64_t c = 0; c < nchunks; c++) {
@@ -467,7 +469,7 @@ tg_status tg_register(tg_ctx *ctx, const tg_volume *in, const tg_register_opts *
         fftwf_complex *R = (fftwf_complex *)align64((float *)S1 + P.cplx_sz);
         fftwf_complex *T = (fftwf_complex *)align64((float *)R + P.cplx_sz);
         int64_t k0 = c * csz, k1 = k0 + csz < items ? k0 + csz : items;
-        if (o->sequential) {
+        if (o->mode == TG_REGISTER_SEQUENTIAL) {
             spectrum(&P, k0, real, row, S0);
             for (int64_t k = k0; k < k1 && !tg_cancelled(ctx); k++) {
                 spectrum(&P, k + 1, real, row, S1);
@@ -485,7 +487,7 @@ tg_status tg_register(tg_ctx *ctx, const tg_volume *in, const tg_register_opts *
     }
     if (tg_cancelled(ctx)) { st = tg_fail(ctx, TG_ERR_CANCELLED, "filter.register: cancelled"); goto done; }
     shifts[2 * ref] = shifts[2 * ref + 1] = 0;
-    if (o->sequential) {
+    if (o->mode == TG_REGISTER_SEQUENTIAL) {
         /* outward from the reference: above it slice z moved by pair z - 1 from slice z - 1; below it slice z is
          * slice z + 1 moved back by pair z */
         for (int64_t z = ref + 1; z < nz; z++)
@@ -555,6 +557,8 @@ tg_status tg_shift(tg_ctx *ctx, const tg_volume *in, const double *shifts, const
     tg_volume_init(&res);
     if (out != in) tg_volume_init(out);
     if ((st = tg_filter__check_volume(ctx, in, "filter.shift"))) return st;
+    if (o->interpolation != TG_SHIFT_LINEAR && o->interpolation != TG_SHIFT_CUBIC)
+        return tg_fail(ctx, TG_ERR_ARG, "filter.shift: unknown interpolation %d", o->interpolation);
     int64_t nx = in->dims[0], ny = in->dims[1], nz = in->dims[2];
     for (int64_t z = 0; z < nz; z++)
         if (!isfinite(shifts[2 * z]) || !isfinite(shifts[2 * z + 1]))
@@ -587,7 +591,8 @@ tg_status tg_shift(tg_ctx *ctx, const tg_volume *in, const double *shifts, const
             continue;
         }
         double fy = floor(py);
-        int ny_t = taps(o->cubic, py - fy, wy), y0 = o->cubic ? -1 : 0;
+        int cubic = o->interpolation == TG_SHIFT_CUBIC;
+        int ny_t = taps(cubic, py - fy, wy), y0 = cubic ? -1 : 0;
         for (int64_t x = 0; x < nx; x++) vert[x] = 0;
         for (int j = 0; j < ny_t; j++) {
             if (wy[j] == 0) continue;
@@ -595,7 +600,7 @@ tg_status tg_shift(tg_ctx *ctx, const tg_volume *in, const double *shifts, const
             for (int64_t x = 0; x < nx; x++) vert[x] += (float)wy[j] * src[x];
         }
         double fxs = floor(dx), t = dx - fxs;
-        int nx_t = taps(o->cubic, t, wx), x0 = o->cubic ? -1 : 0;
+        int nx_t = taps(cubic, t, wx), x0 = cubic ? -1 : 0;
         for (int64_t ox = 0; ox < dims[0]; ox++) {
             int64_t x = ox + lo[0];
             double px = (double)x + dx;

@@ -48,10 +48,13 @@
 #include "core/tg_core.h"
 #include "core/tg_volume.h"
 
+typedef enum tg_register_mode { TG_REGISTER_SEQUENTIAL = 0, TG_REGISTER_FIXED = 1 } tg_register_mode;
+
 typedef struct tg_register_opts {
     int64_t roi_lo[2], roi_hi[2]; /* x, y: half-open region of interest; roi_hi[a] = 0 means the whole axis */
     int64_t reference;            /* 0-based index of the slice whose shift is 0 */
-    int sequential;               /* 1: neighbour to neighbour, accumulated; 0: every slice to the reference */
+    int mode;                     /* TG_REGISTER_SEQUENTIAL: neighbour to neighbour, accumulated (default);
+                                   * TG_REGISTER_FIXED: every slice to the reference */
     int subpixel;                 /* 1: Newton refinement; 0: integer shifts */
     int window;                   /* 1: Hann window before the FFT */
     double lowpass;               /* > 0: Gaussian spectral weight exp(-(f / (lowpass f_nyq))^2 / 2); 0 = none (pure phase
@@ -67,22 +70,24 @@ typedef struct tg_register_opts {
 } tg_register_opts;
 
 #define TG_REGISTER_MAX_NEIGHBOURS 16
-#define TG_REGISTER_OPTS_INIT { {0, 0}, {0, 0}, 0, 1, 1, 1, 0.3, 1, 1.0, 1 }
+#define TG_REGISTER_OPTS_INIT { {0, 0}, {0, 0}, 0, TG_REGISTER_SEQUENTIAL, 1, 1, 0.3, 1, 1.0, 1 }
 
 /* shifts: 2 * nz doubles receiving (dx, dy) per slice. quality (may be NULL): nz values, the height of the
  * normalised correlation peak of each slice's pair (1 = identical up to translation, ~0 = unrelated; 1 for
  * the reference). The slices must be at least 4 x 4 (the ROI too). */
 tg_status tg_register(tg_ctx *ctx, const tg_volume *in, const tg_register_opts *opt, double *shifts, double *quality);
 
+typedef enum tg_shift_interpolation { TG_SHIFT_LINEAR = 0, TG_SHIFT_CUBIC = 1 } tg_shift_interpolation;
+
 typedef struct tg_shift_opts {
-    int cubic;        /* 0: linear, 1: Keys cubic */
-    double fill;      /* value of samples outside the slice */
-    int fill_nearest; /* 1: outside samples take the nearest edge pixel instead of fill */
+    int interpolation; /* TG_SHIFT_LINEAR or TG_SHIFT_CUBIC (Keys) */
+    double fill;       /* value of samples outside the slice */
+    int fill_nearest;  /* 1: outside samples take the nearest edge pixel instead of fill (the public fill = "nearest") */
     int invert;       /* 1: apply -shift (move the content by +shift) */
     int crop;         /* 1: output only the common valid region */
 } tg_shift_opts;
 
-#define TG_SHIFT_OPTS_INIT { 0, 0.0, 0, 0, 0 }
+#define TG_SHIFT_OPTS_INIT { TG_SHIFT_LINEAR, 0.0, 0, 0, 0 }
 
 /* shifts: 2 * nz doubles (dx, dy), finite. out: a new volume of the input dtype. */
 tg_status tg_shift(tg_ctx *ctx, const tg_volume *in, const double *shifts, const tg_shift_opts *opt, tg_volume *out);

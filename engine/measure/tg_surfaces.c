@@ -146,8 +146,11 @@ tg_status tg_surfaces(tg_ctx *ctx, const tg_volume *labels, const tg_surfaces_op
                 return tg_fail(ctx, TG_ERR_ARG, "surfaces: label %lld is listed twice", (long long)opt->phases[a]);
     if (opt->method != TG_MC_LEWINER && opt->method != TG_MC_LORENSEN)
         return tg_fail(ctx, TG_ERR_ARG, "surfaces: unknown method %d", opt->method);
+    if (opt->convention != TG_SURFACES_OPEN && opt->convention != TG_SURFACES_CLOSED)
+        return tg_fail(ctx, TG_ERR_ARG, "surfaces: unknown convention %d", opt->convention);
     tg_mc_grid g;
-    tg_status st = tg_mc_grid_init(ctx, &g, labels, opt->phases, opt->nphases, opt->closed, opt->smooth);
+    tg_status st = tg_mc_grid_init(ctx, &g, labels, opt->phases, opt->nphases, opt->convention == TG_SURFACES_CLOSED,
+                                   opt->smooth);
     if (st != TG_OK) return st;
     int n = opt->nphases, nsets = 0, sets[MAXSETS], ntri = 0;
     uint8_t tmask[TG_SURFACES_MAX_TRIPLES];

@@ -50,14 +50,16 @@
 #define TG_SURFACES_MAX_PHASES 8
 #define TG_SURFACES_MAX_TRIPLES 56 /* C(8, 3) */
 
+typedef enum tg_surfaces_convention { TG_SURFACES_OPEN = 0, TG_SURFACES_CLOSED = 1 } tg_surfaces_convention;
+
 typedef struct tg_surfaces_opts {
     int nphases;
     int64_t phases[TG_SURFACES_MAX_PHASES]; /* label values */
-    int closed;                             /* 0 open, 1 closed */
+    int convention;                         /* TG_SURFACES_OPEN or TG_SURFACES_CLOSED */
     int smooth;                             /* 7-voxel cross mean first */
     int method;                             /* TG_MC_LEWINER or TG_MC_LORENSEN */
 } tg_surfaces_opts;
-#define TG_SURFACES_OPTS_INIT {0, {0}, 0, 0, TG_MC_LEWINER}
+#define TG_SURFACES_OPTS_INIT {0, {0}, TG_SURFACES_OPEN, 0, TG_MC_LEWINER}
 
 typedef struct tg_surfaces_result {
     int nphases;

@@ -423,6 +423,8 @@ static tg_status check_opts(tg_ctx *ctx, const tg_volume *labels, const tg_flux_
         return tg_fail(ctx, TG_ERR_ARG, "flux: unknown boundary convention %d", o->boundary);
     if (o->fraction != TG_FLUX_TOTAL && o->fraction != TG_FLUX_PERCOLATING)
         return tg_fail(ctx, TG_ERR_ARG, "flux: unknown fraction convention %d", o->fraction);
+    if (o->sides != TG_FLUX_INSULATED && o->sides != TG_FLUX_PERIODIC)
+        return tg_fail(ctx, TG_ERR_ARG, "flux: unknown sides convention %d", o->sides);
     if (o->nlabels < 1 || !o->labels || !o->sigma) return tg_fail(ctx, TG_ERR_ARG, "flux: no conductivities given");
     for (int k = 0; k < o->nlabels; k++) {
         if (!isfinite(o->sigma[k]) || o->sigma[k] < 0.0)
@@ -535,7 +537,7 @@ tg_status tg_flux(tg_ctx *ctx, const tg_volume *labels, const tg_flux_opts *opt,
     }
 
     /* percolation */
-    if (ncls > 1 && (st = percolate(ctx, &clsv, o->periodic)) != TG_OK) goto done;
+    if (ncls > 1 && (st = percolate(ctx, &clsv, o->sides == TG_FLUX_PERIODIC)) != TG_OK) goto done;
     classify(ctx, &f, &lm, cls_of, cls, 1, counts, bad);
     int64_t nperc = 0;
     for (int k = 0; k < nl; k++) {
@@ -598,7 +600,7 @@ tg_status tg_flux(tg_ctx *ctx, const tg_volume *labels, const tg_flux_opts *opt,
     F.n[0] = n0;
     F.n[1] = n1;
     F.n[2] = porespy ? n2 - 2 : n2;
-    F.periodic[0] = F.periodic[1] = o->periodic;
+    F.periodic[0] = F.periodic[1] = o->sides == TG_FLUX_PERIODIC;
     F.cls = porespy ? cls + plane : cls;
     F.ncls = K;
     for (int a = 0; a < 3; a++) {
@@ -625,7 +627,7 @@ tg_status tg_flux(tg_ctx *ctx, const tg_volume *labels, const tg_flux_opts *opt,
         iout = iin;
         res->converged = 1;
     } else {
-        if ((st = tg_mg_build(ctx, &F, &o->mg, &mg)) != TG_OK) goto done;
+        if ((st = tg_mg_build(ctx, &F, &o->solver, &mg)) != TG_OK) goto done;
         res->levels = tg_mg_levels(mg);
         res->unknowns = tg_mg_unknowns(mg, 0);
         res->solver_bytes = tg_mg_bytes(mg);

@@ -47,21 +47,22 @@
 
 enum { TG_FLUX_TAUFACTOR = 0, TG_FLUX_POREPY = 1 };
 enum { TG_FLUX_TOTAL = 0, TG_FLUX_PERCOLATING = 1 };
+enum { TG_FLUX_INSULATED = 0, TG_FLUX_PERIODIC = 1 };
 
 typedef struct tg_flux_opts {
     int axis;              /* 0 = x, 1 = y, 2 = z */
     int boundary;          /* TG_FLUX_TAUFACTOR or TG_FLUX_POREPY */
-    int periodic;          /* side faces: 0 insulated (no flux), 1 periodic */
+    int sides;             /* the four side faces: TG_FLUX_INSULATED (no flux) or TG_FLUX_PERIODIC */
     int fraction;          /* which fraction `tau` uses: TG_FLUX_TOTAL or TG_FLUX_PERCOLATING */
     const double *labels;  /* the label values that have a conductivity (every label present must be listed) */
     const double *sigma;   /* their conductivities, finite, >= 0 */
     int nlabels;
     double tol;            /* > 0: relative residual and relative current mismatch */
     int max_iter;          /* CG iterations */
-    tg_mg_opts mg;
+    tg_mg_opts solver;     /* the multigrid preconditioner (omega, nu, ...: tg_multigrid.h) */
 } tg_flux_opts;
 
-#define TG_FLUX_OPTS_INIT { 2, TG_FLUX_TAUFACTOR, 0, TG_FLUX_TOTAL, NULL, NULL, 0, 1e-6, 2000, TG_MG_OPTS_INIT }
+#define TG_FLUX_OPTS_INIT { 2, TG_FLUX_TAUFACTOR, TG_FLUX_INSULATED, TG_FLUX_TOTAL, NULL, NULL, 0, 1e-6, 2000, TG_MG_OPTS_INIT }
 
 typedef struct tg_flux_result {
     int percolates;            /* 0: no conducting path; tau = inf, nothing solved */

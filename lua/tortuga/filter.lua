@@ -150,7 +150,7 @@ function M.destripe(v, opts)
   local levels = o.levels or math.min(3, maxl)
   util.check(math.type(levels) == "integer" and levels >= 1 and levels <= maxl, where,
     "levels must be an integer in 1..%d for %dx%d slices with db%d, got %s", maxl, nx, ny, o.wavelet, tostring(levels))
-  return C.destripe(v, levels, o.wavelet, o.sigma, o.direction == "horizontal")
+  return C.destripe(v, levels, o.wavelet, o.sigma, o.direction)
 end
 
 --- The 2N coefficients of the Daubechies scaling filter dbN (minimum phase; PyWavelets' rec_lo).
@@ -198,7 +198,7 @@ function M.register(v, opts)
   util.check(math.type(o.neighbours) == "integer" and o.neighbours >= 1 and o.neighbours <= 16, where,
     "neighbours must be an integer in 1..16, got %s", tostring(o.neighbours))
   local roi = o.roi and util.options(o.roi, { x = NIL, y = NIL }, where .. " roi") or {}
-  local shifts, quality = C.register(v, { x = roi.x, y = roi.y, reference = o.reference, sequential = o.mode == "sequential",
+  local shifts, quality = C.register(v, { x = roi.x, y = roi.y, reference = o.reference, mode = o.mode,
                                           subpixel = o.subpixel, window = o.window, lowpass = o.lowpass,
                                           ignore_axes = o.ignore_axes, whiten = o.whiten,
                                           neighbours = o.mode == "sequential" and o.neighbours or 1 })
@@ -225,8 +225,7 @@ function M.shift(v, shifts, opts)
   util.check(o.interpolation == "linear" or o.interpolation == "cubic", where,
     "interpolation must be 'linear' or 'cubic', got '%s'", tostring(o.interpolation))
   util.check(o.fill == "nearest" or is_number(o.fill), where, "fill must be a number or 'nearest', got %s", tostring(o.fill))
-  return C.shift(v, shifts, o.interpolation == "cubic", o.fill ~= "nearest" and o.fill or 0, o.fill == "nearest",
-    o.invert, o.crop)
+  return C.shift(v, shifts, o.interpolation, o.fill, o.invert, o.crop)
 end
 
 --- The region valid in every slice after shift(v, shifts): {x = {first, last}, y = {first, last}} (1-based), or nil.

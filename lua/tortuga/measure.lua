@@ -549,9 +549,8 @@ function M.surfaces(labels, opts)
   if o.method ~= "lewiner" and o.method ~= "lorensen" then
     error(string.format("%s: method must be \"lewiner\" or \"lorensen\", got %s", where, tostring(o.method)), 2)
   end
-  local closed = o.convention == "closed"
   local smooth = o.smooth
-  if smooth == nil then smooth = closed end
+  if smooth == nil then smooth = o.convention == "closed" end
   local list, names = phase_list(labels, o.phases, where)
   local per_gram_label, density_kg
   if o.per_gram_of ~= nil then
@@ -566,7 +565,7 @@ function M.surfaces(labels, opts)
         tostring(names[per_gram_label] or per_gram_label)), 2)
     end
   end
-  local r = rethrow(where, pcall(core.measure.surfaces, labels, list, closed, smooth, o.method))
+  local r = rethrow(where, pcall(core.measure.surfaces, labels, list, o.convention, smooth, o.method))
   local out = { phases = {}, interfaces = {}, voxels = {}, absent = {}, names = names, units = "m2",
                 convention = o.convention, smooth = smooth, method = o.method }
   for i, label in ipairs(list) do

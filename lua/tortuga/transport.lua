@@ -117,9 +117,8 @@ function M.flux(labels, opts)
   if o.field then r.current, r.potential, r.hotspots = {}, {}, {} end
   for _, name in ipairs(axes) do
     local ok, c = pcall(core.transport.flux, labels, {
-      labels = lab, sigma = sig, axis = AXES[name], boundary = o.boundary, periodic = o.sides == "periodic",
-      fraction = o.fraction, tol = o.tol, max_iter = o.max_iter, field = o.field,
-      omega = solver.omega, nu = solver.nu })
+      labels = lab, sigma = sig, axis = AXES[name], boundary = o.boundary, sides = o.sides,
+      fraction = o.fraction, tol = o.tol, max_iter = o.max_iter, field = o.field, solver = solver })
     if not ok then
       local msg = tostring(c):gsub("^flux: ", "")
       error(where .. ": " .. msg, 2)

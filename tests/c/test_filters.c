@@ -526,8 +526,8 @@ static void test_destripe(void)
     c1.nthreads = 1;
     c3.nthreads = 3;
     /* against an independent implementation (PyWavelets + numpy, bench/filter_ref.py) */
-    struct { const char *ref; tg_destripe_opts o; } fx[] = {{"destripe_L3_db2_s2_v.f32", {3, 2, 2.0, 0}},
-                                                            {"destripe_L2_db4_s1_h.f32", {2, 4, 1.0, 1}}};
+    struct { const char *ref; tg_destripe_opts o; } fx[] = {{"destripe_L3_db2_s2_v.f32", {3, 2, 2.0, TG_DESTRIPE_VERTICAL}},
+                                                            {"destripe_L2_db4_s1_h.f32", {2, 4, 1.0, TG_DESTRIPE_HORIZONTAL}}};
     for (int i = 0; i < 2; i++) {
         tg_volume din, dref, dout;
         CHECK(load_raw(fx[i].ref, 64, 48, 1, &dref) == 0);
@@ -568,7 +568,7 @@ static void test_destripe(void)
     tg_volume_release(&striped);
     /* a stripe-free dense texture is changed where its own column means look like stripes: measured, bounded */
     texture(nx, ny, 1, 21, &clean);
-    tg_destripe_opts ol = {3, 2, 0.5, 0};
+    tg_destripe_opts ol = {3, 2, 0.5, TG_DESTRIPE_VERTICAL};
     CHECK_OK(&c3, tg_destripe(&c3, &clean, &ol, &out));
     double q_clean = psnr(&out, &clean, 255);
     fprintf(stderr, "destripe: stripe-free texture (std 50) with levels 3, db2, sigma 0.5: PSNR %.2f dB\n", q_clean);
@@ -580,7 +580,7 @@ static void test_destripe(void)
     for (int64_t y = 0; y < 90; y++)
         for (int64_t x = 0; x < 100; x++) tg_volume_set(&ramp, x, y, 0, 1000 + 30 * y + 200 * sin(y * 0.3));
     for (int N = 1; N <= 8; N += 7) {
-        tg_destripe_opts p = {tg_destripe_max_levels(100, 90, N), N, 3.0, 0};
+        tg_destripe_opts p = {tg_destripe_max_levels(100, 90, N), N, 3.0, TG_DESTRIPE_VERTICAL};
         CHECK_OK(&c1, tg_destripe(&c1, &ramp, &p, &rout));
         CHECK(rout.dtype == TG_F32);
         CHECK(max_rel_diff(&rout, &ramp) < 1e-5);
@@ -593,7 +593,7 @@ static void test_destripe(void)
     tg_volume_alloc(&c1, d2, TG_F32, NULL, &sqt);
     for (int64_t y = 0; y < 64; y++)
         for (int64_t x = 0; x < 64; x++) tg_volume_set(&sqt, y, x, 0, tg_volume_get(&sq, x, y, 0));
-    tg_destripe_opts pv = {3, 3, 1.5, 0}, phz = {3, 3, 1.5, 1};
+    tg_destripe_opts pv = {3, 3, 1.5, TG_DESTRIPE_VERTICAL}, phz = {3, 3, 1.5, TG_DESTRIPE_HORIZONTAL};
     CHECK_OK(&c1, tg_destripe(&c1, &sq, &pv, &ov));
     CHECK_OK(&c1, tg_destripe(&c1, &sqt, &phz, &oh));
     double tdiff = 0;
@@ -628,7 +628,7 @@ static void test_cancel_and_nomem(void)
     tg_rank_opts r = {1, 0};
     tg_flatten_opts fl = {{8, 8}, 2};
     tg_normalize_opts no = TG_NORMALIZE_OPTS_INIT;
-    tg_destripe_opts de = {2, 4, 2.0, 0};
+    tg_destripe_opts de = {2, 4, 2.0, TG_DESTRIPE_VERTICAL};
     atomic_store(&ctx.cancel, 1);
     CHECK(tg_median(&ctx, &v, &r, &out) == TG_ERR_CANCELLED && out.buf == NULL);
     CHECK(tg_mean(&ctx, &v, &r, &out) == TG_ERR_CANCELLED && out.buf == NULL);

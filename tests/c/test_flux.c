@@ -28,7 +28,7 @@ static tg_status run(const tg_volume *v, int axis, int boundary, int periodic, c
     tg_flux_opts o = TG_FLUX_OPTS_INIT;
     o.axis = axis;
     o.boundary = boundary;
-    o.periodic = periodic;
+    o.sides = periodic ? TG_FLUX_PERIODIC : TG_FLUX_INSULATED;
     o.labels = lab;
     o.sigma = sig;
     o.nlabels = n;
@@ -181,7 +181,7 @@ static void test_tiny(void)
     NEAR(r.tau, 1.0, 1e-9);
     NEAR(r.sigma_eff, 3.0, 1e-8);
     CHECK(tg_flux(&ctx, &v, &(tg_flux_opts){.axis = 2, .boundary = TG_FLUX_POREPY, .labels = lab, .sigma = sig, .nlabels = 2,
-                                            .tol = 1e-6, .max_iter = 10, .mg = TG_MG_OPTS_INIT}, &r, NULL, NULL, NULL, NULL) == TG_ERR_ARG);
+                                            .tol = 1e-6, .max_iter = 10, .solver = TG_MG_OPTS_INIT}, &r, NULL, NULL, NULL, NULL) == TG_ERR_ARG);
     tg_volume_release(&v);
     vol(3, 2, 2, &v);
     tg_volume_fill(&ctx, &v, 1);
@@ -393,7 +393,7 @@ static void test_pieces(void)
     tg_flux_result r;
     tg_flux_opts o = TG_FLUX_OPTS_INIT;
     o.labels = lab; o.sigma = sig; o.nlabels = 2; o.tol = 1e-9;
-    o.mg.coarsest = 1;
+    o.solver.coarsest = 1;
     CHECK_OK(&ctx, tg_flux(&ctx, &v, &o, &r, NULL, NULL, NULL, NULL));
     CHECK(r.converged && r.levels >= 3);
     NEAR(r.sigma_eff, 4.0 / 16.0, 1e-8);

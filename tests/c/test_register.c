@@ -67,7 +67,7 @@ static void test_recover(void)
     for (int z = 1; z < NZ; z++) CHECK(q[z] > 0.5);
     CHECK_OK(&c2, tg_register(&c2, &v, &o, s2, NULL));
     CHECK(memcmp(s, s2, sizeof s) == 0); /* thread-count independent */
-    o.sequential = 0;
+    o.mode = TG_REGISTER_FIXED;
     o.reference = 3;
     CHECK_OK(&c1, tg_register(&c1, &v, &o, s, NULL));
     e = rms(s, 3);
@@ -147,7 +147,7 @@ static void test_shift(void)
             }
     CHECK(bad == 0 && filled > 0);
     tg_volume_release(&out);
-    o.cubic = 1;
+    o.interpolation = TG_SHIFT_CUBIC;
     CHECK_OK(&c1, tg_shift(&c1, &quad, sh, &o, &out));
     CHECK_OK(&c3, tg_shift(&c3, &quad, sh, &o, &out3));
     CHECK(memcmp(tg_volume_ptr(&out, 0, 0, 0), tg_volume_ptr(&out3, 0, 0, 0), 40 * 30 * 3 * 8) == 0);
@@ -167,7 +167,7 @@ static void test_shift(void)
     double ish[6] = {2, -1, 0, 0, -3, 4};
     o = (tg_shift_opts)TG_SHIFT_OPTS_INIT;
     o.crop = 1;
-    o.cubic = 1;
+    o.interpolation = TG_SHIFT_CUBIC;
     CHECK_OK(&c1, tg_shift(&c1, &u8, ish, &o, &out));
     CHECK(out.dtype == TG_U8 && out.dims[0] == 40 - 5 && out.dims[1] == 30 - 5);
     int64_t lo[2], hi[2];

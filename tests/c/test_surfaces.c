@@ -38,7 +38,7 @@ static tg_status surf(const tg_volume *v, int n, const int64_t *ph, int closed, 
     tg_surfaces_opts o = TG_SURFACES_OPTS_INIT;
     o.nphases = n;
     memcpy(o.phases, ph, (size_t)n * sizeof *ph);
-    o.closed = closed, o.smooth = smooth, o.method = method;
+    o.convention = closed ? TG_SURFACES_CLOSED : TG_SURFACES_OPEN, o.smooth = smooth, o.method = method;
     return tg_surfaces(&ctx, v, &o, r);
 }
 
