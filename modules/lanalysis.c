@@ -46,8 +46,8 @@ static double checkfinite(lua_State *L, int idx, const char *what, lua_Integer i
     int isnum = 0;
     double v = lua_tonumberx(L, idx, &isnum);
     if (!isnum || !isfinite(v)) {
-        if (j > 0) luaL_error(L, "lstsq: %s[%d][%d] must be a finite number", what, (int)i, (int)j);
-        luaL_error(L, "lstsq: %s[%d] must be a finite number", what, (int)i);
+        if (j > 0) lt_error(L, "lstsq: %s[%d][%d] must be a finite number", what, (int)i, (int)j);
+        lt_error(L, "lstsq: %s[%d] must be a finite number", what, (int)i);
     }
     return v;
 }
@@ -63,10 +63,10 @@ static int design_cols(lua_State *L, lua_Integer n)
     lua_pop(L, 1);
     for (lua_Integer i = 2; i <= n; i++) {
         if (lua_rawgeti(L, 1, i) != LUA_TTABLE || (lua_Integer)lua_rawlen(L, -1) != k)
-            luaL_error(L, "lstsq: X[%d] must be a row of %d numbers like X[1]", (int)i, (int)k);
+            lt_error(L, "lstsq: X[%d] must be a row of %d numbers like X[1]", (int)i, (int)k);
         lua_pop(L, 1);
     }
-    if (k < 1 || k > 1000) luaL_error(L, "lstsq: rows of X must hold 1 to 1000 numbers, got %d", (int)k);
+    if (k < 1 || k > 1000) lt_error(L, "lstsq: rows of X must hold 1 to 1000 numbers, got %d", (int)k);
     return (int)k;
 }
 
@@ -115,8 +115,8 @@ static int l_lstsq(lua_State *L)
     lua_settop(L, 3);
     lua_Integer n = (lua_Integer)lua_rawlen(L, 1);
     if ((lua_Integer)lua_rawlen(L, 2) != n)
-        return luaL_error(L, "lstsq: X has %d rows but y has %d values", (int)n, (int)lua_rawlen(L, 2));
-    if (n < 1) return luaL_error(L, "lstsq: no observations");
+        return lt_error(L, "lstsq: X has %d rows but y has %d values", (int)n, (int)lua_rawlen(L, 2));
+    if (n < 1) return lt_error(L, "lstsq: no observations");
     int k = design_cols(L, n), p = k + (o.intercept ? 1 : 0);
     double *X = lt_box(L, sizeof(double) * ((size_t)n * k + (size_t)n + 2 * (size_t)p + (size_t)p * p));
     double *y = X + (size_t)n * k, *coef = y + n, *se = coef + p, *cov = se + p;

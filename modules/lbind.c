@@ -9,6 +9,7 @@
 #include "lbind.h"
 
 #include <signal.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -41,6 +42,15 @@ static lt_state *state(lua_State *L)
 }
 
 tg_ctx *lt_ctx(lua_State *L) { return &state(L)->ctx; }
+
+int lt_error(lua_State *L, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    lua_pushvfstring(L, fmt, ap);
+    va_end(ap);
+    return lua_error(L);
+}
 
 /* ---- Ctrl-C and progress ---- */
 
@@ -109,8 +119,8 @@ void lt_end(lua_State *L, tg_status st)
     finish(L, st);
     if (st == TG_OK) return;
     tg_ctx *c = lt_ctx(L);
-    if (st == TG_ERR_CANCELLED) luaL_error(L, "interrupted%s%s", c->msg[0] ? ": " : "", c->msg);
-    luaL_error(L, "%s", c->msg[0] ? c->msg : tg_status_name(st));
+    if (st == TG_ERR_CANCELLED) lt_error(L, "interrupted%s%s", c->msg[0] ? ": " : "", c->msg);
+    lt_error(L, "%s", c->msg[0] ? c->msg : tg_status_name(st));
 }
 
 int lt_end_io(lua_State *L, tg_status st)
@@ -241,7 +251,7 @@ void *lt_box(lua_State *L, size_t bytes)
 {
     box *b = newbox(L, 0);
     b->p = tg_malloc(bytes ? bytes : 1);
-    if (!b->p) luaL_error(L, "out of memory (a temporary of %f MB)", (double)bytes / 1e6);
+    if (!b->p) lt_error(L, "out of memory (a temporary of %f MB)", (double)bytes / 1e6);
     b->release = tg_free;
     return b->p;
 }
@@ -271,7 +281,7 @@ static lua_Integer range_int(lua_State *L, int idx, lua_Integer i, const char *w
     lua_geti(L, idx, i);
     int ok;
     lua_Integer v = lua_tointegerx(L, -1, &ok);
-    if (!ok) luaL_error(L, "%s: range must be {first, last} with integers", what);
+    if (!ok) lt_error(L, "%s: range must be {first, last} with integers", what);
     lua_pop(L, 1);
     return v;
 }
@@ -288,10 +298,10 @@ void lt_range(lua_State *L, int idx, int64_t n, int64_t *lo, int64_t *hi, const 
         first = range_int(L, idx, 1, what);
         last = range_int(L, idx, 2, what);
     } else {
-        luaL_error(L, "%s: expected {first, last} or an index, got %s", what, luaL_typename(L, idx));
+        lt_error(L, "%s: expected {first, last} or an index, got %s", what, luaL_typename(L, idx));
     }
     if (first < 1 || last > n || first > last)
-        luaL_error(L, "%s: range {%d, %d} is outside 1..%d or empty", what, (int)first, (int)last, (int)n);
+        lt_error(L, "%s: range {%d, %d} is outside 1..%d or empty", what, (int)first, (int)last, (int)n);
     *lo = first - 1;
     *hi = last;
 }
@@ -306,7 +316,7 @@ lua_Number lt_optnumber(lua_State *L, int idx, const char *key, lua_Number def)
     if (!lua_isnil(L, -1)) {
         int ok;
         v = lua_tonumberx(L, -1, &ok);
-        if (!ok) luaL_error(L, "option '%s' must be a number, got %s", key, luaL_typename(L, -1));
+        if (!ok) lt_error(L, "option '%s' must be a number, got %s", key, luaL_typename(L, -1));
     }
     lua_pop(L, 1);
     return v;
@@ -320,7 +330,7 @@ lua_Integer lt_optinteger(lua_State *L, int idx, const char *key, lua_Integer de
     if (!lua_isnil(L, -1)) {
         int ok;
         v = lua_tointegerx(L, -1, &ok);
-        if (!ok) luaL_error(L, "option '%s' must be an integer, got %s", key, luaL_typename(L, -1));
+        if (!ok) lt_error(L, "option '%s' must be an integer, got %s", key, luaL_typename(L, -1));
     }
     lua_pop(L, 1);
     return v;
@@ -332,7 +342,7 @@ const char *lt_optstring(lua_State *L, int idx, const char *key, const char *def
     lua_getfield(L, idx, key);
     const char *v = def;
     if (!lua_isnil(L, -1)) {
-        if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "option '%s' must be a string, got %s", key, luaL_typename(L, -1));
+        if (lua_type(L, -1) != LUA_TSTRING) lt_error(L, "option '%s' must be a string, got %s", key, luaL_typename(L, -1));
         v = lua_tostring(L, -1); /* stays alive: the options table holds it */
     }
     lua_pop(L, 1);
@@ -403,16 +413,16 @@ void lt_spacing(lua_State *L, int idx, double s[3])
     if (lua_isnoneornil(L, idx)) return;
     if (lua_isnumber(L, idx)) {
         double v = lua_tonumber(L, idx);
-        if (!(v > 0)) luaL_error(L, "spacing must be positive, got %g", v);
+        if (!(v > 0)) lt_error(L, "spacing must be positive, got %g", v);
         s[0] = s[1] = s[2] = v;
         return;
     }
-    if (!lua_istable(L, idx) || luaL_len(L, idx) != 3) luaL_error(L, "spacing must be a number or {sx, sy, sz} in metres");
+    if (!lua_istable(L, idx) || luaL_len(L, idx) != 3) lt_error(L, "spacing must be a number or {sx, sy, sz} in metres");
     for (int i = 0; i < 3; i++) {
         lua_geti(L, idx, i + 1);
         int ok;
         double v = lua_tonumberx(L, -1, &ok);
-        if (!ok || !(v > 0)) luaL_error(L, "spacing[%d] must be a positive number (metres)", i + 1);
+        if (!ok || !(v > 0)) lt_error(L, "spacing[%d] must be a positive number (metres)", i + 1);
         s[i] = v;
         lua_pop(L, 1);
     }

@@ -22,6 +22,11 @@
 #define LT_VOLUME_MT "tortuga.Volume"
 #define LT_MESH_MT "tortuga.Mesh"
 
+/* Raise a Lua error with the message as it is. Unlike luaL_error no "file:line:" is added: a binding is called
+ * by the Lua layer, whose line would mean nothing to the user, and the Lua layer passes these messages on
+ * unchanged (it never rewrites them). Every binding raises through this (argument errors aside). */
+int lt_error(lua_State *L, const char *fmt, ...);
+
 /* The context of this Lua state (thread count, progress, cancel flag). */
 tg_ctx *lt_ctx(lua_State *L);
 

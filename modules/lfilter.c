@@ -134,7 +134,7 @@ static int l_register(lua_State *L)
     }
     int64_t lo, hi;
     if (lua_getfield(L, 2, "reference") != LUA_TNIL) {
-        if (!lua_isinteger(L, -1)) luaL_error(L, "register: reference must be a slice index (integer)");
+        if (!lua_isinteger(L, -1)) lt_error(L, "register: reference must be a slice index (integer)");
         lt_range(L, -1, in->dims[2], &lo, &hi, "register reference");
         o.reference = lo;
     }
@@ -172,10 +172,10 @@ static void read_shifts(lua_State *L, int idx, int64_t nz, double *s)
     luaL_checktype(L, idx, LUA_TTABLE);
     lua_Integer n = luaL_len(L, idx);
     if (n != nz)
-        luaL_error(L, "shift: the shifts table has %d entries but the volume has %d slices", (int)n, (int)nz);
+        lt_error(L, "shift: the shifts table has %d entries but the volume has %d slices", (int)n, (int)nz);
     for (int64_t z = 0; z < nz; z++) {
         lua_geti(L, idx, (lua_Integer)z + 1);
-        if (!lua_istable(L, -1)) luaL_error(L, "shift: shifts[%d] must be a table {x=..., y=...}", (int)z + 1);
+        if (!lua_istable(L, -1)) lt_error(L, "shift: shifts[%d] must be a table {x=..., y=...}", (int)z + 1);
         for (int a = 0; a < 2; a++) {
             if (lua_getfield(L, -1, a == 0 ? "x" : "y") == LUA_TNIL) {
                 lua_pop(L, 1);
@@ -183,7 +183,7 @@ static void read_shifts(lua_State *L, int idx, int64_t nz, double *s)
             }
             int ok;
             double v = lua_tonumberx(L, -1, &ok);
-            if (!ok || !isfinite(v)) luaL_error(L, "shift: shifts[%d].%s must be a finite number", (int)z + 1, a ? "y" : "x");
+            if (!ok || !isfinite(v)) lt_error(L, "shift: shifts[%d].%s must be a finite number", (int)z + 1, a ? "y" : "x");
             s[2 * z + a] = v;
             lua_pop(L, 1);
         }

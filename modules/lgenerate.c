@@ -17,12 +17,12 @@ static void read_size(lua_State *L, int idx, int64_t size[3])
 {
     lua_getfield(L, idx, "size");
     if (!lua_isnil(L, -1)) {
-        if (!lua_istable(L, -1) || luaL_len(L, -1) != 3) luaL_error(L, "generate.cathode: size must be {nx, ny, nz}");
+        if (!lua_istable(L, -1) || luaL_len(L, -1) != 3) lt_error(L, "generate.cathode: size must be {nx, ny, nz}");
         for (int a = 0; a < 3; a++) {
             lua_geti(L, -1, a + 1);
             int ok;
             lua_Integer v = lua_tointegerx(L, -1, &ok);
-            if (!ok) luaL_error(L, "generate.cathode: size[%d] must be an integer", a + 1);
+            if (!ok) lt_error(L, "generate.cathode: size[%d] must be an integer", a + 1);
             size[a] = (int64_t)v;
             lua_pop(L, 1);
         }
@@ -35,13 +35,13 @@ static void read_triplet(lua_State *L, int idx, const char *key, double v[3], co
 {
     lua_getfield(L, idx, key);
     if (!lua_isnil(L, -1)) {
-        if (!lua_istable(L, -1)) luaL_error(L, "%s: option '%s' must be a table {pore=, cam=, ise=}", where, key);
+        if (!lua_istable(L, -1)) lt_error(L, "%s: option '%s' must be a table {pore=, cam=, ise=}", where, key);
         for (int a = 0; a < 3; a++) {
             lua_getfield(L, -1, PHASES[a]);
             if (!lua_isnil(L, -1)) {
                 int ok;
                 v[a] = lua_tonumberx(L, -1, &ok);
-                if (!ok) luaL_error(L, "%s: %s.%s must be a number", where, key, PHASES[a]);
+                if (!ok) lt_error(L, "%s: %s.%s must be a number", where, key, PHASES[a]);
             }
             lua_pop(L, 1);
         }
@@ -132,7 +132,7 @@ static int l_sem(lua_State *L)
     double lab[3] = {o.label[0], o.label[1], o.label[2]};
     read_triplet(L, 2, "phases", lab, "generate.sem");
     for (int a = 0; a < 3; a++) {
-        if (lab[a] != (double)(int)lab[a]) luaL_error(L, "generate.sem: phases.%s must be an integer label", PHASES[a]);
+        if (lab[a] != (double)(int)lab[a]) lt_error(L, "generate.sem: phases.%s must be an integer label", PHASES[a]);
         o.label[a] = (int)lab[a];
     }
     read_triplet(L, 2, "bse_levels", o.bse, "generate.sem");

@@ -102,7 +102,7 @@ static void read_opts(lua_State *L, int idx, tg_tiff_read_opts *o)
     if (lua_getfield(L, idx, "dtype") != LUA_TNIL) o->dtype = (int)lt_checkdtype(L, -1);
     lua_pop(L, 1);
     lua_Integer mb = lt_optinteger(L, idx, "max_bytes", 0);
-    if (mb < 0) luaL_error(L, "max_bytes must be >= 0");
+    if (mb < 0) lt_error(L, "max_bytes must be >= 0");
     o->max_bytes = (int64_t)mb;
 }
 
@@ -191,7 +191,7 @@ static int l_read_slices(lua_State *L)
     const char **paths = lua_newuserdatauv(L, sizeof(char *) * (size_t)(hi - lo), 0);
     for (int64_t i = lo; i < hi; i++) {
         lua_rawgeti(L, 1, (lua_Integer)i + 1);
-        if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "read_slices: entry %d is not a path string", (int)i + 1);
+        if (lua_type(L, -1) != LUA_TSTRING) lt_error(L, "read_slices: entry %d is not a path string", (int)i + 1);
         paths[i - lo] = lua_tostring(L, -1);
         lua_pop(L, 1);
     }
@@ -218,7 +218,7 @@ static int l_write_tiff(lua_State *L)
         lua_pop(L, 1);
         int t = lua_getfield(L, 3, "bigtiff");
         if (t == LUA_TBOOLEAN) o.bigtiff = lua_toboolean(L, -1);
-        else if (t != LUA_TNIL) luaL_error(L, "bigtiff must be true, false or nil (automatic)");
+        else if (t != LUA_TNIL) lt_error(L, "bigtiff must be true, false or nil (automatic)");
         lua_pop(L, 1);
     }
     lt_begin(L);
@@ -240,7 +240,7 @@ static int byte_at(lua_State *L, int t, int i, lua_Integer label)
     int ok;
     lua_Integer c = lua_tointegerx(L, -1, &ok);
     if (!ok || c < 0 || c > 255)
-        luaL_error(L, "labels[%d] must be {r, g, b} with integers 0..255", (int)label);
+        lt_error(L, "labels[%d] must be {r, g, b} with integers 0..255", (int)label);
     lua_pop(L, 1);
     return (int)c;
 }
@@ -258,8 +258,8 @@ static void read_palette(lua_State *L, int opts, uint8_t pal[256 * 3])
     while (lua_next(L, t)) {
         int ok;
         lua_Integer label = lua_tointegerx(L, -2, &ok);
-        if (!ok || label < 0 || label > 255) luaL_error(L, "labels: keys must be label values 0..255");
-        if (!lua_istable(L, -1) || luaL_len(L, -1) != 3) luaL_error(L, "labels[%d] must be {r, g, b}", (int)label);
+        if (!ok || label < 0 || label > 255) lt_error(L, "labels: keys must be label values 0..255");
+        if (!lua_istable(L, -1) || luaL_len(L, -1) != 3) lt_error(L, "labels[%d] must be {r, g, b}", (int)label);
         int c = lua_gettop(L);
         for (int k = 0; k < 3; k++) pal[3 * label + k] = (uint8_t)byte_at(L, c, k + 1, label);
         lua_pop(L, 1);
@@ -281,7 +281,7 @@ static void read_range(lua_State *L, int opts, tg_png_opts *o)
             lua_pop(L, 2);
         }
         if (!ok1 || !ok2 || !(o->lo <= o->hi))
-            luaL_error(L, "range must be {lo, hi} with numbers lo <= hi");
+            lt_error(L, "range must be {lo, hi} with numbers lo <= hi");
         o->has_range = 1;
     }
     lua_pop(L, 1);
@@ -295,7 +295,7 @@ static int l_png_write(lua_State *L)
     tg_png_opts o = TG_PNG_OPTS_INIT;
     o.colormap = colormap_of[lt_optname(L, 3, "colormap", "grey", colormap_names)];
     o.compression = (int)lt_optinteger(L, 3, "compression", -1);
-    if (o.compression < -1 || o.compression > 9) luaL_error(L, "compression must be 0..9");
+    if (o.compression < -1 || o.compression > 9) lt_error(L, "compression must be 0..9");
     read_range(L, 3, &o);
     uint8_t pal[256 * 3];
     if (o.colormap == TG_PNG_LABELS) {
@@ -309,7 +309,7 @@ static int l_png_write(lua_State *L)
         lua_pop(L, 1);
         lua_pushinteger(L, (lua_Integer)(v->dims[2] / 2 + 1));
     } else if (!lua_isinteger(L, -1)) {
-        luaL_error(L, "z must be an integer slice index, got %s", luaL_typename(L, -1));
+        lt_error(L, "z must be an integer slice index, got %s", luaL_typename(L, -1));
     }
     lt_range(L, -1, v->dims[2], &zlo, &zhi, "z");
     lua_pop(L, 1);
@@ -370,7 +370,7 @@ static int l_write_vtk(lua_State *L)
     luaL_argcheck(L, n >= 1 && n <= 64, 2, "write_vtk: 1 to 64 fields");
     tg_vtk_field fs[64];
     for (lua_Integer i = 1; i <= n; i++) {
-        if (lua_geti(L, 2, i) != LUA_TTABLE) return luaL_error(L, "write_vtk: field %d is not a {name, volume} pair", (int)i);
+        if (lua_geti(L, 2, i) != LUA_TTABLE) return lt_error(L, "write_vtk: field %d is not a {name, volume} pair", (int)i);
         lua_geti(L, -1, 1);
         fs[i - 1].name = luaL_checkstring(L, -1); /* kept alive by the fields table */
         lua_geti(L, -2, 2);
@@ -393,7 +393,7 @@ static int l_write_mesh(lua_State *L)
     int fmt;
     if (lua_isnoneornil(L, 3)) {
         fmt = tg_mesh_format_of(path);
-        if (fmt < 0) return luaL_error(L, "%s: cannot tell the mesh format from the name; use .ply or .stl", path);
+        if (fmt < 0) return lt_error(L, "%s: cannot tell the mesh format from the name; use .ply or .stl", path);
     } else {
         static const char *const names[] = {"ply", "stl", NULL};
         fmt = luaL_checkoption(L, 3, NULL, names);

@@ -43,7 +43,7 @@ static int checkaxis(lua_State *L, int idx)
 static int checkconn(lua_State *L, int idx)
 {
     lua_Integer c = luaL_checkinteger(L, idx);
-    if (c != 6 && c != 18 && c != 26) return luaL_error(L, "connectivity must be 6, 18 or 26, got %d", (int)c);
+    if (c != 6 && c != 18 && c != 26) return lt_error(L, "connectivity must be 6, 18 or 26, got %d", (int)c);
     return (int)c;
 }
 
@@ -273,7 +273,7 @@ static tg_mesh *newmesh(lua_State *L)
 tg_mesh *lt_checkmesh(lua_State *L, int idx)
 {
     tg_mesh *m = luaL_checkudata(L, idx, LT_MESH_MT);
-    if (!m->verts) luaL_error(L, "the mesh has been released");
+    if (!m->verts) lt_error(L, "the mesh has been released");
     return m;
 }
 
@@ -325,7 +325,7 @@ static int l_surfaces(lua_State *L)
         lua_geti(L, 2, i + 1);
         int ok;
         o.phases[i] = lua_tointegerx(L, -1, &ok);
-        if (!ok) return luaL_error(L, "surfaces: phase label %d is not an integer", i + 1);
+        if (!ok) return lt_error(L, "surfaces: phase label %d is not an integer", i + 1);
         lua_pop(L, 1);
     }
     static const char *const conventions[] = {"open", "closed", NULL}; /* TG_SURFACES_OPEN, _CLOSED */
@@ -389,7 +389,7 @@ static int l_mesh_vertex(lua_State *L)
 {
     tg_mesh *m = lt_checkmesh(L, 1);
     lua_Integer i = luaL_checkinteger(L, 2);
-    if (i < 1 || i > m->nverts) return luaL_error(L, "vertex %d is outside 1..%d", (int)i, (int)m->nverts);
+    if (i < 1 || i > m->nverts) return lt_error(L, "vertex %d is outside 1..%d", (int)i, (int)m->nverts);
     for (int k = 0; k < 3; k++) lua_pushnumber(L, m->verts[3 * (i - 1) + k]);
     return 3;
 }
@@ -398,7 +398,7 @@ static int l_mesh_triangle(lua_State *L)
 {
     tg_mesh *m = lt_checkmesh(L, 1);
     lua_Integer i = luaL_checkinteger(L, 2);
-    if (i < 1 || i > m->ntris) return luaL_error(L, "triangle %d is outside 1..%d", (int)i, (int)m->ntris);
+    if (i < 1 || i > m->ntris) return lt_error(L, "triangle %d is outside 1..%d", (int)i, (int)m->ntris);
     for (int k = 0; k < 3; k++) lua_pushinteger(L, (lua_Integer)m->tris[3 * (i - 1) + k] + 1);
     return 3;
 }

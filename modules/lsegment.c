@@ -63,7 +63,7 @@ static tg_forest *newforest(lua_State *L)
 static tg_forest *checkforest(lua_State *L, int idx)
 {
     tg_forest *f = luaL_checkudata(L, idx, LT_FOREST_MT);
-    if (!f->trees) luaL_error(L, "the forest has been released (or was never trained)");
+    if (!f->trees) lt_error(L, "the forest has been released (or was never trained)");
     return f;
 }
 
@@ -89,24 +89,24 @@ static int get_channels(lua_State *L, int idx, const tg_volume **ch, int max)
 {
     luaL_checktype(L, idx, LUA_TTABLE);
     lua_Integer n = luaL_len(L, idx);
-    if (n < 1) luaL_error(L, "segment: channels must be a non-empty list of volumes");
-    if (n > max) luaL_error(L, "segment: at most %d channels, got %d", max, (int)n);
+    if (n < 1) lt_error(L, "segment: channels must be a non-empty list of volumes");
+    if (n > max) lt_error(L, "segment: at most %d channels, got %d", max, (int)n);
     for (int i = 0; i < n; i++) {
         lua_geti(L, idx, i + 1);
         tg_volume *v = lt_testvolume(L, -1);
-        if (!v) luaL_error(L, "segment: channel %d is not a volume (%s)", i + 1, luaL_typename(L, -1));
+        if (!v) lt_error(L, "segment: channel %d is not a volume (%s)", i + 1, luaL_typename(L, -1));
         ch[i] = v;
         lua_pop(L, 1); /* the list keeps it alive */
     }
     tg_ctx *ctx = lt_ctx(L);
-    if (tg_features_check_channels(ctx, ch, (int)n) != TG_OK) luaL_error(L, "%s", ctx->msg);
+    if (tg_features_check_channels(ctx, ch, (int)n) != TG_OK) lt_error(L, "%s", ctx->msg);
     return (int)n;
 }
 
 static tg_conv_net **checkconv(lua_State *L, int idx)
 {
     tg_conv_net **p = luaL_checkudata(L, idx, LT_CONV_MT);
-    if (!*p) luaL_error(L, "the convolution network was released");
+    if (!*p) lt_error(L, "the convolution network was released");
     return p;
 }
 
@@ -123,13 +123,13 @@ static void get_feat(lua_State *L, int idx, tg_features_opts *o)
         luaL_checktype(L, -1, LUA_TTABLE);
         lua_Integer n = luaL_len(L, -1);
         if (n < 1 || n > TG_FEATURES_MAX_SIGMAS)
-            luaL_error(L, "segment.features: between 1 and %d sigmas are needed, got %d", TG_FEATURES_MAX_SIGMAS, (int)n);
+            lt_error(L, "segment.features: between 1 and %d sigmas are needed, got %d", TG_FEATURES_MAX_SIGMAS, (int)n);
         o->nsigmas = (int)n;
         for (int i = 0; i < o->nsigmas; i++) {
             lua_geti(L, -1, i + 1);
             int ok;
             o->sigmas[i] = lua_tonumberx(L, -1, &ok);
-            if (!ok) luaL_error(L, "segment.features: sigma %d must be a number, got %s", i + 1, luaL_typename(L, -1));
+            if (!ok) lt_error(L, "segment.features: sigma %d must be a number, got %s", i + 1, luaL_typename(L, -1));
             lua_pop(L, 1);
         }
     }
@@ -150,7 +150,7 @@ static void get_feat(lua_State *L, int idx, tg_features_opts *o)
     if (lua_getfield(L, idx, "conv") != LUA_TNIL) o->conv = *checkconv(L, -1);
     lua_pop(L, 1);
     tg_ctx *ctx = lt_ctx(L);
-    if (tg_features_check(ctx, o) != TG_OK) luaL_error(L, "%s", ctx->msg);
+    if (tg_features_check(ctx, o) != TG_OK) lt_error(L, "%s", ctx->msg);
 }
 
 static void get_fopts(lua_State *L, int idx, int nclasses, tg_forest_opts *o, double *weights)
@@ -171,7 +171,7 @@ static void get_fopts(lua_State *L, int idx, int nclasses, tg_forest_opts *o, do
         lt_checkname(L, -1, NULL, weightings, "segment: class_weight (or a table of weights)");
         o->class_weight = TG_FOREST_WEIGHT_BALANCED;
     } else if (lua_istable(L, -1)) {
-        if (luaL_len(L, -1) != nclasses) luaL_error(L, "segment: class_weight has %d weights for %d classes", (int)luaL_len(L, -1), nclasses);
+        if (luaL_len(L, -1) != nclasses) lt_error(L, "segment: class_weight has %d weights for %d classes", (int)luaL_len(L, -1), nclasses);
         for (int k = 0; k < nclasses; k++) {
             lua_geti(L, -1, k + 1);
             weights[k] = luaL_checknumber(L, -1);
@@ -179,7 +179,7 @@ static void get_fopts(lua_State *L, int idx, int nclasses, tg_forest_opts *o, do
         }
         o->class_weight = TG_FOREST_WEIGHT_CUSTOM;
         o->weights = weights;
-    } else if (!lua_isnil(L, -1)) luaL_error(L, "segment: class_weight must be \"balanced\" or a table of weights");
+    } else if (!lua_isnil(L, -1)) lt_error(L, "segment: class_weight must be \"balanced\" or a table of weights");
     lua_pop(L, 1);
 }
 
@@ -188,7 +188,7 @@ static int get_classes(lua_State *L, int idx, int32_t *values)
 {
     luaL_checktype(L, idx, LUA_TTABLE);
     lua_Integer K = luaL_len(L, idx);
-    if (K > TG_FOREST_MAX_CLASSES) luaL_error(L, "segment: at most %d classes, got %d", TG_FOREST_MAX_CLASSES, (int)K);
+    if (K > TG_FOREST_MAX_CLASSES) lt_error(L, "segment: at most %d classes, got %d", TG_FOREST_MAX_CLASSES, (int)K);
     for (int k = 0; k < K; k++) {
         lua_geti(L, idx, k + 1);
         lua_Integer v = luaL_checkinteger(L, -1);
@@ -207,29 +207,29 @@ static void get_scribbles(lua_State *L, int idx, const tg_volume *ch0, tg_points
     tg_ctx *ctx = lt_ctx(L);
     tg_volume *s = lt_testvolume(L, idx);
     if (s) {
-        if (!s->buf) luaL_error(L, "segment: the scribble volume has been released");
+        if (!s->buf) lt_error(L, "segment: the scribble volume has been released");
         if (!tg_dtype_is_int(s->dtype))
-            luaL_error(L, "segment: scribbles must be an integer label volume (u8, u16), got %s", tg_dtype_name(s->dtype));
+            lt_error(L, "segment: scribbles must be an integer label volume (u8, u16), got %s", tg_dtype_name(s->dtype));
         if (s->dims[0] != ch0->dims[0] || s->dims[1] != ch0->dims[1] || s->dims[2] != ch0->dims[2])
-            luaL_error(L, "segment: scribbles are %dx%dx%d but the channels are %dx%dx%d", (int)s->dims[0], (int)s->dims[1],
+            lt_error(L, "segment: scribbles are %dx%dx%d but the channels are %dx%dx%d", (int)s->dims[0], (int)s->dims[1],
                        (int)s->dims[2], (int)ch0->dims[0], (int)ch0->dims[1], (int)ch0->dims[2]);
-        if (tg_points_add(ctx, p, s, 0) != TG_OK) luaL_error(L, "%s", ctx->msg);
+        if (tg_points_add(ctx, p, s, 0) != TG_OK) lt_error(L, "%s", ctx->msg);
         return;
     }
-    if (!lua_istable(L, idx)) luaL_error(L, "segment: scribbles must be a label volume or a list of labelled slices");
+    if (!lua_istable(L, idx)) lt_error(L, "segment: scribbles must be a label volume or a list of labelled slices");
     lua_pushnil(L);
     while (lua_next(L, idx)) {
         int isnum;
         lua_Integer z = lua_tointegerx(L, -2, &isnum);
         tg_volume *sl = lt_testvolume(L, -1);
-        if (!isnum || !sl || !sl->buf) luaL_error(L, "segment: a scribble slice list maps slice numbers to 2D label volumes");
-        if (z < 1 || z > ch0->dims[2]) luaL_error(L, "segment: scribble slice %d outside 1..%d", (int)z, (int)ch0->dims[2]);
+        if (!isnum || !sl || !sl->buf) lt_error(L, "segment: a scribble slice list maps slice numbers to 2D label volumes");
+        if (z < 1 || z > ch0->dims[2]) lt_error(L, "segment: scribble slice %d outside 1..%d", (int)z, (int)ch0->dims[2]);
         if (!tg_dtype_is_int(sl->dtype))
-            luaL_error(L, "segment: scribbles must be an integer label volume (u8, u16), got %s", tg_dtype_name(sl->dtype));
+            lt_error(L, "segment: scribbles must be an integer label volume (u8, u16), got %s", tg_dtype_name(sl->dtype));
         if (sl->dims[0] != ch0->dims[0] || sl->dims[1] != ch0->dims[1] || sl->dims[2] != 1)
-            luaL_error(L, "segment: scribble slice %d is %dx%dx%d, expected %dx%dx1", (int)z, (int)sl->dims[0],
+            lt_error(L, "segment: scribble slice %d is %dx%dx%d, expected %dx%dx1", (int)z, (int)sl->dims[0],
                        (int)sl->dims[1], (int)sl->dims[2], (int)ch0->dims[0], (int)ch0->dims[1]);
-        if (tg_points_add(ctx, p, sl, z - 1) != TG_OK) luaL_error(L, "%s", ctx->msg);
+        if (tg_points_add(ctx, p, sl, z - 1) != TG_OK) lt_error(L, "%s", ctx->msg);
         lua_pop(L, 1);
     }
 }
@@ -237,7 +237,7 @@ static void get_scribbles(lua_State *L, int idx, const tg_volume *ch0, tg_points
 /* Raise with the context's message unless st is TG_OK (for engine calls outside lt_begin / lt_end). */
 static void check(lua_State *L, tg_status st)
 {
-    if (st != TG_OK) luaL_error(L, "%s", lt_ctx(L)->msg);
+    if (st != TG_OK) lt_error(L, "%s", lt_ctx(L)->msg);
 }
 
 static int l_train(lua_State *L)
@@ -281,7 +281,7 @@ static int l_train(lua_State *L)
 static const float *matrix_of(lua_State *L, int idx, int64_t *rows, int *cols)
 {
     tg_volume *X = lt_checkvolume(L, idx);
-    if (X->dtype != TG_F32 || !tg_volume_is_contiguous(X)) luaL_error(L, "segment: a feature matrix is a contiguous f32 volume (nx = features)");
+    if (X->dtype != TG_F32 || !tg_volume_is_contiguous(X)) lt_error(L, "segment: a feature matrix is a contiguous f32 volume (nx = features)");
     *rows = X->dims[1] * X->dims[2];
     *cols = (int)X->dims[0];
     return (const float *)((const char *)X->buf->data + X->offset);
@@ -294,7 +294,7 @@ static int l_train_matrix(lua_State *L)
     const float *X = matrix_of(L, 1, &rows, &nf);
     tg_volume *yv = lt_checkvolume(L, 2);
     if (yv->dtype != TG_U8 || !tg_volume_is_contiguous(yv) || tg_volume_count(yv) != rows)
-        return luaL_error(L, "segment: y must be a contiguous u8 volume with one label per row (%d rows)", (int)rows);
+        return lt_error(L, "segment: y must be a contiguous u8 volume with one label per row (%d rows)", (int)rows);
     int32_t values[TG_FOREST_MAX_CLASSES];
     int K = get_classes(L, 4, values);
     double weights[TG_FOREST_MAX_CLASSES];
@@ -315,7 +315,7 @@ static void push_probs(lua_State *L, const tg_forest *f, const int64_t dims[3], 
     lua_createtable(L, f->nclasses, 0);
     for (int k = 0; k < f->nclasses; k++) {
         tg_volume *v = lt_newvolume(L);
-        if (tg_volume_alloc(ctx, dims, TG_F32, sp, v) != TG_OK) luaL_error(L, "%s", ctx->msg);
+        if (tg_volume_alloc(ctx, dims, TG_F32, sp, v) != TG_OK) lt_error(L, "%s", ctx->msg);
         prob[k] = (float *)((char *)v->buf->data + v->offset);
         lt_gcstep(L, v);
         lua_rawseti(L, -2, k + 1);
@@ -333,12 +333,12 @@ static int l_predict(lua_State *L)
     int64_t slab = luaL_optinteger(L, 5, 0);
     int nf = tg_features_count(&fo, nch);
     if (f->nchannels && nch != f->nchannels) /* before the outputs are allocated */
-        return luaL_error(L, "segment: the forest was trained on %d channels, given %d", f->nchannels, nch);
+        return lt_error(L, "segment: the forest was trained on %d channels, given %d", f->nchannels, nch);
     if (nf != f->nfeatures)
-        return luaL_error(L, "segment: the forest was trained on %d features, these options give %d", f->nfeatures, nf);
+        return lt_error(L, "segment: the forest was trained on %d features, these options give %d", f->nfeatures, nf);
     tg_ctx *ctx = lt_ctx(L);
     tg_volume *lab = lt_newvolume(L);
-    if (tg_volume_alloc(ctx, ch[0]->dims, TG_U8, ch[0]->spacing, lab) != TG_OK) return luaL_error(L, "%s", ctx->msg);
+    if (tg_volume_alloc(ctx, ch[0]->dims, TG_U8, ch[0]->spacing, lab) != TG_OK) return lt_error(L, "%s", ctx->msg);
     float *prob[TG_FOREST_MAX_CLASSES];
     if (want_prob) push_probs(L, f, ch[0]->dims, ch[0]->spacing, prob);
     else lua_pushnil(L);
@@ -357,7 +357,7 @@ static int l_predict_matrix(lua_State *L)
     tg_ctx *ctx = lt_ctx(L);
     tg_volume *lab = lt_newvolume(L);
     int64_t dims[3] = {rows, 1, 1};
-    if (tg_volume_alloc(ctx, dims, TG_U8, NULL, lab) != TG_OK) return luaL_error(L, "%s", ctx->msg);
+    if (tg_volume_alloc(ctx, dims, TG_U8, NULL, lab) != TG_OK) return lt_error(L, "%s", ctx->msg);
     float *prob[TG_FOREST_MAX_CLASSES];
     if (want_prob) push_probs(L, f, dims, NULL, prob);
     else lua_pushnil(L);
@@ -452,7 +452,7 @@ static int l_features_stack(lua_State *L)
     lua_createtable(L, nf, 0);
     for (int j = 0; j < nf; j++) {
         tg_volume *v = lt_newvolume(L);
-        if (tg_volume_alloc(ctx, d, TG_F32, ch[0]->spacing, v) != TG_OK) luaL_error(L, "%s", ctx->msg);
+        if (tg_volume_alloc(ctx, d, TG_F32, ch[0]->spacing, v) != TG_OK) lt_error(L, "%s", ctx->msg);
         planes[j] = (float *)tg_volume_ptr(v, 0, 0, 0);
         lua_rawseti(L, -2, j + 1);
     }
@@ -472,7 +472,7 @@ static int l_features_at(lua_State *L)
     lua_Integer max_slab = luaL_optinteger(L, 4, 0);
     for (int a = 0; a < 3; a++)
         if (mask->dims[a] != ch[0]->dims[a])
-            luaL_error(L, "segment.features: the mask is %dx%dx%d but the channels are %dx%dx%d", (int)mask->dims[0],
+            lt_error(L, "segment.features: the mask is %dx%dx%d but the channels are %dx%dx%d", (int)mask->dims[0],
                        (int)mask->dims[1], (int)mask->dims[2], (int)ch[0]->dims[0], (int)ch[0]->dims[1],
                        (int)ch[0]->dims[2]);
     lua_settop(L, 4);
@@ -481,7 +481,7 @@ static int l_features_at(lua_State *L)
     tg_ctx *ctx = lt_ctx(L);
     check(L, tg_points_add(ctx, p, mask, 0));
     int64_t n = p->n;
-    if (n == 0) luaL_error(L, "segment.features: the mask selects no voxel");
+    if (n == 0) lt_error(L, "segment.features: the mask selects no voxel");
     int64_t d[3] = {tg_features_count(&o, nch), n, 1};
     tg_volume *out = lt_newvolume(L);
     lt_begin(L);
@@ -550,7 +550,7 @@ static int conv_bytes(lua_State *L)
     tg_ctx *ctx = lt_ctx(L);
     unsigned char **buf = lt_boxobj(L, sizeof *buf, free_slot); /* the engine's buffer, freed by the box */
     size_t len;
-    if (tg_conv_serialize(ctx, net, buf, &len)) luaL_error(L, "%s", ctx->msg);
+    if (tg_conv_serialize(ctx, net, buf, &len)) lt_error(L, "%s", ctx->msg);
     lua_pushlstring(L, (const char *)*buf, len);
     lt_unbox(L, -2);
     return 1;

@@ -24,12 +24,12 @@
 static double *number_list(lua_State *L, int opt, const char *key, int *n)
 {
     lua_getfield(L, opt, key);
-    if (!lua_istable(L, -1)) luaL_error(L, "flux: option '%s' must be a list of numbers", key);
+    if (!lua_istable(L, -1)) lt_error(L, "flux: option '%s' must be a list of numbers", key);
     int len = (int)luaL_len(L, -1);
     double *a = lua_newuserdatauv(L, sizeof(double) * (size_t)(len > 0 ? len : 1), 0); /* boxed */
     for (int i = 0; i < len; i++) {
         lua_geti(L, -2, i + 1);
-        if (!lua_isnumber(L, -1)) luaL_error(L, "flux: %s[%d] must be a number", key, i + 1);
+        if (!lua_isnumber(L, -1)) lt_error(L, "flux: %s[%d] must be a number", key, i + 1);
         a[i] = lua_tonumber(L, -1);
         lua_pop(L, 1);
     }
@@ -69,7 +69,7 @@ static int l_flux(lua_State *L)
     int nl = 0, ns = 0;
     o.labels = number_list(L, 2, "labels", &nl); /* 3 */
     o.sigma = number_list(L, 2, "sigma", &ns);   /* 4 */
-    if (nl != ns) return luaL_error(L, "flux: %d labels but %d conductivities", nl, ns);
+    if (nl != ns) return lt_error(L, "flux: %d labels but %d conductivities", nl, ns);
     o.nlabels = nl;
     lua_Integer axis = lt_optinteger(L, 2, "axis", 2);
     luaL_argcheck(L, axis >= 0 && axis <= 2, 2, "axis must be 0 (x), 1 (y) or 2 (z)");
@@ -86,9 +86,9 @@ static int l_flux(lua_State *L)
     o.max_iter = (int)mi;
     lua_getfield(L, 2, "solver"); /* {omega = 1.6, nu = 1} */
     o.solver.omega = lt_optnumber(L, -1, "omega", o.solver.omega);
-    if (!(o.solver.omega > 0 && o.solver.omega < 2.5)) luaL_error(L, "flux: solver.omega must be in (0, 2.5), got %f", o.solver.omega);
+    if (!(o.solver.omega > 0 && o.solver.omega < 2.5)) lt_error(L, "flux: solver.omega must be in (0, 2.5), got %f", o.solver.omega);
     lua_Integer nu = lt_optinteger(L, -1, "nu", o.solver.nu);
-    if (nu < 1 || nu > 10) luaL_error(L, "flux: solver.nu must be in 1..10, got %d", (int)nu);
+    if (nu < 1 || nu > 10) lt_error(L, "flux: solver.nu must be in 1..10, got %d", (int)nu);
     o.solver.nu = (int)nu;
     lua_pop(L, 1);
     int field = lt_optboolean(L, 2, "field", 0);

@@ -37,7 +37,7 @@ static int l_from_bytes(lua_State *L)
     lua_call(L, 5, 1);
     tg_volume *v = lt_checkvolume(L, -1);
     if (len != v->buf->bytes)
-        return luaL_error(L, "from_bytes: got %d bytes, a %dx%dx%d %s volume needs %d", (int)len, (int)v->dims[0], (int)v->dims[1],
+        return lt_error(L, "from_bytes: got %d bytes, a %dx%dx%d %s volume needs %d", (int)len, (int)v->dims[0], (int)v->dims[1],
                           (int)v->dims[2], tg_dtype_name(v->dtype), (int)v->buf->bytes);
     memcpy(v->buf->data, s, len);
     return 1;
@@ -106,7 +106,7 @@ static void check_index(lua_State *L, const tg_volume *v, int64_t *xyz)
     for (int i = 0; i < 3; i++) {
         lua_Integer c = luaL_checkinteger(L, i + 2);
         if (c < 1 || c > v->dims[i])
-            luaL_error(L, "index %c = %d is outside 1..%d", "xyz"[i], (int)c, (int)v->dims[i]);
+            lt_error(L, "index %c = %d is outside 1..%d", "xyz"[i], (int)c, (int)v->dims[i]);
         xyz[i] = c - 1;
     }
 }
@@ -213,7 +213,7 @@ static int l_counts(lua_State *L)
     tg_volume *v = lt_checkvolume(L, 1);
     tg_ctx *ctx = lt_ctx(L);
     if (!tg_dtype_is_int(v->dtype))
-        return luaL_error(L, "counts: needs an integer volume (u8, u16 or i32), got %s; use histogram for grey values", tg_dtype_name(v->dtype));
+        return lt_error(L, "counts: needs an integer volume (u8, u16 or i32), got %s; use histogram for grey values", tg_dtype_name(v->dtype));
     int64_t vmin = 0, n = v->dtype == TG_U8 ? 256 : 65536;
     lt_begin(L);
     if (v->dtype == TG_I32) {
@@ -348,7 +348,7 @@ static int l_index(lua_State *L)
     tg_volume *v = luaL_checkudata(L, 1, LT_VOLUME_MT);
     const char *k = lua_tostring(L, 2);
     if (k && strcmp(k, "dtype") == 0) {
-        if (!v->buf) return luaL_error(L, "the volume has been released");
+        if (!v->buf) return lt_error(L, "the volume has been released");
         lua_pushstring(L, tg_dtype_name(v->dtype));
         return 1;
     }

@@ -285,16 +285,9 @@ function M.write_vtk(path, fields)
   else
     error(where .. ": expected a volume or a table {name = volume, ...}, got " .. type(fields), 2)
   end
-  local ok, res, msg = pcall(cio.write_vtk, path, list)
-  if not ok then error(where .. ": " .. tostring(res):gsub("^write_vtk ", ""), 2) end
-  if not res then error(where .. ": " .. tostring(msg), 2) end
+  local ok, err = cio.write_vtk(path, list) -- misuse raises with the engine's message; the outside world returns it
+  if not ok then error(where .. ": " .. err, 2) end
   return path
-end
-
-local function rethrow(where, ok, ...)
-  if ok then return ... end
-  local msg = tostring((...)):gsub("^.-:%d+: ", "")
-  error(where .. ": " .. msg, 3)
 end
 
 --- Write a tortuga.Mesh as binary PLY or STL (see the header).
@@ -305,7 +298,7 @@ function M.write_mesh(path, mesh, opts)
     error(string.format("%s: expected a tortuga.Mesh, got %s", where, type(mesh)), 2)
   end
   local o = util.options(opts, { format = util.NIL }, where)
-  local ok, err = rethrow(where, pcall(cio.write_mesh, path, mesh, o.format))
+  local ok, err = cio.write_mesh(path, mesh, o.format)
   if not ok then error(where .. ": " .. err, 2) end
   return path
 end

@@ -476,12 +476,6 @@ end
 
 -- ---- marching cubes and surface areas ----
 
-local function rethrow(where, ok, ...)
-  if ok then return ... end
-  local msg = tostring((...)):gsub("^.-:%d+: ", "")
-  error(where .. ": " .. msg, 3)
-end
-
 function M.mesh(labels, phase, opts)
   local where = "tg.measure.mesh"
   check_labels(labels, where)
@@ -492,7 +486,7 @@ function M.mesh(labels, phase, opts)
   if o.method ~= "lewiner" and o.method ~= "lorensen" then
     error(string.format("%s: method must be \"lewiner\" or \"lorensen\", got %s", where, tostring(o.method)), 2)
   end
-  return rethrow(where, pcall(core.measure.mcubes, labels, phase, o.method, o.closed and true or false, o.smooth and true or false))
+  return core.measure.mcubes(labels, phase, o.method, o.closed and true or false, o.smooth and true or false)
 end
 
 -- phases option -> ordered list of labels and a label -> name map
@@ -565,7 +559,7 @@ function M.surfaces(labels, opts)
         tostring(names[per_gram_label] or per_gram_label)), 2)
     end
   end
-  local r = rethrow(where, pcall(core.measure.surfaces, labels, list, o.convention, smooth, o.method))
+  local r = core.measure.surfaces(labels, list, o.convention, smooth, o.method)
   local out = { phases = {}, interfaces = {}, voxels = {}, absent = {}, names = names, units = "m2",
                 convention = o.convention, smooth = smooth, method = o.method }
   for i, label in ipairs(list) do

@@ -212,8 +212,7 @@ local function feature_options(o, where)
     error(where .. ": conv must be the path of a weight file or a network from tg.segment.load_conv, got " .. type(conv), 3)
   end
   local eo = { sigmas = { table.unpack(sigmas) }, kinds = kinds, dims = o.dims, truncate = o.truncate, conv = conv }
-  local ok, err = pcall(C.feature_count, eo, 1)
-  if not ok then error(where .. ": " .. tostring(err):gsub("^segment%.features: ", ""), 3) end
+  C.feature_count(eo, 1) -- the engine's checks (distinct sigmas, at least one feature): its message as it is
   return eo
 end
 
@@ -459,8 +458,7 @@ function Forest:train(channels, scribbles)
                              classes = self.classes or {}, class_values = values }, { indent = 0 })
   local fopts = { trees = o.trees, max_depth = o.max_depth, min_leaf = o.min_leaf, mtry = o.mtry, bins = o.bins,
                   bootstrap = o.bootstrap, seed = o.seed, class_weight = cw }
-  local ok, ud, n = pcall(C.train, channels, scribbles, self.feat, fopts, values, meta)
-  if not ok then error(where .. ": " .. tostring(ud):gsub("^segment: ", ""), 2) end
+  local ud, n = C.train(channels, scribbles, self.feat, fopts, values, meta)
   if self.ud then self.ud:release() end
   self.ud, self.samples, self.values, self.feature_names = ud, n, values, names
   return self
@@ -477,8 +475,7 @@ function Forest:predict(channels, opts)
   local o = util.options(opts, { probabilities = true, slab = NIL }, where)
   channels = channel_list(channels, where)
   check_int(o.slab, "slab", 1, where)
-  local ok, labels, prob = pcall(C.predict, ud, channels, self.feat, o.probabilities, o.slab)
-  if not ok then error(where .. ": " .. tostring(labels):gsub("^segment: ", ""), 2) end
+  local labels, prob = C.predict(ud, channels, self.feat, o.probabilities, o.slab)
   if prob then
     local byvalue, keyed = class_names(self.classes), {}
     for i, v in ipairs(self.values) do
@@ -586,8 +583,7 @@ function M.feature_matrix(channels, fopts, opts)
   channels = channel_list(channels, where)
   local feat = feature_spec(fopts, where)
   local o = util.options(opts, { z = NIL }, where)
-  local ok, X = pcall(C.features_slab, channels, feat, o.z, true)
-  if not ok then error(where .. ": " .. tostring(X):gsub("^segment: ", ""), 2) end
+  local X = C.features_slab(channels, feat, o.z, true)
   return X, C.feature_names(feat, #channels)
 end
 
@@ -599,8 +595,7 @@ function Forest:train_matrix(X, y)
   local o = self.options
   local fopts = { trees = o.trees, max_depth = o.max_depth, min_leaf = o.min_leaf, mtry = o.mtry, bins = o.bins,
                   bootstrap = o.bootstrap, seed = o.seed, class_weight = type(o.class_weight) == "string" and o.class_weight or nil }
-  local ok, ud = pcall(C.train_matrix, X, y, fopts, values, nil)
-  if not ok then error(where .. ": " .. tostring(ud):gsub("^segment: ", ""), 2) end
+  local ud = C.train_matrix(X, y, fopts, values, nil)
   if self.ud then self.ud:release() end
   local names = {}
   for i = 1, ud:info().features do names[i] = "feature" .. i end
@@ -612,9 +607,7 @@ function Forest:predict_matrix(X, opts)
   local where = "tg.segment.forest:predict_matrix"
   local ud = checked(self, where)
   local o = util.options(opts, { probabilities = false }, where)
-  local ok, labels, prob = pcall(C.predict_matrix, ud, X, o.probabilities)
-  if not ok then error(where .. ": " .. tostring(labels):gsub("^segment: ", ""), 2) end
-  return labels, prob
+  return C.predict_matrix(ud, X, o.probabilities)
 end
 
 function M.otsu(v, opts)
@@ -623,8 +616,7 @@ function M.otsu(v, opts)
   local o = util.options(opts, { classes = 2, bins = 256 }, where)
   if o.classes ~= 2 and o.classes ~= 3 then error(where .. ": classes must be 2 or 3, got " .. tostring(o.classes), 2) end
   check_int(o.bins, "bins", 2, where)
-  local ok, labels, thr = pcall(C.otsu, v, o.classes, o.bins)
-  if not ok then error(where .. ": " .. tostring(labels):gsub("^otsu: ", ""), 2) end
+  local labels, thr = C.otsu(v, o.classes, o.bins)
   return labels, { thresholds = thr, classes = o.classes }
 end
 
@@ -632,8 +624,7 @@ function M.evaluate(pred, truth, opts)
   local where = "tg.segment.evaluate"
   if not volume.is_volume(pred) or not volume.is_volume(truth) then error(where .. ": expected two label volumes", 2) end
   local o = util.options(opts, { ignore = NIL }, where)
-  local ok, values, cm = pcall(C.confusion, pred, truth)
-  if not ok then error(tostring(values), 2) end
+  local values, cm = C.confusion(pred, truth)
   local n, correct = 0, 0
   local rows, cols = {}, {}
   local keep = {}
@@ -686,11 +677,8 @@ function M.clean(labels, opts)
   check_int(o.majority, "majority", 0, where)
   if labels.dtype ~= "u8" then error(where .. ": labels must be u8, got " .. labels.dtype, 2) end
   local out, info = labels, { islands = 0, voxels = 0 }
-  local ok, err = pcall(function()
-    if o.min_size > 1 then out, info.islands, info.voxels = C.remove_islands(out, o.min_size, o.connectivity) end
-    if o.majority > 0 then out = C.majority(out, o.majority, o.dims) end
-  end)
-  if not ok then error(where .. ": " .. tostring(err):gsub("^[%w_]+: ", ""), 2) end
+  if o.min_size > 1 then out, info.islands, info.voxels = C.remove_islands(out, o.min_size, o.connectivity) end
+  if o.majority > 0 then out = C.majority(out, o.majority, o.dims) end
   if out == labels then out = labels:copy() end
   return out, info
 end

@@ -116,13 +116,9 @@ function M.flux(labels, opts)
   for i, l in ipairs(lab) do r.conductivity[l] = sig[i] end
   if o.field then r.current, r.potential, r.hotspots = {}, {}, {} end
   for _, name in ipairs(axes) do
-    local ok, c = pcall(core.transport.flux, labels, {
+    local c = core.transport.flux(labels, {
       labels = lab, sigma = sig, axis = AXES[name], boundary = o.boundary, sides = o.sides,
       fraction = o.fraction, tol = o.tol, max_iter = o.max_iter, field = o.field, solver = solver })
-    if not ok then
-      local msg = tostring(c):gsub("^flux: ", "")
-      error(where .. ": " .. msg, 2)
-    end
     r.tau[name], r.tau_total[name], r.tau_percolating[name] = c.tau, c.tau_total, c.tau_percolating
     r.sigma_eff[name] = c.sigma_eff
     r.sigma_eff_relative[name] = c.sigma_ref > 0 and c.sigma_eff / c.sigma_ref or 0
@@ -261,14 +257,12 @@ function M.random_walk(labels, opts)
       "connectivity must be 6, 18 or 26, got %s", tostring(o.connectivity))
     start = core.transport.percolating_start(walkable, label, o.connectivity)
   end
-  local ok, r = pcall(core.transport.random_walk, walkable, start, o.walkers, o.steps, stride, o.seed, label)
-  if not ok then
-    if tostring(r):find("no voxel to start from", 1, true) then
-      error(string.format("%s: phase %d %s", where, o.phase,
-        o.start == "percolating" and "has no cluster that percolates along every axis" or "is absent from the volume"), 2)
-    end
-    error(r, 2)
+  -- walkers need a voxel to start from: say why there is none before the engine is asked
+  if ((start or walkable):counts()[start and 1 or label] or 0) == 0 then
+    error(string.format("%s: phase %s %s", where, tostring(math.tointeger(o.phase) or o.phase),
+      o.start == "percolating" and "has no cluster that percolates along every axis" or "is absent from the volume"), 2)
   end
+  local r = core.transport.random_walk(walkable, start, o.walkers, o.steps, stride, o.seed, label)
 
   local sp = labels:spacing()
   local nrec, t = #r.steps, r.steps
