@@ -956,8 +956,7 @@ end
 --- Linear least squares with standard errors (core.analysis.lstsq: LAPACKE QR). X: rows or one list.
 function M.lstsq(X, y, opts)
   local o = util.options(opts, { intercept = true }, "tg.analysis.lstsq")
-  local ok, r = pcall(C.lstsq, X, y, o.intercept)
-  if not ok then error((tostring(r):gsub("^core%.analysis%.lstsq", "tg.analysis.lstsq")), 2) end
+  local r = C.lstsq(X, y, o.intercept) -- misuse raises with the C message ("lstsq: ...") as it is
   return r
 end
 
@@ -969,7 +968,7 @@ local function fit_line(xs, ys)
   end
   local ok, r = pcall(C.lstsq, xs, ys, true)
   if not ok then
-    notes[1] = "fit: " .. tostring(r):gsub("^core%.analysis%.lstsq: ", "")
+    notes[1] = "fit: " .. tostring(r)
     return {}, notes
   end
   return { slope = r.coef[2], intercept = r.coef[1], se = r.se[2], se_intercept = r.se[1], r2 = r.r2, rss = r.rss,
