@@ -10,9 +10,15 @@
  *     tortuga --help | --version | --paths
  *
  * Finding the Lua files without any environment: the executable resolves its own path (/proc/self/exe)
- * and prepends to package.path the first of: <exe dir>/../share/lua/5.4 (installed), TG_SOURCE_LUA_DIR
- * (a build tree), TG_INSTALL_LUA_DIR. tortuga.core is linked in and preloaded. `--paths` prints the
- * LUA_PATH / LUA_CPATH lines that give stock lua5.4 the same view (with the built core.so).
+ * and prepends to package.path the first of: <exe dir>/../share/lua/5.4 (installed: the library and the
+ * applications side by side in tortuga/), TG_SOURCE_LUA_DIR and TG_SOURCE_APP_LUA_DIR (a build tree: lua/
+ * and app/lua/), TG_INSTALL_LUA_DIR. tortuga.core is linked in and preloaded. `--paths` prints the
+ * LUA_PATH / LUA_CPATH lines that give stock lua5.4 the same files (with the built core.so).
+ *
+ * In the host, `require "tortuga"` is the library with the applications' names attached (tg.report, tg.cli,
+ * tg.kernel, tg.repl, tg.display): package.preload["tortuga"] calls tortuga.app's load, which runs the
+ * library's own init.lua and then attaches them (app/lua/tortuga/app.lua). The library never requires an
+ * application; stock lua5.4 gets the library alone.
  *
  * The REPL: GNU readline (callback interface, so Ctrl-C at the prompt clears the line without leaving
  * readline in a half state), a history file (~/.tortuga_history or $TORTUGA_HISTORY, at most 1000 lines),
@@ -57,6 +63,9 @@
 #ifndef TG_SOURCE_LUA_DIR
 #define TG_SOURCE_LUA_DIR ""
 #endif
+#ifndef TG_SOURCE_APP_LUA_DIR
+#define TG_SOURCE_APP_LUA_DIR ""
+#endif
 #ifndef TG_INSTALL_LUA_DIR
 #define TG_INSTALL_LUA_DIR "/usr/local/share/lua/5.4"
 #endif
@@ -76,7 +85,8 @@ static int repl_ref = LUA_NOREF;        /* the tortuga.repl module, when it load
 /* ---------------------------------------------------------------- paths */
 
 static char exe_dir[PATH_MAX];  /* directory of this executable ("" if unknown) */
-static char lua_dir[PATH_MAX];  /* the folder holding tortuga/init.lua */
+static char lua_dir[PATH_MAX];  /* the folder holding tortuga/init.lua (the library) */
+static char app_dir[PATH_MAX];  /* the folder holding tortuga/app.lua (the applications; = lua_dir when installed) */
 static char cpath_dir[PATH_MAX]; /* the folder X such that X/tortuga/core.so is the built module */
 
 static int is_file(const char *path)
@@ -117,6 +127,9 @@ static void resolve_paths(void)
     if (!(exe_dir[0] && has_file(p, "tortuga/init.lua", lua_dir)) &&
         !has_file(TG_SOURCE_LUA_DIR, "tortuga/init.lua", lua_dir))
         snprintf(lua_dir, sizeof lua_dir, "%s", TG_INSTALL_LUA_DIR);
+    if (!(exe_dir[0] && has_file(p, "tortuga/app.lua", app_dir)) &&
+        !has_file(TG_SOURCE_APP_LUA_DIR, "tortuga/app.lua", app_dir))
+        snprintf(app_dir, sizeof app_dir, "%s", lua_dir);
 
     /* the C module: next to the executable in a build tree, else <prefix>/lib/lua/5.4 */
     snprintf(p, sizeof p, "%s/lib", exe_dir);
@@ -143,10 +156,19 @@ static void put_shell_quoted(const char *s)
     putchar('\'');
 }
 
+/* "<dir>/?.lua;<dir>/?/init.lua" for the library's folder, and for the applications' when it is another one */
+static void lua_templates(char *buf, size_t n)
+{
+    int len = snprintf(buf, n, "%s/?.lua;%s/?/init.lua", lua_dir, lua_dir);
+    if (strcmp(app_dir, lua_dir) != 0 && len > 0 && (size_t)len < n)
+        snprintf(buf + len, n - (size_t)len, ";%s/?.lua;%s/?/init.lua", app_dir, app_dir);
+}
+
 static void print_paths(void)
 {
-    char buf[PATH_MAX * 3];
-    snprintf(buf, sizeof buf, "%s/?.lua;%s/?/init.lua;;", lua_dir, lua_dir);
+    char buf[PATH_MAX * 5];
+    lua_templates(buf, sizeof buf - 2);
+    strcat(buf, ";;");
     fputs("export LUA_PATH=", stdout);
     put_shell_quoted(buf);
     putchar('\n');
@@ -156,17 +178,33 @@ static void print_paths(void)
     putchar('\n');
 }
 
-/* package.path = <lua_dir>/?.lua;<lua_dir>/?/init.lua;<old>; package.preload["tortuga.core"] */
+/* package.preload["tortuga"]: tortuga.app's load (the library with the applications attached) */
+static int load_tortuga(lua_State *L)
+{
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "tortuga.app");
+    lua_call(L, 1, 1);
+    lua_getfield(L, -1, "load");
+    lua_pushvalue(L, 1);
+    lua_call(L, 1, 1);
+    return 1;
+}
+
+/* package.path = <library and application templates>;<old>; package.preload["tortuga.core"] and ["tortuga"] */
 static void setup_package(lua_State *L)
 {
+    char buf[PATH_MAX * 5];
+    lua_templates(buf, sizeof buf);
     lua_getglobal(L, "package");
     lua_getfield(L, -1, "path");
-    lua_pushfstring(L, "%s/?.lua;%s/?/init.lua;%s", lua_dir, lua_dir, lua_tostring(L, -1));
+    lua_pushfstring(L, "%s;%s", buf, lua_tostring(L, -1));
     lua_setfield(L, -3, "path");
     lua_pop(L, 1);
     lua_getfield(L, -1, "preload");
     lua_pushcfunction(L, luaopen_tortuga_core);
     lua_setfield(L, -2, "tortuga.core");
+    lua_pushcfunction(L, load_tortuga);
+    lua_setfield(L, -2, "tortuga");
     lua_pop(L, 2);
 }
 

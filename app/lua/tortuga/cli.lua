@@ -750,10 +750,8 @@ local COMMANDS = {
     summary = "generate the built-in cathode sample and describe it (--size 100)" },
 }
 
--- the Jupyter kernel and notebook conversion (tortuga kernel ..., tortuga notebook convert ...)
-if package.searchpath("tortuga.kernel", package.path) then
-  for _, c in ipairs(require("tortuga.kernel").commands) do COMMANDS[#COMMANDS + 1] = c end
-end
+-- the Jupyter kernel and notebooks (tortuga kernel ..., tortuga notebook run / convert ...)
+for _, c in ipairs(require("tortuga.kernel").commands) do COMMANDS[#COMMANDS + 1] = c end
 
 --- The subcommands, for `tortuga --help`: { {name=, summary=}, ... }.
 function M.commands()

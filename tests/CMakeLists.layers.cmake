@@ -1,0 +1,20 @@
+# The layers kept apart (docs/ARCHITECTURE.md). Included from the top CMakeLists.txt.
+# The library alone: stock lua5.4 with only lua/ (not app/lua/) and the built core.so on its paths loads
+# `require "tortuga"` with every library module, and loads no application (not under sanitisers: the ASan
+# runtime must come first in the process).
+if(NOT TG_SANITIZE)
+  add_test(NAME layers_library_alone
+    COMMAND lua5.4 -e "
+      local tg = require 'tortuga'
+      for _, name in ipairs { 'volume', 'io', 'generate', 'filter', 'segment', 'measure', 'transport', 'describe', 'analysis' } do
+        assert(tg[name], 'tg.' .. name .. ' is missing')
+      end
+      for name in pairs(package.loaded) do
+        assert(not name:match('^tortuga%.app') and not ({ ['tortuga.cli'] = 1, ['tortuga.kernel'] = 1, ['tortuga.notebook'] = 1,
+               ['tortuga.report'] = 1, ['tortuga.repl'] = 1 })[name], 'the library loaded the application module ' .. name)
+      end
+      assert(tg.report == nil and tg.cli == nil and tg.kernel == nil and tg.display == nil)
+      print('the library alone: ' .. tg.version)")
+  set_tests_properties(layers_library_alone PROPERTIES ENVIRONMENT
+    "LUA_PATH=${PROJECT_SOURCE_DIR}/lua/?.lua\;${PROJECT_SOURCE_DIR}/lua/?/init.lua\;\;;LUA_CPATH=${PROJECT_BINARY_DIR}/lib/?.so\;\;;LUA_INIT=")
+endif()
