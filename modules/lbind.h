@@ -73,7 +73,6 @@ void lt_open_transport(lua_State *L);
 void lt_open_walk(lua_State *L);
 void lt_open_features(lua_State *L);
 void lt_open_segment(lua_State *L);
-void lt_open_kernel(lua_State *L);
 void lt_open_analysis(lua_State *L);
 
 #endif

@@ -18,3 +18,10 @@ if(NOT TG_SANITIZE)
   set_tests_properties(layers_library_alone PROPERTIES ENVIRONMENT
     "LUA_PATH=${PROJECT_SOURCE_DIR}/lua/?.lua\;${PROJECT_SOURCE_DIR}/lua/?/init.lua\;\;;LUA_CPATH=${PROJECT_BINARY_DIR}/lib/?.so\;\;;LUA_INIT=")
 endif()
+
+# The library's C module links none of the applications' libraries (ZeroMQ, OpenSSL, readline): those are the
+# host's, which has the REPL and the Jupyter kernel (app/). ldd lists the whole tree of dependencies.
+add_test(NAME layers_core_links_no_app_libs
+  COMMAND sh -c "deps=$(ldd \"$1\") || exit 1; echo \"$deps\"; \
+    if echo \"$deps\" | grep -E 'lib(zmq|ssl|crypto|readline|history)[.]so'; then \
+      echo 'tortuga.core links an application library (above)'; exit 1; fi" sh $<TARGET_FILE:tortuga_core>)

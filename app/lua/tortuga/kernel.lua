@@ -8,7 +8,7 @@
 --   tortuga notebook run FILE.lua [--out PAGE.html] [--timeout S]
 --                                            run the cells into one self-contained HTML page (tortuga.notebook)
 --
--- The kernel speaks the Jupyter messaging protocol 5.3: modules/lkernel.c owns the ZeroMQ sockets, the
+-- The kernel speaks the Jupyter messaging protocol 5.3: app/lkernel.c owns the ZeroMQ sockets, the
 -- HMAC-SHA256 signatures and the heartbeat and control threads; this file decodes the JSON and answers
 -- kernel_info, execute, complete, inspect, is_complete, history, comm_info, interrupt and shutdown
 -- requests. Cells run in the globals, with `tg` loaded (as in the REPL): `local` names last one cell, so
@@ -38,6 +38,7 @@
 -- M.compile(code, chunkname, env), M.error_handler(frame_pattern), M.error_content(msg, frames),
 -- M.value_bundles(values), M.bundle(x), M.redirect_io(sink), M.html_escape(s), M.write_atomic(path, bytes).
 local core = require "tortuga.core"
+local wire = require "tortuga.app.core" -- app/lkernel.c, linked into the host
 local json = require "tortuga.json"
 local repl = require "tortuga.repl"
 
@@ -282,7 +283,7 @@ local function volume_bundle(v, opts)
   end
   local meta = {}
   if nx < 256 then meta["image/png"] = { width = nx * math.max(1, 256 // nx) } end
-  return { ["text/plain"] = text, ["image/png"] = core.kernel.base64(bytes) }, meta
+  return { ["text/plain"] = text, ["image/png"] = wire.base64(bytes) }, meta
 end
 
 local bundle
@@ -328,7 +329,7 @@ local image_mt = {
     if not bytes then return { ["text/plain"] = "image: cannot read " .. tostring(err) } end
     local mime = img.mime
     local data = { ["text/plain"] = "image: " .. img.path }
-    data[mime] = mime == "image/svg+xml" and bytes or core.kernel.base64(bytes)
+    data[mime] = mime == "image/svg+xml" and bytes or wire.base64(bytes)
     return data
   end,
 }
@@ -347,7 +348,7 @@ end
 local S = nil -- the running kernel: {k, session, count, parent, allow_stdin, out, ...}
 
 local function header(msg_type)
-  return { msg_id = core.kernel.uuid(), session = S.session, username = "kernel", date = core.kernel.isodate(),
+  return { msg_id = wire.uuid(), session = S.session, username = "kernel", date = wire.isodate(),
            msg_type = msg_type, version = M.PROTOCOL }
 end
 
@@ -622,7 +623,7 @@ local function user_expressions(exprs)
   local out = {}
   for name, code in pairs(type(exprs) == "table" and exprs or {}) do
     local f, err = load("return " .. tostring(code), "=expression", "t")
-    local r = f and table.pack(core.kernel.pcall(on_error, f))
+    local r = f and table.pack(wire.pcall(on_error, f))
     if r and r[1] then
       local data, meta = M.bundle(table.unpack(r, 2, math.max(2, r.n)))
       out[name] = { status = "ok", data = data, metadata = meta }
@@ -651,7 +652,7 @@ local function execute(msg)
   if not f then
     content = M.error_content(err, nil, "SyntaxError")
   else
-    local r = table.pack(core.kernel.pcall(on_error, f))
+    local r = table.pack(wire.pcall(on_error, f))
     flush()
     if r[1] then
       status = "ok"
@@ -845,7 +846,7 @@ local function dispatch(channel, raw)
   local t = msg.header.msg_type
   local handler = handlers[t]
   S.parent, S.out = msg, new_output()
-  if t == "execute_request" then core.kernel.cell(true) end -- interruptible from here on
+  if t == "execute_request" then wire.cell(true) end -- interruptible from here on
   publish("status", { execution_state = "busy" })
   if handler then
     local ok, err = xpcall(handler, debug.traceback, msg)
@@ -859,7 +860,7 @@ local function dispatch(channel, raw)
   else
     log("unknown message type '%s' on the %s channel; ignored", t, channel)
   end
-  core.kernel.cell(false)
+  wire.cell(false)
   flush()
   publish("status", { execution_state = "idle" })
   S.parent, S.out = nil, nil
@@ -896,13 +897,13 @@ function M.run(connection_file)
     log("%s", err)
     return 1
   end
-  local ok, k = pcall(core.kernel.open, conn)
+  local ok, k = pcall(wire.open, conn)
   if not ok then
     log("%s: %s", connection_file, tostring(k))
     return 1
   end
   local tg = tg_lib()
-  S = { k = k, session = core.kernel.uuid(), count = 0 }
+  S = { k = k, session = wire.uuid(), count = 0 }
   local saved_tg, saved_display = rawget(_G, "tg"), tg.display
   _G.tg, tg.display = tg, M.display
   tg.progress(false)
@@ -1221,7 +1222,7 @@ local function install(o, out, err)
     err:write("tortuga kernel install: --name must be letters, digits, '.', '_' or '-', got '", name, "'\n")
     return 2
   end
-  local exe = core.kernel.exe()
+  local exe = wire.exe()
   if not exe or not exe:match("tortuga[^/]*$") then
     err:write("tortuga kernel install: run it from the tortuga executable (this is ", tostring(exe), ")\n")
     return 1

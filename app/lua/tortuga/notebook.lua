@@ -35,6 +35,7 @@
 --   notebook.html(result) -> the page;  notebook.markdown(text, base_dir) -> HTML;  notebook.lua_html(code)
 --   notebook.command(args, stdout, stderr) -> exit status (the `tortuga notebook run` command).
 local core = require "tortuga.core"
+local wire = require "tortuga.app.core" -- app/lkernel.c, linked into the host
 local kernel = require "tortuga.kernel"
 
 local M = {}
@@ -286,7 +287,7 @@ local function image_html(base_dir)
     local path = raw:sub(1, 1) == "/" and raw or (base_dir .. "/" .. raw)
     local bytes = mime and read_file(path)
     if not bytes then return '<span class="missing">[image ' .. src .. " not found]</span>" end
-    return '<img alt="' .. alt .. '" src="data:' .. mime .. ";base64," .. core.kernel.base64(bytes) .. '">'
+    return '<img alt="' .. alt .. '" src="data:' .. mime .. ";base64," .. wire.base64(bytes) .. '">'
   end
 end
 
@@ -622,7 +623,7 @@ local function bundle_html(data, meta)
     local v = data[mime]
     if v then
       v = b64_or_text(v)
-      local b64 = mime == "image/svg+xml" and core.kernel.base64(v) or v:gsub("%s", "")
+      local b64 = mime == "image/svg+xml" and wire.base64(v) or v:gsub("%s", "")
       local m = type(meta) == "table" and type(meta[mime]) == "table" and meta[mime] or {}
       local size = ""
       if math.tointeger(m.width) then size = size .. ' width="' .. math.tointeger(m.width) .. '"' end

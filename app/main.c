@@ -77,6 +77,7 @@
 #define EOFMARK "<eof>"
 
 int luaopen_tortuga_core(lua_State *L);
+int luaopen_tortuga_app_core(lua_State *L); /* lkernel.c: the Jupyter kernel's wire */
 
 static const char *progname = PROGNAME; /* NULL inside the REPL: errors are not prefixed */
 static lua_State *globalL;              /* for the SIGINT handler and readline's completion */
@@ -190,7 +191,8 @@ static int load_tortuga(lua_State *L)
     return 1;
 }
 
-/* package.path = <library and application templates>;<old>; package.preload["tortuga.core"] and ["tortuga"] */
+/* package.path = <library and application templates>;<old>; package.preload["tortuga.core"] (the library's C
+ * half), ["tortuga.app.core"] (the applications' C half, which only the host has) and ["tortuga"] */
 static void setup_package(lua_State *L)
 {
     char buf[PATH_MAX * 5];
@@ -203,6 +205,8 @@ static void setup_package(lua_State *L)
     lua_getfield(L, -1, "preload");
     lua_pushcfunction(L, luaopen_tortuga_core);
     lua_setfield(L, -2, "tortuga.core");
+    lua_pushcfunction(L, luaopen_tortuga_app_core);
+    lua_setfield(L, -2, "tortuga.app.core");
     lua_pushcfunction(L, load_tortuga);
     lua_setfield(L, -2, "tortuga");
     lua_pop(L, 2);
