@@ -1,4 +1,4 @@
--- The tortuga host (modules/main.c) run as a program, and tortuga.repl's printing and completion.
+-- The tortuga host (app/main.c) run as a program, and tortuga.repl's printing and completion.
 -- The host's arg table and stdin handling are checked against stock lua5.4 run the same way.
 local repl = require "tortuga.repl"
 local tg = require "tortuga"

@@ -3,7 +3,7 @@
 -- and Ctrl-C stop a cell; Markdown renders and text is escaped; headless Chromium renders the page when installed.
 local tg = require "tortuga"
 local wire = require "tortuga.app.core" -- linked into the host, which runs the specs
-local kernel = require "tortuga.kernel"
+local nbformat = require "tortuga.nbformat"
 local notebook = require "tortuga.notebook"
 local lfs = require "lfs"
 local H = test_helper
@@ -113,7 +113,7 @@ describe("tortuga notebook run", function()
       assert.are.equal(0, code, f .. ": " .. out .. err)
       local page = assert(read(page_path), f .. ": the page was written")
       assert.is_nil(lfs.attributes(page_path .. ".tmp"), "no temporary file left")
-      local cells = kernel.read_notebook(assert(read("notebooks/" .. f)))
+      local cells = nbformat.read_notebook(assert(read("notebooks/" .. f)))
       local ncode = 0
       for _, c in ipairs(cells) do
         if c.cell_type == "code" then

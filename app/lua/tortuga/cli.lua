@@ -4,6 +4,8 @@
 --                   [--all [--density cam=4.7e3,ise=1.9e3] [--per-gram-of cam] [--axis z]]
 --   tortuga demo [--size 100] [--seed 1] [--json out.json] [--save labels.tif] [--threads N]
 --
+--   tortuga kernel ... (tortuga.kernel), tortuga notebook ... (tortuga.notebook)
+--
 -- The host calls cli.main(name, {args...}) and exits with its result: 0 success, 1 failure (missing or
 -- unreadable input, unwritable output), 2 usage error (unknown option, malformed value). Messages go to
 -- stderr as "tortuga describe: message". cli.commands() lists {name=, summary=} for `tortuga --help`.
@@ -750,8 +752,15 @@ local COMMANDS = {
     summary = "generate the built-in cathode sample and describe it (--size 100)" },
 }
 
--- the Jupyter kernel and notebooks (tortuga kernel ..., tortuga notebook run / convert ...)
-for _, c in ipairs(require("tortuga.kernel").commands) do COMMANDS[#COMMANDS + 1] = c end
+-- the Jupyter kernel and notebooks, loaded when they run (so `tortuga --help` and `tortuga describe` do not
+-- load the kernel)
+COMMANDS[#COMMANDS + 1] = {
+  name = "kernel", run = function(...) return require("tortuga.kernel").command(...) end,
+  summary = "run as a Jupyter kernel (-f CONNECTION_FILE), or 'kernel install [--user|--sys-prefix|--prefix DIR]'" }
+COMMANDS[#COMMANDS + 1] = {
+  name = "notebook", run = function(...) return require("tortuga.notebook").command(...) end,
+  summary = "run a notebook into an HTML page: 'notebook run FILE.lua [--out PAGE.html]'; " ..
+            "'notebook convert FILE.lua FILE.ipynb' (or back)" }
 
 --- The subcommands, for `tortuga --help`: { {name=, summary=}, ... }.
 function M.commands()
