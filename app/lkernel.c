@@ -532,6 +532,9 @@ static void start_thread(lua_State *L, lk_kernel *k, pthread_t *t, void *(*fn)(v
     *started = 1;
 }
 
+/* wire.open{...}: the kernel object with its five channels bound, the control PAIR, the wake pipe, the two
+ * threads and the SIGINT handler. Long because it is one sequence in which each step's failure must close what
+ * the steps before it opened (kernel_close is idempotent and knows what is open), read top to bottom. */
 static int l_open(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
