@@ -2,6 +2,7 @@
 --
 --   tortuga describe LABELS.tif --phases pore=0,cam=1,ise=2 [--spacing 100nm] [--json out.json] [--threads N]
 --                   [--all [--density cam=4.7e3,ise=1.9e3] [--per-gram-of cam] [--axis z]]
+--                   [--full [--density ...] [--collector first|last] [--reach 2um] [--walkers N] [--steps N]]
 --   tortuga demo [--size 100] [--seed 1] [--json out.json] [--save labels.tif] [--threads N]
 --
 --   tortuga kernel ... (tortuga.kernel), tortuga notebook ... (tortuga.notebook)
@@ -10,12 +11,15 @@
 -- unreadable input, unwritable output), 2 usage error (unknown option, malformed value). Messages go to
 -- stderr as "tortuga describe: message". cli.commands() lists {name=, summary=} for `tortuga --help`.
 --
--- From Lua: cli.describe(labels, {phases=, spacing=, input=, all=, density=, per_gram_of=, axis=}) returns the
--- result table that `describe` prints and writes as JSON (with all = true it has `geometry`, from
--- cli.geometry(labels, opts)); cli.format(result) is the printed text. main's optional third argument
--- {stdout=, stderr=} (objects with :write) redirects the output, for tests and embedding.
+-- One describe: `tortuga describe` and `tortuga demo` compute nothing themselves. They call tg.describe with the
+-- parts each mode asks for and print what it returns as tables; --json writes that same result (d:write_json).
+--
+-- From Lua: cli.describe(labels, {phases=, spacing=, input=, mode = "fractions" | "all" | "full", density=,
+-- per_gram_of=, axis=, walk=, active=, log=}) --> d (the tg.describe result), warnings; cli.format(d [, how]) is
+-- the printed text, for any tg.describe result; cli.phases_of(counts, named) completes the phase names.
+-- main's optional third argument {stdout=, stderr=} (objects with :write) redirects the output, for tests and
+-- embedding.
 local util = require "tortuga.util"
-local json = require "tortuga.json"
 
 local M = {}
 
@@ -151,180 +155,92 @@ local function parse_threads(s)
   return n
 end
 
--- ---------------------------------------------------------------- the computation
+-- ---------------------------------------------------------------- the computation: tg.describe
+
+--- The phases to describe: the named ones, every label present but not named as "unnamed label N" (with a
+-- warning), or, when no names are given, every label present as "label N". counts: labels:counts().
+-- Returns phases {name = label}, warnings {text...}.
+function M.phases_of(counts, named)
+  local phases, warnings, is_named = {}, {}, {}
+  for name, label in pairs(named or {}) do
+    phases[name], is_named[label] = label, true
+  end
+  for _, label in ipairs(util.sorted_keys(counts)) do
+    if not is_named[label] then
+      local name = (named and "unnamed label " or "label ") .. label
+      phases[name] = label
+      if named then
+        warnings[#warnings + 1] = string.format("label %d (%d voxel%s) is not named in --phases; reported as '%s'",
+                                                label, counts[label], counts[label] == 1 and "" or "s", name)
+      end
+    end
+  end
+  return phases, warnings
+end
+
+-- The names of the phases present, in label order.
+local function present_names(phases, counts)
+  local out = {}
+  for name, label in pairs(phases) do
+    if (counts[label] or 0) > 0 then out[#out + 1] = name end
+  end
+  table.sort(out, function(a, b) return phases[a] < phases[b] end)
+  return out
+end
+
+local FRACTIONS_ONLY = { surfaces = false, chords = false, percolation = false, thickness = false, transport = false,
+                         active = false }
+
+--- Describe a label volume as `tortuga describe` does: tg.describe with the parts of the mode, the phases completed
+-- by M.phases_of, the warnings in d.notes. opts: phases (the names given), spacing = {sx, sy, sz}, input, mode =
+-- "fractions" (the default) | "all" (the geometry: surfaces in both conventions, chords, percolation, thickness of
+-- every phase; density only when given) | "full" (everything tg.describe measures, the paper's defaults),
+-- density, per_gram_of, axis (all: the one axis of chords and percolation), walk, active, log.
+-- Returns d (the tg.describe result), warnings.
+function M.describe(labels, opts)
+  local tg = tg_lib()
+  opts = opts or {}
+  local dtype = labels.dtype
+  if dtype ~= "u8" and dtype ~= "u16" and dtype ~= "i32" then
+    fail(1, "%s holds %s values; describe needs a label image of integers (u8 or u16)", opts.input or "the volume", dtype)
+  end
+  local counts = labels:counts()
+  local phases, warnings = M.phases_of(counts, opts.phases)
+  local o = { phases = phases, spacing = opts.spacing, input = opts.input, log = opts.log }
+  local mode = opts.mode or "fractions"
+  if mode == "fractions" then
+    for k, v in pairs(FRACTIONS_ONLY) do o[k] = v end
+  elseif mode == "all" then
+    local names = present_names(phases, counts)
+    o.transport, o.active, o.transport_phases = false, false, names
+    o.density, o.per_gram_of = opts.density or false, opts.per_gram_of
+    o.axes = opts.axis and { opts.axis } or nil
+    if #names > 8 then -- tg.measure.surfaces takes at most 8 phases at once
+      o.surfaces = false
+      warnings[#warnings + 1] = string.format("%d phases: surfaces are measured for at most 8; none reported", #names)
+    else
+      o.surfaces = { "open", "closed" }
+    end
+  else
+    o.density, o.per_gram_of, o.walk, o.active = opts.density, opts.per_gram_of, opts.walk, opts.active
+  end
+  if o.per_gram_of and not (o.density and o.density[o.per_gram_of]) and not (mode == "full" and o.density == nil) then
+    fail(2, "--per-gram-of %s needs its density (--density %s=KG_M3)", o.per_gram_of, o.per_gram_of)
+  end
+  local ok, d = pcall(tg.describe, labels, o)
+  if not ok then fail(1, "%s", (clean(d):gsub("^tg%.describe: ", ""))) end
+  for _, w in ipairs(warnings) do
+    d.notes = d.notes or {}
+    d.notes[#d.notes + 1] = w
+  end
+  return d, warnings
+end
+
+-- ---------------------------------------------------------------- printing
 
 local function spacing_known(sp)
   return not (sp[1] == 1 and sp[2] == 1 and sp[3] == 1)
 end
-
---- Describe a label volume. opts: phases = {name = label} (optional), spacing = {sx, sy, sz} (optional,
--- overrides the volume's), input = a name for the result. Returns the result table (see the module doc).
-function M.describe(labels, opts)
-  local tg = tg_lib()
-  opts = opts or {}
-  if not (tg.measure and tg.measure.fractions) then fail(1, "tg.measure.fractions is not available in this build") end
-  local dtype = labels.dtype
-  if dtype ~= "u8" and dtype ~= "u16" and dtype ~= "i32" then
-    fail(1, "%s holds %s values; describe needs a label image of integers (u8 or u16)",
-         opts.input or "the volume", dtype)
-  end
-  local sp = opts.spacing or labels:spacing() -- an override leaves the volume itself unchanged
-  local nx, ny, nz = labels:dims()
-  local total = nx * ny * nz
-  local fractions = tg.measure.fractions(labels)
-  local counts = labels:counts()
-
-  local name_of, rows, warnings = {}, {}, {}
-  for name, label in pairs(opts.phases or {}) do name_of[label] = name end
-  local present = {}
-  for label in pairs(counts) do present[#present + 1] = label end
-  table.sort(present)
-  for _, label in ipairs(present) do
-    if not name_of[label] then
-      if opts.phases then
-        name_of[label] = "unnamed label " .. label
-        warnings[#warnings + 1] = string.format("label %d (%d voxel%s) is not named in --phases; reported as '%s'",
-                                                label, counts[label], counts[label] == 1 and "" or "s", name_of[label])
-      else
-        name_of[label] = "label " .. label
-      end
-    end
-  end
-  local known = spacing_known(sp)
-  local voxel_volume = sp[1] * sp[2] * sp[3]
-  local labels_sorted = {}
-  for label in pairs(name_of) do labels_sorted[#labels_sorted + 1] = label end
-  table.sort(labels_sorted)
-
-  local res = {
-    command = "describe",
-    input = opts.input,
-    dims = { nx, ny, nz },
-    spacing = { sp[1], sp[2], sp[3] },
-    spacing_source = opts.spacing and "--spacing" or (known and (opts.spacing_source or "file") or "unknown"),
-    fractions = {}, voxels = {}, labels = {},
-    volumes = known and {} or nil,
-    total = { voxels = total, volume = known and total * voxel_volume or nil },
-    units = { fractions = "1", voxels = "1", spacing = "m", volumes = "m3", volume = "m3" },
-    warnings = #warnings > 0 and warnings or nil,
-  }
-  for _, label in ipairs(labels_sorted) do
-    local name, n = name_of[label], counts[label] or 0
-    res.fractions[name] = fractions[label] or 0.0
-    res.voxels[name] = n
-    res.labels[name] = label
-    if known then res.volumes[name] = n * voxel_volume end
-    rows[#rows + 1] = { name = name, label = label, voxels = n, fraction = fractions[label] or 0.0 }
-  end
-  -- kept out of the JSON by its leading underscore: the row order of the printed table
-  res._rows = rows
-  if opts.all then
-    local phases = {}
-    for _, label in ipairs(labels_sorted) do
-      if (counts[label] or 0) > 0 then phases[name_of[label]] = label end
-    end
-    local lv = labels
-    if opts.spacing then -- the override must reach the measurements, without touching the caller's volume
-      lv = labels:view{}
-      lv:spacing(sp)
-    end
-    res.geometry = M.geometry(lv, { phases = phases, density = opts.density, per_gram_of = opts.per_gram_of,
-                                    axis = opts.axis })
-  end
-  return res
-end
-
---- The geometry descriptors of a label volume (what `describe --all` adds), all in one table:
---   surfaces = {open = S, closed = S} with S = {phases = {[name] = m2}, interfaces = {["a-b"] = m2} (names),
---     per_volume = {phases, interfaces} (m-1), per_gram = {phases, interfaces, of, grams} (m2/g, when a
---     density of the per-gram phase is known)}; tpb = {length (m), per_volume (m-2), per_gram (m/g),
---     phases = {a, b, c}} (three phases or more; the edge-counting length of tg.measure.surfaces);
---   chords = {[name] = {x = {n, mean, median}, y = ..., z = ...}} (m; PoreSpy's conventions, spacing 2,
---     trim "faces"); percolation = {[name] = {spanning, inlet, outlet, isolated}} (fractions of the phase,
---     6-connected, along `axis`, default "z"); thickness = {[name] = {d10, d50, d90, mean}} (m, volume-weighted).
--- opts: phases = {name = label} (default: every label present, named "label N"), density = {name = kg/m3},
--- per_gram_of = a name (default "cam" when its density is given), axis = "z".
--- Lengths are in metres, or in voxels when the spacing is unknown (1, as files without calibration read).
-function M.geometry(labels, opts)
-  local tg = tg_lib()
-  opts = opts or {}
-  local phases = opts.phases
-  if not phases then
-    phases = {}
-    for label in pairs(labels:counts()) do phases["label " .. label] = label end
-  end
-  local list, name_of = {}, {}
-  for name, label in pairs(phases) do list[#list + 1] = label; name_of[label] = name end
-  table.sort(list)
-  local axis = opts.axis or "z"
-  local density = opts.density
-  local per_gram_of = opts.per_gram_of
-  if not per_gram_of and density and density.cam and phases.cam then per_gram_of = "cam" end
-  if per_gram_of and not (density and density[per_gram_of]) then
-    fail(2, "--per-gram-of %s needs its density (--density %s=KG_M3)", per_gram_of, per_gram_of)
-  end
-  local unit = spacing_known(labels:spacing()) and "m" or "voxel"
-  local g = { surfaces = {}, chords = {}, percolation = {}, thickness = {}, axis = axis,
-              units = { area = unit == "m" and "m2" or "voxel2", length = unit, per_volume = unit == "m" and "m-1" or "1/voxel",
-                        per_gram = "m2/g", tpb_per_volume = unit == "m" and "m-2" or "1/voxel2", fractions = "1" } }
-  local function by_name(t)
-    local out = {}
-    for k, v in pairs(t) do
-      if math.type(k) == "integer" then out[name_of[k]] = v
-      else
-        local a, b = k:match("^(%d+)%-(%d+)$")
-        out[name_of[tonumber(a)] .. "-" .. name_of[tonumber(b)]] = v
-      end
-    end
-    return out
-  end
-  if #list <= 8 then
-    local phases_for_surfaces = {}
-    for _, label in ipairs(list) do phases_for_surfaces[name_of[label]] = label end
-    for _, conv in ipairs{ "open", "closed" } do
-      local s = tg.measure.surfaces(labels, { phases = phases_for_surfaces, convention = conv, density = density,
-                                              per_gram_of = per_gram_of })
-      local e = { phases = by_name(s.phases), interfaces = by_name(s.interfaces),
-                  per_volume = { phases = by_name(s.specific.per_volume.phases),
-                                 interfaces = by_name(s.specific.per_volume.interfaces) },
-                  interface_formula = s.interface_formula }
-      if s.specific.per_gram then
-        local pg = s.specific.per_gram
-        e.per_gram = { phases = by_name(pg.phases), interfaces = by_name(pg.interfaces), of = pg.of, grams = pg.grams }
-      end
-      g.surfaces[conv] = e
-      if conv == "open" and #list >= 3 then
-        local names3 = {}
-        for _, label in ipairs(list) do names3[#names3 + 1] = name_of[label] end
-        g.tpb = { length = s.tpb_length, per_volume = s.specific.per_volume.tpb_length,
-                  per_gram = s.specific.per_gram and s.specific.per_gram.tpb_length or nil, phases = names3 }
-      end
-    end
-  end
-  for _, label in ipairs(list) do
-    local name = name_of[label]
-    local ch = tg.measure.chords(labels, { phase = label, axis = "all" })
-    local c = {}
-    for _, ax in ipairs{ "x", "y", "z" } do
-      local d = tg.measure.cld(ch[ax])
-      c[ax] = { n = d.n, mean = d.mean, median = d.median }
-    end
-    g.chords[name] = c
-    local p = tg.measure.percolation(labels, { phase = label, axis = axis })
-    g.percolation[name] = { spanning = p.fractions.spanning, inlet = p.fractions.inlet, outlet = p.fractions.outlet,
-                            isolated = p.fractions.isolated }
-    local nx, ny, nz = labels:dims()
-    if (labels:counts()[label] or 0) < nx * ny * nz then -- a phase filling the volume has no inscribed spheres
-      local t = tg.measure.thickness(labels, { phase = label })
-      g.thickness[name] = { d10 = t.d10, d50 = t.d50, d90 = t.d90, mean = t.mean }
-      t.map:release()
-    end
-    collectgarbage()
-  end
-  return g
-end
-
--- ---------------------------------------------------------------- printing
 
 local function fmt_lengths(sp)
   local function nm(x) return string.format("%.6g", x * 1e9) end
@@ -346,158 +262,205 @@ local function fmt_um3(m3, decimals)
   return string.format("%." .. decimals .. "f", m3 * 1e18)
 end
 
---- The printed form of a describe result.
-function M.format(res)
-  local out = {}
-  local function line(fmt, ...) out[#out + 1] = string.format(fmt, ...) end
-  local rows = res._rows or {}
-  local known = res.total.volume ~= nil
+-- The phases of a describe result as rows {name, label, voxels, fraction}, in label order.
+local function phase_rows(d)
+  local rows = {}
+  for name, label in pairs(d.provenance.parameters.phases) do
+    rows[#rows + 1] = { name = name, label = label, voxels = d.voxels.by_name[name] or 0,
+                        fraction = d.fractions.by_name[name] or 0.0 }
+  end
+  table.sort(rows, function(a, b) return a.label < b.label end)
+  return rows
+end
+
+local SPACING_SOURCE = { option = " (from --spacing)", file = " (from the file)", generator = " (of the generated sample)" }
+
+-- The table of phases (label, voxels, fraction, volume), then the dims, spacing and volume.
+local function format_fractions(d, rows, line, how)
+  local p = d.provenance
+  local known = spacing_known(p.spacing)
+  local vv = p.spacing[1] * p.spacing[2] * p.spacing[3]
+  local total = d.voxels.total * vv
   local w = #"phase"
   for _, r in ipairs(rows) do w = math.max(w, #r.name) end
-  local header = string.format("%-" .. w .. "s  %6s  %12s  %9s  %14s", "phase", "label", "voxels", "fraction",
-                               known and "volume (µm³)" or "volume")
-  line("%s", header)
+  line("%-" .. w .. "s  %6s  %12s  %9s  %14s", "phase", "label", "voxels", "fraction", known and "volume (µm³)" or "volume")
   line("%s", string.rep("-", w + 2 + 6 + 2 + 12 + 2 + 9 + 2 + 14))
-  local vv = res.spacing[1] * res.spacing[2] * res.spacing[3]
-  local dec = known and um3_decimals(res.total.volume) or 0
+  local dec = known and um3_decimals(total) or 0
+  local sum = 0
   for _, r in ipairs(rows) do
     line("%-" .. w .. "s  %6d  %12d  %7.2f %%  %14s", r.name, r.label, r.voxels, 100 * r.fraction,
          known and fmt_um3(r.voxels * vv, dec) or "-")
+    sum = sum + r.fraction
   end
-  local sum = 0
-  for _, r in ipairs(rows) do sum = sum + r.fraction end
-  line("%-" .. w .. "s  %6s  %12d  %7.2f %%  %14s", "total", "", res.total.voxels, 100 * sum,
-       known and fmt_um3(res.total.volume, dec) or "-")
+  line("%-" .. w .. "s  %6s  %12d  %7.2f %%  %14s", "total", "", d.voxels.total, 100 * sum, known and fmt_um3(total, dec) or "-")
   line("")
-  local d = res.dims
-  line("dims      %d x %d x %d voxels", d[1], d[2], d[3])
+  local dims = p.dims
+  line("dims      %d x %d x %d voxels", dims[1], dims[2], dims[3])
   if known then
-    local src = ({ ["--spacing"] = " (from --spacing)", file = " (from the file)",
-                   generator = " (of the generated sample)" })[res.spacing_source] or ""
-    line("spacing   %s%s", fmt_lengths(res.spacing), src)
-    line("volume    %s µm³ (%s x %s x %s µm)", fmt_um3(res.total.volume, dec),
-         string.format("%.4g", d[1] * res.spacing[1] * 1e6), string.format("%.4g", d[2] * res.spacing[2] * 1e6),
-         string.format("%.4g", d[3] * res.spacing[3] * 1e6))
+    local source = p.spacing_source == "option" and "option" or how.spacing_source or "file"
+    line("spacing   %s%s", fmt_lengths(p.spacing), SPACING_SOURCE[source] or "")
+    line("volume    %s µm³ (%s x %s x %s µm)", fmt_um3(total, dec), string.format("%.4g", dims[1] * p.spacing[1] * 1e6),
+         string.format("%.4g", dims[2] * p.spacing[2] * 1e6), string.format("%.4g", dims[3] * p.spacing[3] * 1e6))
   else
     line("spacing   unknown (the file has no calibration); give it with --spacing, e.g. --spacing 100nm")
-    line("volume    %d voxels", res.total.voxels)
+    line("volume    %d voxels", d.voxels.total)
   end
-  if res.geometry then
+end
+
+-- Display scales: lengths in µm, areas in µm², per volume in 1/µm (voxel units without a spacing).
+local function scales(d)
+  local metric = d.units.length == "m"
+  return { metric = metric, L = metric and 1e6 or 1, A = metric and 1e12 or 1, PV = metric and 1e-6 or 1,
+           uL = metric and "µm" or "vox", uA = metric and "µm²" or "vox²", uPV = metric and "1/µm" or "1/vox" }
+end
+
+-- The interface keys "a-b" (labels) of a surfaces result, named "name-name", in label order.
+local function interface_rows(s, name_of)
+  local keys = {}
+  for key in pairs(s.interfaces) do
+    local a, b = key:match("^(%-?%d+)%-(%-?%d+)$")
+    a, b = tonumber(a), tonumber(b)
+    if name_of[a] and name_of[b] then keys[#keys + 1] = { key = key, a = a, b = b, name = name_of[a] .. "-" .. name_of[b] } end
+  end
+  table.sort(keys, function(x, y) if x.a ~= y.a then return x.a < y.a end return x.b < y.b end)
+  return keys
+end
+
+-- Surfaces and interfaces: open and closed areas, open per volume, open per gram; then the TPB.
+local function format_surfaces(d, rows, line, w)
+  local so, sc = d.surfaces, (d.surfaces_other or {}).closed
+  local pg, k = so.specific.per_gram, scales(d)
+  local name_of = {}
+  for _, r in ipairs(rows) do name_of[r.label] = r.name end
+  line("surfaces and interfaces (marching cubes; %s: %s)", so.convention, so.convention == "open" and
+       "no padding, as scikit-image" .. (sc and "; closed: PoreSpy's padding and smoothing" or "") or
+       "PoreSpy's padding and smoothing")
+  -- columns: the primary convention's area, the closed one's (when measured), per volume, per gram (when asked)
+  local function pad(text, width) return string.rep(" ", width - (utf8.len(text) or #text)) .. text end -- µ, ²: 2 bytes
+  local head = { pad(so.convention .. " (" .. k.uA .. ")", 14) }
+  if sc then head[#head + 1] = pad("closed (" .. k.uA .. ")", 14) end
+  head[#head + 1] = pad(so.convention .. " (" .. k.uPV .. ")", 12)
+  if pg then head[#head + 1] = pad(so.convention .. " (m²/g " .. pg.of .. ")", 12) end
+  line("%-" .. (w + 4) .. "s  %s", "", table.concat(head, "  "))
+  local function row(label, kind, key)
+    local cells = { string.format("%14.6g", so[kind][key] * k.A) }
+    if sc then cells[#cells + 1] = string.format("%14.6g", sc[kind][key] * k.A) end
+    cells[#cells + 1] = string.format("%12.6g", so.specific.per_volume[kind][key] * k.PV)
+    if pg then cells[#cells + 1] = string.format("%12.6g", pg[kind][key] or 0 / 0) end
+    line("%-" .. (w + 4) .. "s  %s", label, table.concat(cells, "  "))
+  end
+  for _, r in ipairs(rows) do if so.phases[r.label] then row("  " .. r.name, "phases", r.label) end end
+  for _, i in ipairs(interface_rows(so, name_of)) do row("  " .. i.name, "interfaces", i.key) end
+  if pg then line("  (per gram of %s: %.6g g of it in the volume)", pg.of, pg.grams) end
+  local present = {}
+  for _, r in ipairs(rows) do if r.voxels > 0 then present[#present + 1] = r.name end end
+  if d.tpb and #present >= 3 then
+    line("triple-phase boundary (%s): %.6g %s, %.6g %s per %s³%s", table.concat(present, "/"), d.tpb.length * k.L, k.uL,
+         d.tpb.per_volume * (k.metric and 1e-12 or 1), k.uL, k.uL,
+         d.tpb.per_gram and string.format(", %.6g m/g", d.tpb.per_gram) or "")
+  end
+end
+
+-- Chords (n, mean, median per axis), percolation (per axis) and local thickness of every phase measured.
+local function format_structure(d, rows, line, w)
+  local k = scales(d)
+  local axes = d.provenance.parameters.axes
+  if d.chords then
     line("")
-    out[#out + 1] = M.format_geometry(res.geometry, rows)
+    local head = {}
+    for i, ax in ipairs(axes) do head[i] = string.format("%-32s", i == 1 and (ax .. ": n, mean, median (" .. k.uL .. ")") or ax) end
+    line("%-" .. w .. "s  %s", "chords", table.concat(head, "  "))
+    for _, r in ipairs(rows) do
+      local c = d.chords[r.name]
+      if c then
+        local cells = {}
+        for i, ax in ipairs(axes) do
+          cells[i] = string.format("%-32s", string.format("%8d  %9.4g  %9.4g", c[ax].n, c[ax].mean * k.L, c[ax].median * k.L))
+        end
+        line("%-" .. w .. "s  %s", r.name, table.concat(cells, "  "))
+      end
+    end
   end
+  if d.percolation then
+    line("")
+    line("%-" .. (w + 3) .. "s  %9s  %9s  %9s  %9s   %s", "percolation", "spanning", "inlet", "outlet", "isolated",
+         "(% of the phase, 6-connected, along the axis)")
+    for _, r in ipairs(rows) do
+      local p = d.percolation[r.name]
+      for _, ax in ipairs(p and axes or {}) do
+        local f = p[ax]
+        line("%-" .. w .. "s  %s  %8.2f%%  %8.2f%%  %8.2f%%  %8.2f%%", r.name, ax, 100 * f.spanning, 100 * f.inlet,
+             100 * f.outlet, 100 * f.isolated)
+      end
+    end
+  end
+  if d.thickness then
+    line("")
+    line("%-" .. w .. "s  %9s  %9s  %9s  %9s   %s", "thickness", "d10", "d50", "d90", "mean",
+         "(" .. k.uL .. ", local thickness, volume-weighted)")
+    for _, r in ipairs(rows) do
+      local t = d.thickness[r.name]
+      if t then line("%-" .. w .. "s  %9.4g  %9.4g  %9.4g  %9.4g", r.name, t.d10 * k.L, t.d50 * k.L, t.d90 * k.L, t.mean * k.L) end
+    end
+  end
+end
+
+local function f2(x) -- ASCII, so the columns line up
+  if type(x) ~= "number" or x ~= x then return "-" end
+  if x == math.huge then return "inf" end
+  return string.format("%.2f", x)
+end
+
+-- Tortuosity (random walk and flux, per axis) and the active-CAM estimate.
+local function format_transport(d, rows, line, w)
+  if d.tau then
+    line("")
+    line("%-" .. w .. "s  %-26s  %-26s", "tortuosity", "random walk: x, y, z", "flux: x, y, z")
+    local function three(t) return string.format("%-26s", string.format("%7s %7s %7s", f2(t.x), f2(t.y), f2(t.z))) end
+    for _, r in ipairs(rows) do
+      local e = d.tau[r.name]
+      if e then
+        line("%-" .. w .. "s  %s  %s", r.name, three(e.walk and e.walk.tau or {}), three(e.flux and e.flux.tau or {}))
+        if e.filled then line("%-" .. w .. "s  %-26s  %s", "  pores filled", "", three(e.filled.tau)) end
+      end
+    end
+  end
+  local a = d.active_cam
+  if a then
+    line("")
+    line("active CAM %.1f %% (reach %s through the CAM; connected to the collector %.1f %%, whole clusters %.1f %%, " ..
+         "in contact with ISE %.1f %%)", 100 * a.active, util.format_length(a.reach), 100 * a.fractions.electronic,
+         100 * a.fractions.cluster, 100 * a.fractions.contact)
+  end
+end
+
+--- The printed form of a describe result (M.describe or tg.describe): the phase table, then each part it has:
+-- surfaces and the TPB, chords, percolation, thickness, tortuosity, active CAM. how (optional):
+-- {spacing_source = "file" | "generator"} says where a spacing that was not given came from.
+function M.format(d, how)
+  how = how or {}
+  local out = {}
+  local function line(fmt, ...) out[#out + 1] = string.format(fmt, ...) end
+  local rows = phase_rows(d)
+  format_fractions(d, rows, line, how)
+  local w = #"percolation"
+  for _, r in ipairs(rows) do w = math.max(w, #r.name) end
+  if d.surfaces then
+    line("")
+    format_surfaces(d, rows, line, w)
+  end
+  format_structure(d, rows, line, w)
+  format_transport(d, rows, line, w)
   return table.concat(out, "\n") .. "\n"
 end
 
-local function sorted_keys(t)
-  local k = {}
-  for key in pairs(t or {}) do k[#k + 1] = key end
-  table.sort(k)
-  return k
-end
+-- ---------------------------------------------------------------- JSON
 
---- The printed form of a geometry table (M.geometry); rows (optional) give the phase order.
-function M.format_geometry(g, rows)
-  local out = {}
-  local function line(fmt, ...) out[#out + 1] = string.format(fmt, ...) end
-  local metric = g.units.length == "m"
-  -- scale factors and unit names for display: lengths in µm, areas in µm², per volume in 1/µm
-  local L, A, PV = metric and 1e6 or 1, metric and 1e12 or 1, metric and 1e-6 or 1
-  local uL, uA, uPV = metric and "µm" or "vox", metric and "µm²" or "vox²", metric and "1/µm" or "1/vox"
-  local names = {}
-  if rows then for _, r in ipairs(rows) do if g.chords[r.name] then names[#names + 1] = r.name end end
-  else names = sorted_keys(g.chords) end
-  local w = #"percolation"
-  for _, n in ipairs(names) do w = math.max(w, #n) end
-  local so, sc = g.surfaces.open, g.surfaces.closed
-  if so then
-    local pg = so.per_gram
-    line("surfaces and interfaces (marching cubes; open: no padding, as scikit-image; closed: PoreSpy's padding and smoothing)")
-    line("%-" .. (w + 4) .. "s  %14s  %14s  %12s  %12s", "", "open (" .. uA .. ")", "closed (" .. uA .. ")",
-         "open (" .. uPV .. ")", pg and ("open (m²/g " .. pg.of .. ")") or "")
-    local function row(label, key, kind)
-      local pgv = pg and pg[kind][key]
-      line("%-" .. (w + 4) .. "s  %14.6g  %14.6g  %12.6g  %12s", label, so[kind][key] * A, sc and sc[kind][key] * A or 0 / 0,
-           so.per_volume[kind][key] * PV, pgv and string.format("%.6g", pgv) or "")
-    end
-    for _, n in ipairs(names) do row("  " .. n, n, "phases") end
-    for _, k in ipairs(sorted_keys(so.interfaces)) do row("  " .. k, k, "interfaces") end
-    if pg then line("  (per gram of %s: %.6g g of it in the volume)", pg.of, pg.grams) end
-  end
-  if g.tpb then
-    line("triple-phase boundary (%s): %.6g %s, %.6g %s per %s³%s", table.concat(g.tpb.phases, "/"),
-         g.tpb.length * L, uL, g.tpb.per_volume * (metric and 1e-12 or 1), uL, uL,
-         g.tpb.per_gram and string.format(", %.6g m/g", g.tpb.per_gram) or "")
-  end
-  line("")
-  line("%-" .. w .. "s  %-32s  %-32s  %-32s", "chords", "x: n, mean, median (" .. uL .. ")", "y", "z")
-  for _, n in ipairs(names) do
-    local c, cells = g.chords[n], {}
-    for _, ax in ipairs{ "x", "y", "z" } do
-      cells[#cells + 1] = string.format("%8d  %9.4g  %9.4g", c[ax].n, c[ax].mean * L, c[ax].median * L)
-    end
-    line("%-" .. w .. "s  %-32s  %-32s  %-32s", n, cells[1], cells[2], cells[3])
-  end
-  line("")
-  line("%-" .. w .. "s  %9s  %9s  %9s  %9s   %s", "percolation", "spanning", "inlet", "outlet", "isolated",
-       "(% of the phase, 6-connected, along " .. g.axis .. ")")
-  for _, n in ipairs(names) do
-    local p = g.percolation[n]
-    line("%-" .. w .. "s  %8.2f%%  %8.2f%%  %8.2f%%  %8.2f%%", n, 100 * p.spanning, 100 * p.inlet, 100 * p.outlet, 100 * p.isolated)
-  end
-  line("")
-  line("%-" .. w .. "s  %9s  %9s  %9s  %9s   %s", "thickness", "d10", "d50", "d90", "mean", "(" .. uL .. ", local thickness, volume-weighted)")
-  for _, n in ipairs(names) do
-    local t = g.thickness[n]
-    if t then line("%-" .. w .. "s  %9.4g  %9.4g  %9.4g  %9.4g", n, t.d10 * L, t.d50 * L, t.d90 * L, t.mean * L) end
-  end
-  return table.concat(out, "\n")
-end
-
--- ---------------------------------------------------------------- provenance and JSON
-
-local function hostname()
-  local f = io.open("/proc/sys/kernel/hostname", "r")
-  if f then
-    local h = f:read("l")
-    f:close()
-    if h and h ~= "" then return h end
-  end
-  local p = io.popen("uname -n 2>/dev/null")
-  if p then
-    local h = p:read("l")
-    p:close()
-    if h and h ~= "" then return h end
-  end
-  return os.getenv("HOSTNAME") or "unknown"
-end
-
-local function provenance(input, parameters)
-  local tg = tg_lib()
-  local p = {
-    input = input,
-    parameters = parameters,
-    tortuga_version = tg.version,
-    lua_version = _VERSION,
-    time = os.date("!%Y-%m-%dT%H:%M:%SZ"),
-    host = hostname(),
-  }
-  return p
-end
-
--- The JSON form: the result without its private fields.
-local function public(res)
-  local out = {}
-  for k, v in pairs(res) do
-    if type(k) ~= "string" or k:sub(1, 1) ~= "_" then out[k] = v end
-  end
-  return out
-end
-
-local function write_json(path, res, err)
-  local ok, notes_or_err = json.write(path, public(res))
-  if not ok then fail(1, "cannot write the JSON: %s", notes_or_err) end
-  for _, n in ipairs(notes_or_err) do err:write(string.format("%s: note: %s\n", res._cmd or PROG, n)) end
+-- Write d as JSON; a failure is the outside world's (status 1). Notes (NaN written as null) go to err.
+local function write_json(d, path, err, prog)
+  local ok, written, notes = pcall(d.write_json, d, path)
+  if not ok then fail(1, "cannot write the JSON: %s", (clean(written):gsub("^describe:write_json: ", ""))) end
+  for _, n in ipairs(notes or {}) do err:write(string.format("%s: note: %s\n", prog, n)) end
 end
 
 -- ---------------------------------------------------------------- commands
@@ -518,29 +481,31 @@ usage: tortuga describe LABELS [--phases pore=0,cam=1,ise=2] [--spacing 100nm] [
                         [--all [--density cam=4.7e3,ise=1.9e3] [--per-gram-of cam] [--axis z]]
                         [--full [--density ...] [--collector first|last] [--reach 2um] [--walkers N] [--steps N]]
 
-Volume fractions of a label image (a multi-page TIFF, a folder of slices or a glob): a table of each
-phase's label, voxel count, volume fraction and volume, then the dims, spacing and total volume.
+What tg.describe measures, printed as tables. Without --all or --full, the volume fractions of a label
+image (a multi-page TIFF, a folder of slices or a glob): each phase's label, voxel count, volume fraction
+and volume, then the dims, spacing and total volume.
 With --all, the geometry too: surfaces and interfaces (open and closed conventions), specific areas
-per volume (and per gram with --density), the triple-phase boundary length, chord lengths along x, y, z,
-percolation along an axis and local-thickness d10/d50/d90 of every phase.
-With --full, every descriptor of tg.describe, the paper's whole analysis: the geometry, the random-walk and
-flux tortuosity of CAM and ISE along x, y and z, the ISE tortuosity with the pores filled, and the active-CAM
-estimate (CAM on the current collector within reach of ISE that reaches the separator). Needs phases named
-cam and ise (default pore=0,cam=1,ise=2); densities default to NCM 4.7e3 and Li3PS4-0.5LiI 1.9e3 kg/m3.
+per volume (and per gram with --density), the triple-phase boundary length, chord lengths and percolation
+along x, y and z (or the --axis) and local-thickness d10/d50/d90 of every phase.
+With --full, every descriptor of tg.describe, the paper's whole analysis: the geometry (open surfaces), the
+random-walk and flux tortuosity of CAM and ISE along x, y and z, the ISE tortuosity with the pores filled,
+and the active-CAM estimate (CAM on the current collector within reach of ISE that reaches the separator).
+Needs phases named cam and ise (default pore=0,cam=1,ise=2); densities default to NCM 4.7e3 and
+Li3PS4-0.5LiI 1.9e3 kg/m3.
 
   LABELS            the label stack (u8 or u16 integers, one value per phase)
   --phases LIST     names of the labels, name=value pairs: pore=0,cam=1,ise=2. Labels present but not
                     named are reported as "unnamed label N" (with a warning)
   --spacing LEN     voxel size, overriding the file's calibration: 100nm, 0.1um, 0.1µm, 1e-7 (metres),
                     or x,y,z for anisotropic voxels: 100nm,100nm,200nm
-  --json FILE       also write the results, with their provenance (input SHA-256, parameters, version,
-                    time, host), as JSON
+  --json FILE       also write tg.describe's result as JSON, with its provenance (SHA-256 of the voxels
+                    and of the file, parameters, version, time, host, the command)
   --threads N       engine threads (default: all cores)
   --all             add the geometry descriptors (see above)
   --density LIST    phase densities in kg/m3, name=value pairs (cam=4.7e3,ise=1.9e3), for areas per gram
   --per-gram-of P   the phase the per-gram areas refer to (default: cam, when its density is given)
-  --axis A          the percolation axis, x, y or z (default z)
-  --full            everything tg.describe measures (see above); --json then writes its result
+  --axis A          --all: chords and percolation along x, y or z only (default: all three)
+  --full            everything tg.describe measures (see above)
   --collector SIDE  --full: the slice along z on the current collector, first or last (default first)
   --reach LEN       --full: the active-CAM reach through the CAM (default 2um)
   --walkers N, --steps N   --full: the random walk (default 2000 walkers, 5000 steps)
@@ -591,7 +556,6 @@ local function read_labels(path)
   local tg = tg_lib()
   local kind = path_kind(path)
   if not kind and not path:find("[%*%?%[]") then fail(1, "cannot open '%s': no such file or directory", path) end
-  if not (tg.io and tg.io.read) then fail(1, "tg.io.read is not available in this build") end
   local function reason(msg)
     msg = clean(msg):gsub("^tg%.io%.read: ", "")
     if msg:sub(1, #path + 2) == path .. ": " then msg = msg:sub(#path + 3) end
@@ -603,45 +567,48 @@ local function read_labels(path)
   return v, kind
 end
 
---- `tortuga describe --full`: tg.describe on a label stack (options already parsed).
-function M.describe_full(o, pos, out, err)
-  if o.all then usage_error("--all and --full: --full already has everything --all gives") end
-  if o.axis then usage_error("--axis does not apply with --full (every axis is measured)") end
-  if #pos ~= 1 then usage_error("expected one label stack, got %d arguments", #pos) end
-  local path = pos[1]
-  local phases = o.phases and M.parse_phases(o.phases) or { pore = 0, cam = 1, ise = 2 }
-  if phases.cam == nil or phases.ise == nil then usage_error("--full needs phases named cam and ise (--phases pore=0,cam=1,ise=2)") end
-  local density = o.density and M.parse_density(o.density) or nil
-  local spacing, spacing_warning
-  if o.spacing then spacing, spacing_warning = M.parse_spacing(o.spacing) end
-  if spacing_warning then err:write("tortuga describe: warning: ", spacing_warning, "\n") end
-  if o.collector and o.collector ~= "first" and o.collector ~= "last" then
-    usage_error("--collector: expected first or last, got '%s'", o.collector)
-  end
-  if o.reach and not util.parse_length(o.reach) then usage_error("--reach: '%s' is not a length (2um, 500nm)", o.reach) end
-  local function count(name)
-    local v = o[name] and tonumber(o[name])
-    if o[name] and not (v and v >= 1 and v == math.floor(v)) then usage_error("--%s: expected a positive integer, got '%s'", name, o[name]) end
-    return v and math.tointeger(v) or nil
-  end
-  local walkers, steps = count("walkers"), count("steps")
-  local threads = o.threads and parse_threads(o.threads) or nil
-  return with_threads(threads, function()
-    local tg = tg_lib()
-    local labels = read_labels(path)
-    local ok, d = pcall(tg.describe, labels, { phases = phases, spacing = spacing, density = density,
-      per_gram_of = o["per-gram-of"], input = path, walk = { walkers = walkers or 2000, steps = steps or 5000 },
-      active = { collector = o.collector or "first", reach = o.reach or "2um" },
-      log = function(stage, s) err:write(string.format("tortuga describe: %-20s %6.2f s\n", stage, s)) end })
-    if not ok then fail(1, "%s", clean(d):gsub("^tg%.describe: ", "")) end
-    out:write(tostring(d), "\n")
-    if o.json then
-      local okj, e = pcall(d.write_json, d, o.json)
-      if not okj then fail(1, "cannot write the JSON: %s", clean(e):gsub("^describe:write_json: ", "")) end
-      out:write("\nwrote ", o.json, "\n")
+-- The options of `describe` checked for the mode: the M.describe options, or a usage error.
+local function describe_options(o, pos, err)
+  local mode = o.full and "full" or o.all and "all" or "fractions"
+  if o.full then
+    if o.all then usage_error("--all and --full: --full already has everything --all gives") end
+    if o.axis then usage_error("--axis does not apply with --full (every axis is measured)") end
+  else
+    for _, k in ipairs { "collector", "reach", "walkers", "steps" } do
+      if o[k] then usage_error("--%s only applies with --full", k) end
     end
-    return 0
-  end)
+  end
+  if mode == "fractions" and (o.density or o["per-gram-of"] or o.axis) then
+    usage_error("--%s only applies with --all", o.density and "density" or o["per-gram-of"] and "per-gram-of" or "axis")
+  end
+  if o.axis and o.axis ~= "x" and o.axis ~= "y" and o.axis ~= "z" then usage_error("--axis: expected x, y or z, got '%s'", o.axis) end
+  if #pos == 0 then usage_error("missing the label stack to describe (tortuga describe LABELS.tif --phases pore=0,...)") end
+  if #pos > 1 then usage_error("expected one label stack, got %d arguments ('%s', '%s'%s)", #pos, pos[1], pos[2],
+                               #pos > 2 and ", ..." or "") end
+  local r = { mode = mode, input = pos[1], phases = o.phases and M.parse_phases(o.phases) or nil,
+              density = o.density and M.parse_density(o.density) or nil, per_gram_of = o["per-gram-of"], axis = o.axis }
+  if mode == "full" then
+    r.phases = r.phases or { pore = 0, cam = 1, ise = 2 }
+    if r.phases.cam == nil or r.phases.ise == nil then usage_error("--full needs phases named cam and ise (--phases pore=0,cam=1,ise=2)") end
+    if o.collector and o.collector ~= "first" and o.collector ~= "last" then
+      usage_error("--collector: expected first or last, got '%s'", o.collector)
+    end
+    if o.reach and not util.parse_length(o.reach) then usage_error("--reach: '%s' is not a length (2um, 500nm)", o.reach) end
+    local function count(name)
+      local v = o[name] and tonumber(o[name])
+      if o[name] and not (v and v >= 1 and v == math.floor(v)) then usage_error("--%s: expected a positive integer, got '%s'", name, o[name]) end
+      return v and math.tointeger(v) or nil
+    end
+    r.walk = { walkers = count("walkers") or 2000, steps = count("steps") or 5000 }
+    r.active = { collector = o.collector or "first", reach = o.reach or "2um" }
+    r.log = function(stage, s) err:write(string.format("tortuga describe: %-20s %6.2f s\n", stage, s)) end
+  end
+  if o.spacing then
+    local warning
+    r.spacing, warning = M.parse_spacing(o.spacing)
+    if warning then err:write("tortuga describe: warning: ", warning, "\n") end
+  end
+  return r
 end
 
 local function describe_cmd(args, out, err)
@@ -650,47 +617,20 @@ local function describe_cmd(args, out, err)
                                     axis = "value", full = "flag", collector = "value", reach = "value",
                                     walkers = "value", steps = "value" })
   if o.help then out:write(DESCRIBE_USAGE) return 0 end
-  if o.full then return M.describe_full(o, pos, out, err) end
-  for _, k in ipairs { "collector", "reach", "walkers", "steps" } do
-    if o[k] then usage_error("--%s only applies with --full", k) end
-  end
-  if not o.all and (o.density or o["per-gram-of"] or o.axis) then
-    usage_error("--%s only applies with --all", o.density and "density" or o["per-gram-of"] and "per-gram-of" or "axis")
-  end
-  local density = o.density and M.parse_density(o.density) or nil
-  if o.axis and o.axis ~= "x" and o.axis ~= "y" and o.axis ~= "z" then
-    usage_error("--axis: expected x, y or z, got '%s'", o.axis)
-  end
-  if #pos == 0 then usage_error("missing the label stack to describe (tortuga describe LABELS.tif --phases pore=0,...)") end
-  if #pos > 1 then usage_error("expected one label stack, got %d arguments ('%s', '%s'%s)", #pos, pos[1], pos[2],
-                               #pos > 2 and ", ..." or "") end
-  local path = pos[1]
-  local phases = o.phases and M.parse_phases(o.phases) or nil
-  local spacing, spacing_warning
-  if o.spacing then spacing, spacing_warning = M.parse_spacing(o.spacing) end
+  local opts = describe_options(o, pos, err)
   local threads = o.threads and parse_threads(o.threads) or nil
-  if spacing_warning then err:write("tortuga describe: warning: ", spacing_warning, "\n") end
-
   return with_threads(threads, function()
-    local labels, kind = read_labels(path)
-    local res = M.describe(labels, { phases = phases, spacing = spacing, input = path, all = o.all,
-                                     density = density, per_gram_of = o["per-gram-of"], axis = o.axis })
-    for _, w in ipairs(res.warnings or {}) do err:write("tortuga describe: warning: ", w, "\n") end
-    out:write(path, "\n\n", M.format(res))
+    local labels, kind = read_labels(opts.input)
+    local d, warnings = M.describe(labels, opts)
+    for _, w in ipairs(warnings) do err:write("tortuga describe: warning: ", w, "\n") end
+    out:write(opts.input, "\n\n", M.format(d, { spacing_source = "file" }))
     if o.json then
-      local tg = tg_lib()
-      local prov = provenance(path, { phases = phases, spacing = spacing or "file", all = o.all or nil,
-                                      density = density, per_gram_of = o["per-gram-of"], axis = o.axis })
-      if kind == "file" then
-        local hex, size = tg._core.sha256_file(path)
-        if not hex then fail(1, "cannot hash '%s': %s", path, tostring(size)) end
-        prov.sha256, prov.size_bytes = hex, size
-      else
-        prov.note = "the input is not a single file: no SHA-256"
+      d.provenance.command = "tortuga describe " .. table.concat(args, " ")
+      if kind ~= "file" then
+        d.notes = d.notes or {}
+        d.notes[#d.notes + 1] = "the input is not a single file: no file_sha256"
       end
-      res.provenance = prov
-      res._cmd = "tortuga describe"
-      write_json(o.json, res, err)
+      write_json(d, o.json, err, "tortuga describe")
       out:write("\nwrote ", o.json, "\n")
     end
     return 0
@@ -716,18 +656,13 @@ local function demo_cmd(args, out, err)
   end
   local threads = o.threads and parse_threads(o.threads) or nil
   local tg = tg_lib()
-  if not (tg.generate and tg.generate.cathode) then
-    fail(1, "tg.generate.cathode is not available in this build, so there is no sample to describe")
-  end
-  if o.save and not (tg.io and tg.io.write) then fail(1, "--save: tg.io.write is not available in this build") end
   return with_threads(threads, function()
     local ok, labels = pcall(tg.generate.cathode, { size = { size, size, size }, seed = seed })
     if not ok then fail(1, "generating the sample failed: %s", clean(labels)) end
-    local phases = { pore = 0, cam = 1, ise = 2 }
     local name = string.format("tg.generate.cathode{size={%d,%d,%d}, seed=%d}", size, size, size, seed)
-    local res = M.describe(labels, { phases = phases, input = name, spacing_source = "generator" })
-    for _, w in ipairs(res.warnings or {}) do err:write("tortuga demo: warning: ", w, "\n") end
-    out:write("generated sample: ", name, "\n\n", M.format(res))
+    local d, warnings = M.describe(labels, { phases = { pore = 0, cam = 1, ise = 2 }, input = name })
+    for _, w in ipairs(warnings) do err:write("tortuga demo: warning: ", w, "\n") end
+    out:write("generated sample: ", name, "\n\n", M.format(d, { spacing_source = "generator" }))
     if o.save then
       local wok, werr = pcall(tg.io.write, o.save, labels)
       if not wok then fail(1, "--save: %s", clean(werr)) end
@@ -736,9 +671,9 @@ local function demo_cmd(args, out, err)
       out:write("\nYour own label stack: tortuga describe LABELS.tif --phases pore=0,cam=1,ise=2 --spacing 100nm\n")
     end
     if o.json then
-      res.provenance = provenance("tg.generate.cathode", { size = { size, size, size }, seed = seed, phases = phases })
-      res._cmd = "tortuga demo"
-      write_json(o.json, res, err)
+      d.provenance.command = "tortuga demo " .. table.concat(args, " ")
+      d.provenance.generator = { name = "tg.generate.cathode", size = { size, size, size }, seed = seed }
+      write_json(d, o.json, err, "tortuga demo")
       out:write("\nwrote ", o.json, "\n")
     end
     return 0
