@@ -25,3 +25,8 @@ add_test(NAME layers_core_links_no_app_libs
   COMMAND sh -c "deps=$(ldd \"$1\") || exit 1; echo \"$deps\"; \
     if echo \"$deps\" | grep -E 'lib(zmq|ssl|crypto|readline|history)[.]so'; then \
       echo 'tortuga.core links an application library (above)'; exit 1; fi" sh $<TARGET_FILE:tortuga_core>)
+
+# The engine knows nothing of Lua: no engine file includes a Lua header.
+add_test(NAME layers_engine_has_no_lua
+  COMMAND sh -c "if grep -rlE '#include [<\"](lua|lauxlib|lualib)[.]h' \"$1\"; then \
+    echo 'engine files include a Lua header (above)'; exit 1; fi; echo 'engine/: no Lua header'" sh ${PROJECT_SOURCE_DIR}/engine)
