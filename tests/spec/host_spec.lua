@@ -104,6 +104,8 @@ describe("tortuga host", function()
       print(package.searchpath("tortuga.core", package.cpath))
       print(package.searchpath("tortuga", package.path))
       print(tg.report, require("tortuga.report").html ~= nil) -- the library alone; the applications by name
+      local app = require("tortuga.app").attach(tg)               -- or attached, as the host does
+      print(app == tg, tg.report == require "tortuga.report", type(tg.kernel.image), type(tg.display))
     ]])
     local sout, serr, scode = run("sh -c " .. q('eval "$(' .. q(EXE) .. ' --paths)" && lua5.4 ' .. q(script)))
     assert.are.equal(0, scode, serr)
@@ -113,6 +115,7 @@ describe("tortuga host", function()
     assert.are.equal(sodir .. "/tortuga/core.so", lines[2])
     assert.are.equal(luadir .. "/tortuga/init.lua", lines[3])
     assert.are.equal("nil\ttrue", lines[4])
+    assert.are.equal("true\ttrue\tfunction\tfunction", lines[5])
   end)
 
   it("gives scripts the library with the applications' names attached", function()

@@ -13,8 +13,10 @@
 --   display.limits   what is shown at most: text (bytes of text/plain per value), rows and columns (of an HTML
 --                    table), labels (integer values for the label colour map), and, for the runners' streams,
 --                    stream_chunk (bytes per stream message) and stream_total (bytes of output per cell)
---   display.html_escape(s), display.utf8_clean(s), display.clip(s, max)
-local wire = require "tortuga.app.core" -- app/lkernel.c, linked into the host
+--   display.html_escape(s), display.utf8_clean(s), display.clip(s, max), display.is_volume(x)
+-- The applications' C half (app/lkernel.c) is linked into the tortuga host; it is required when first used, so
+-- this module loads in stock lua5.4 too (there only what needs it fails, naming tortuga.app.core).
+local function wire() return require "tortuga.app.core" end
 local repl = require "tortuga.repl"
 
 local M = {}
@@ -56,10 +58,12 @@ local function clip(s, max)
   return s:sub(1, cut) .. string.format("\n... (%d more bytes not shown)", #s - cut)
 end
 
-local function is_volume(x)
+--- Is x a tortuga volume? Safe on any value a user shows (no metamethod is called).
+function M.is_volume(x)
   local mt = getmetatable(x)
   return type(x) == "userdata" and type(mt) == "table" and rawget(mt, "__name") == "tortuga.Volume"
 end
+local is_volume = M.is_volume
 
 local function read_file(path)
   local f, err = io.open(path, "rb")
@@ -238,7 +242,7 @@ local function volume_bundle(v, opts)
   end
   local meta = {}
   if nx < 256 then meta["image/png"] = { width = nx * math.max(1, 256 // nx) } end
-  return { ["text/plain"] = text, ["image/png"] = wire.base64(bytes) }, meta
+  return { ["text/plain"] = text, ["image/png"] = wire().base64(bytes) }, meta
 end
 
 local bundle
@@ -284,7 +288,7 @@ local image_mt = {
     if not bytes then return { ["text/plain"] = "image: cannot read " .. tostring(err) } end
     local mime = img.mime
     local data = { ["text/plain"] = "image: " .. img.path }
-    data[mime] = mime == "image/svg+xml" and bytes or wire.base64(bytes)
+    data[mime] = mime == "image/svg+xml" and bytes or wire().base64(bytes)
     return data
   end,
 }

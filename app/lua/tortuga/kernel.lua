@@ -26,7 +26,9 @@
 --   kernel.is_complete(code) --> "complete" | "incomplete", indent | "invalid"
 --   kernel.command(args, out, err) --> exit status    (the `tortuga kernel` subcommand)
 local core = require "tortuga.core"
-local wire = require "tortuga.app.core" -- app/lkernel.c, linked into the host
+-- The applications' C half (app/lkernel.c) is linked into the tortuga host; it is required when first used, so
+-- this module loads in stock lua5.4 too (there only what needs it fails, naming tortuga.app.core).
+local function wire() return require "tortuga.app.core" end
 local json = require "tortuga.json"
 local repl = require "tortuga.repl"
 local display = require "tortuga.display"
@@ -64,10 +66,7 @@ local function decode(s)
   return nil
 end
 
-local function is_volume(x)
-  local mt = getmetatable(x)
-  return type(x) == "userdata" and type(mt) == "table" and rawget(mt, "__name") == "tortuga.Volume"
-end
+local is_volume = display.is_volume
 
 local function read_file(path)
   local f, err = io.open(path, "rb")
@@ -82,7 +81,7 @@ end
 local S = nil -- the running kernel: {k, session, count, parent, allow_stdin, out, ...}
 
 local function header(msg_type)
-  return { msg_id = wire.uuid(), session = S.session, username = "kernel", date = wire.isodate(),
+  return { msg_id = wire().uuid(), session = S.session, username = "kernel", date = wire().isodate(),
            msg_type = msg_type, version = M.PROTOCOL }
 end
 
@@ -179,7 +178,7 @@ local function user_expressions(exprs)
   local out = {}
   for name, code in pairs(type(exprs) == "table" and exprs or {}) do
     local f, err = load("return " .. tostring(code), "=expression", "t")
-    local r = f and table.pack(wire.pcall(on_error, f))
+    local r = f and table.pack(wire().pcall(on_error, f))
     if r and r[1] then
       local data, meta = display.bundle(table.unpack(r, 2, math.max(2, r.n)))
       out[name] = { status = "ok", data = data, metadata = meta }
@@ -208,7 +207,7 @@ local function execute(msg)
   if not f then
     content = cellrun.error_content(err, nil, "SyntaxError")
   else
-    local r = table.pack(wire.pcall(on_error, f))
+    local r = table.pack(wire().pcall(on_error, f))
     flush()
     if r[1] then
       status = "ok"
@@ -402,7 +401,7 @@ local function dispatch(channel, raw)
   local t = msg.header.msg_type
   local handler = handlers[t]
   S.parent, S.out = msg, new_output()
-  if t == "execute_request" then wire.cell(true) end -- interruptible from here on
+  if t == "execute_request" then wire().cell(true) end -- interruptible from here on
   publish("status", { execution_state = "busy" })
   if handler then
     local ok, err = xpcall(handler, debug.traceback, msg)
@@ -416,7 +415,7 @@ local function dispatch(channel, raw)
   else
     log("unknown message type '%s' on the %s channel; ignored", t, channel)
   end
-  wire.cell(false)
+  wire().cell(false)
   flush()
   publish("status", { execution_state = "idle" })
   S.parent, S.out = nil, nil
@@ -453,13 +452,13 @@ function M.run(connection_file)
     log("%s", err)
     return 1
   end
-  local ok, k = pcall(wire.open, conn)
+  local ok, k = pcall(wire().open, conn)
   if not ok then
     log("%s: %s", connection_file, tostring(k))
     return 1
   end
   local tg = tg_lib()
-  S = { k = k, session = wire.uuid(), count = 0 }
+  S = { k = k, session = wire().uuid(), count = 0 }
   local saved_tg, saved_display = rawget(_G, "tg"), tg.display
   _G.tg, tg.display = tg, M.display
   tg.progress(false)

@@ -6,7 +6,9 @@
 --       $XDG_DATA_HOME/jupyter, else ~/.local/share/jupyter (--user, the default), $VIRTUAL_ENV / $CONDA_PREFIX
 --       / /usr + /share/jupyter (--sys-prefix), or PREFIX/share/jupyter (--prefix)
 --   kernelspec.logo_volume(n) --> the logo (a turtle seen from above) as an n x n label volume
-local wire = require "tortuga.app.core" -- app/lkernel.c, linked into the host
+-- The applications' C half (app/lkernel.c) is linked into the tortuga host; it is required when first used, so
+-- this module loads in stock lua5.4 too (there only what needs it fails, naming tortuga.app.core).
+local function wire() return require "tortuga.app.core" end
 local json = require "tortuga.json"
 local nbformat = require "tortuga.nbformat"
 
@@ -96,7 +98,7 @@ function M.install(o, out, err)
     err:write("tortuga kernel install: --name must be letters, digits, '.', '_' or '-', got '", name, "'\n")
     return 2
   end
-  local exe = wire.exe()
+  local exe = wire().exe()
   if not exe or not exe:match("tortuga[^/]*$") then
     err:write("tortuga kernel install: run it from the tortuga executable (this is ", tostring(exe), ")\n")
     return 1

@@ -37,7 +37,9 @@
 --   notebook.command(args, stdout, stderr) -> exit status (the `tortuga notebook` subcommand: run | convert;
 --   the forms and their conversion are tortuga.nbformat).
 local core = require "tortuga.core"
-local wire = require "tortuga.app.core" -- app/lkernel.c, linked into the host
+-- The applications' C half (app/lkernel.c) is linked into the tortuga host; it is required when first used, so
+-- this module loads in stock lua5.4 too (there only what needs it fails, naming tortuga.app.core).
+local function wire() return require "tortuga.app.core" end
 local display = require "tortuga.display"
 local cellrun = require "tortuga.cells"
 local nbformat = require "tortuga.nbformat"
@@ -292,7 +294,7 @@ local function image_html(base_dir)
     local path = raw:sub(1, 1) == "/" and raw or (base_dir .. "/" .. raw)
     local bytes = mime and read_file(path)
     if not bytes then return '<span class="missing">[image ' .. src .. " not found]</span>" end
-    return '<img alt="' .. alt .. '" src="data:' .. mime .. ";base64," .. wire.base64(bytes) .. '">'
+    return '<img alt="' .. alt .. '" src="data:' .. mime .. ";base64," .. wire().base64(bytes) .. '">'
   end
 end
 
@@ -628,7 +630,7 @@ local function bundle_html(data, meta)
     local v = data[mime]
     if v then
       v = b64_or_text(v)
-      local b64 = mime == "image/svg+xml" and wire.base64(v) or v:gsub("%s", "")
+      local b64 = mime == "image/svg+xml" and wire().base64(v) or v:gsub("%s", "")
       local m = type(meta) == "table" and type(meta[mime]) == "table" and meta[mime] or {}
       local size = ""
       if math.tointeger(m.width) then size = size .. ' width="' .. math.tointeger(m.width) .. '"' end

@@ -90,10 +90,7 @@ local function read_bytes(path)
   return s
 end
 
-local function is_volume(x)
-  local mt = getmetatable(x)
-  return type(x) == "userdata" and mt ~= nil and mt.__name == "tortuga.Volume"
-end
+local is_volume = require("tortuga.display").is_volume
 
 local function shell_quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
 
