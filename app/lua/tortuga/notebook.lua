@@ -159,6 +159,8 @@ local function starts_block(line, nextline)
          list_marker(line) or (line:find("|", 1, true) and is_table_rule(nextline))
 end
 
+-- Long because every Markdown block kind (heading, fence, quote, list, table, paragraph) is one branch of the same
+-- loop over lines, and they share the look-ahead that decides where a block ends.
 blocks = function(lines, ctx)
   local out, i = {}, 1
   while i <= #lines do
@@ -414,6 +416,8 @@ function M.read(path)
 end
 
 --- Run the notebook at `path`; see the module header for opts and the result.
+-- Long because the run's state (the cells' environment, the output sink, the redirected io, tg.display, the
+-- progress switch, the watchdog) is set up and restored in one place, whatever ends the run.
 function M.run(path, opts)
   opts = opts or {}
   local cells, err = M.read(path)
@@ -769,7 +773,8 @@ local function parse_args(args)
   return o, pos
 end
 
---- `tortuga notebook run ...` (args after "run"); returns the exit status.
+--- `tortuga notebook run ...` (args after "run"); returns the exit status. Long because it checks each argument
+-- with its own message before running, then reports each way a run can end (ok, error, interrupt, timeout).
 local function run_command(args, out, err)
   out, err = out or io.stdout, err or io.stderr
   local P = "tortuga notebook run: "
