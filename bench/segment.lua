@@ -16,12 +16,8 @@ local opts = tg.util.script_args(arg, { size = 250, slices = 160, trees = 100, s
 os.execute("mkdir -p '" .. opts.out .. "'")
 local here = arg[0]:match("(.*)/") or "bench"
 
-local function now()
-  local p = io.popen("date +%s.%N")
-  local t = tonumber(p:read("l"))
-  p:close()
-  return t
-end
+local B = dofile((arg[0]:match("(.*)/") or ".") .. "/common.lua")
+local now = B.now
 
 local n, nz = opts.size, opts.slices
 local labels = tg.generate.cathode { size = { n, n, nz }, seed = 1 }
