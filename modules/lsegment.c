@@ -9,7 +9,7 @@
  *   core.segment.train_matrix(X, y, fopts, class_values, meta) -> Forest   X: f32 volume nx = features, ny*nz = rows;
  *       y: u8 volume of label values with ny*nz*nx... rows voxels (any shape with as many voxels as X has rows)
  *   core.segment.predict(forest, channels, feat, want_prob, slab) -> labels (u8), {prob volumes} | nil
- *   core.segment.predict_matrix(forest, X, want_prob) -> labels (u8, rows x 1 x 1), {prob} | nil
+ *   core.segment.predict_matrix(forest, X, want_prob [, width]) -> labels (u8, rows x 1 x 1), {prob} | nil
  *   core.segment.feature_names(feat, nchannels) -> {names}
  *   core.segment.features_matrix(channels, feat [, {z1, z2}]) -> f32 volume (nx = features, ny = voxels, x fastest)
  *   core.segment.load(path) -> Forest | nil, "path: reason";  forest:save(path) -> true | nil, "path: reason"
@@ -404,7 +404,7 @@ static int l_predict(lua_State *L)
         int64_t z1 = z0 + slab < nz ? z0 + slab : nz, off = z0 * nx * ny, m = (z1 - z0) * nx * ny;
         st = tg_features_slab(ctx, ch, nch, &fo, z0, z1, X);
         for (int k = 0; want_prob && k < f->nclasses; k++) pk[k] = prob[k] + off;
-        if (st == TG_OK) st = tg_forest_predict(ctx, f, X, m, nf, want_prob ? pk : NULL, lp + off);
+        if (st == TG_OK) st = tg_forest_predict_grid(ctx, f, X, m, nf, nx, want_prob ? pk : NULL, lp + off);
     }
     tg_free(X);
     lt_end(L, st);
@@ -418,6 +418,7 @@ static int l_predict_matrix(lua_State *L)
     int nf;
     const float *X = matrix_of(L, 2, &rows, &nf);
     int want_prob = lua_toboolean(L, 3);
+    lua_Integer width = luaL_optinteger(L, 4, 0);
     tg_ctx *ctx = lt_ctx(L);
     tg_volume *lab = lt_newvolume(L);
     int64_t dims[3] = {rows, 1, 1};
@@ -426,7 +427,8 @@ static int l_predict_matrix(lua_State *L)
     if (want_prob) push_probs(L, f, dims, NULL, prob);
     else lua_pushnil(L);
     lt_begin(L);
-    lt_end(L, tg_forest_predict(ctx, f, X, rows, nf, want_prob ? prob : NULL, (uint8_t *)lab->buf->data + lab->offset));
+    lt_end(L, tg_forest_predict_grid(ctx, f, X, rows, nf, (int64_t)width, want_prob ? prob : NULL,
+                                     (uint8_t *)lab->buf->data + lab->offset));
     return 2;
 }
 
