@@ -603,7 +603,8 @@ done:
  * offset kept aside. Every row then takes the same branch-free step at every level, with no list of active rows:
  * the steps of the rows of a block are independent, so they overlap in the processor. The packet path uses
  * `packet` instead: per node the byte offset of its feature's column in a transposed packet (-1: leaf, whose
- * child is then the offset of its K values), the threshold and the tree-local left child. */
+ * child is then the offset of its K values), the threshold and the byte offset of the left child from the tree's
+ * first node. */
 typedef struct pk_node { int32_t off; float thr; int32_t child; } pk_node;
 typedef struct pforest {
     tg_forest_node *nodes; /* lockstep: all trees, tree t from first[t] (child indices are global) */
@@ -632,7 +633,7 @@ static void pforest_fill_packet(const tg_forest *f, pforest *p)
             const tg_forest_node *nd = &tr->nodes[i];
             o[i].off = nd->feature < 0 ? -1 : nd->feature * PK * (int32_t)sizeof(float);
             o[i].thr = nd->threshold;
-            o[i].child = nd->child;
+            o[i].child = nd->feature < 0 ? nd->child : nd->child * (int32_t)sizeof(pk_node);
         }
     }
 }
@@ -786,20 +787,21 @@ PK_TARGET static inline void pk_leaf(float *acc, uint64_t m, const float *v, int
 }
 
 typedef struct pk_state {
-    int32_t i, sp;    /* current node (-1: idle), stack depth */
-    uint64_t m;       /* rows of the packet at node i */
-    const char *x;    /* the packet's transposed rows: column f at x + f * PK * 4 */
-    float *acc;       /* its K x PK sums */
+    const pk_node *at;     /* current node (NULL: idle) */
+    uint64_t m;            /* rows of the packet at it */
+    const char *x;         /* the packet's transposed rows: column f at x + f * PK * 4 */
+    float *acc;            /* its K x PK sums */
+    const pk_node **top;   /* next free slot of its stack of waiting nodes ... */
+    uint64_t *mtop;        /* ... and of their rows */
 } pk_state;
 
-/* Start packet b (if any is left) in state s; returns 1 if it started. */
-static inline int pk_start(pk_state *s, int *next, int np, const uint64_t *full, const float *xT, float *acc,
-                           int nf, int K)
+/* Start the next packet that holds rows (if any is left) in s at root; returns 1 if it started. */
+static inline int pk_start(pk_state *s, const pk_node *root, int *next, int np, const uint64_t *full,
+                           const float *xT, float *acc, int nf, int K)
 {
     while (*next < np && !full[*next]) (*next)++;
-    if (*next >= np) { s->i = -1; return 0; }
-    s->i = 0;
-    s->sp = 0;
+    if (*next >= np) { s->at = NULL; return 0; }
+    s->at = root;
     s->m = full[*next];
     s->x = (const char *)(xT + (size_t)*next * nf * PK);
     s->acc = acc + (size_t)*next * K * PK;
@@ -818,31 +820,37 @@ PK_TARGET static void pk_tree(const pk_node *nodes, const float *vals, const flo
                               const uint64_t *full, int np, int nf, int K)
 {
     pk_state st[PG];
-    int32_t si[PG][PK];
+    const pk_node *sn[PG][PK];
     uint64_t sm[PG][PK];
     int next = 0, live = 0;
-    for (int g = 0; g < PG; g++) live += pk_start(&st[g], &next, np, full, xT, acc, nf, K);
+    for (int g = 0; g < PG; g++) {
+        st[g].top = sn[g];
+        st[g].mtop = sm[g];
+        live += pk_start(&st[g], nodes, &next, np, full, xT, acc, nf, K);
+    }
     while (live) {
         for (int g = 0; g < PG; g++) {
             pk_state *s = &st[g];
-            if (s->i < 0) continue;
-            const pk_node q = nodes[s->i];
+            if (!s->at) continue;
+            const pk_node q = *s->at;
             if (q.off < 0) {
                 pk_leaf(s->acc, s->m, vals + q.child, K);
-                if (s->sp) {
-                    s->sp--;
-                    s->i = si[g][s->sp];
-                    s->m = sm[g][s->sp];
-                } else if (!pk_start(s, &next, np, full, xT, acc, nf, K)) {
+                if (s->top != sn[g]) {
+                    s->at = *--s->top;
+                    s->m = *--s->mtop;
+                } else if (!pk_start(s, nodes, &next, np, full, xT, acc, nf, K)) {
                     live--;
                 }
                 continue;
             }
             const uint64_t m = s->m, l = m & pk_le(s->x + q.off, q.thr), r = m ^ l;
-            si[g][s->sp] = q.child + 1; /* pushed for good only when both sides hold rows */
-            sm[g][s->sp] = r;
-            s->sp += (l != 0) & (r != 0);
-            s->i = q.child + (l == 0);
+            const pk_node *left = (const pk_node *)((const char *)nodes + q.child);
+            const size_t split = (l != 0) & (r != 0);
+            *s->top = left + 1; /* kept only when both sides hold rows */
+            *s->mtop = r;
+            s->top += split;
+            s->mtop += split;
+            s->at = l ? left : left + 1;
             s->m = l ? l : r;
         }
     }
@@ -871,17 +879,21 @@ PK_TARGET static void pk_task(const tg_forest *f, const pforest *p, const float 
         pk_tree(p->packet + p->first[t], f->trees[t].values, xT, acc, full, np, nf, K);
 }
 
-static int packets_available(int nf)
+/* 1 when the packet path can run: the processor has AVX-512 F/BW/DQ, TG_FOREST_GENERIC is unset (or 0), and
+ * column and child byte offsets fit the copy's int32 fields. */
+static int packets_available(const tg_forest *f)
 {
     const char *e = getenv("TG_FOREST_GENERIC");
     if (e && *e && strcmp(e, "0") != 0) return 0;
-    if ((int64_t)nf * PK * (int64_t)sizeof(float) >= INT32_MAX) return 0;
+    if ((int64_t)f->nfeatures * PK * (int64_t)sizeof(float) >= INT32_MAX) return 0;
+    for (int t = 0; t < f->ntrees; t++)
+        if ((int64_t)f->trees[t].nnodes * (int64_t)sizeof(pk_node) >= INT32_MAX) return 0;
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
            __builtin_cpu_supports("avx512dq");
 }
 #else
-static int packets_available(int nf) { (void)nf; return 0; }
+static int packets_available(const tg_forest *f) { (void)f; return 0; }
 #endif
 
 /* One task of the lockstep path (rows: consecutive, as grid_rows gives without a width). */
@@ -936,7 +948,7 @@ tg_status tg_forest_predict_grid(tg_ctx *ctx, const tg_forest *f, const float *X
     if (width < 0) return tg_fail(ctx, TG_ERR_ARG, "forest: negative row width %lld", (long long)width);
     const int K = f->nclasses;
     const int nth = ctx->nthreads > 0 ? ctx->nthreads : 1;
-    const int packets = packets_available(nfeatures);
+    const int packets = packets_available(f);
     const pk_grid g = grid_make(n, packets ? width : 0);
     const int64_t ntasks = n > 0 ? grid_tasks(&g) : 0;
     pforest pf;
