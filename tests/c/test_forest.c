@@ -319,6 +319,7 @@ static void test_bad_input(void)
     CHECK_OK(&ctx, tg_forest_train(&ctx, X, y, n, 5, 3, NULL, NULL, &o, &f));
     uint8_t *p = tg_malloc(n);
     CHECK(tg_forest_predict(&ctx, &f, X, n / 2, 4, NULL, p) == TG_ERR_ARG && strstr(ctx.msg, "trained on 5 features, given 4"));
+    CHECK(tg_forest_predict_grid(&ctx, &f, X, n / 2, 5, -3, NULL, p) == TG_ERR_ARG && strstr(ctx.msg, "negative row width -3"));
     tg_forest_free(&f);
     CHECK(tg_forest_predict(&ctx, &f, X, n, 5, NULL, p) == TG_ERR_ARG && strstr(ctx.msg, "empty"));
     /* min_leaf and max_depth shape the trees */
