@@ -80,6 +80,8 @@ static void push_info(lua_State *L, const tg_tiff_info_t *in)
     lua_pushstring(L, in->unit); lua_setfield(L, -2, "unit");
     lua_pushstring(L, "m"); lua_setfield(L, -2, "units");
     if (in->note[0]) { lua_pushstring(L, in->note); lua_setfield(L, -2, "note"); }
+    lua_pushinteger(L, in->pages_complete); lua_setfield(L, -2, "pages_complete");
+    if (in->truncated[0]) { lua_pushstring(L, in->truncated); lua_setfield(L, -2, "truncated"); }
 }
 
 static int l_info(lua_State *L)

@@ -8,7 +8,11 @@
 --       dtype  convert while reading (round to nearest, saturate, NaN -> 0), no second copy in memory
 --   tg.io.info(src)  --> {width, height, pages, dims = {nx, ny, nz}, dtype, spacing = {sx, sy, sz}, units = "m",
 --                         calibrated, z_calibrated, unit, compression, bigtiff, tiled, imagej, rgb, bits,
---                         sample_format, samples, photometric, note, files (folders and globs)}   (no pixels read)
+--                         sample_format, samples, photometric, note, files (folders and globs),
+--                         pages_complete, truncated}   (no pixels read)
+--       A file cut short (or whose ImageJ header / tifffile description claims more pages than it holds) has
+--       pages = the pages claimed, pages_complete < pages and `truncated` saying what is missing; reading all
+--       of it raises naming the first missing page, and a z range within the complete pages still reads.
 --   tg.io.write("out.tif", v [, {compress = "deflate"|"lzw"|"packbits"|false, bigtiff = nil|true|false}])
 --       ImageJ-compatible stack that Fiji opens calibrated; BigTIFF automatically past ~4 GiB; written to a
 --       temporary name in the same folder and renamed when complete.
