@@ -8,6 +8,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "lbind.h"
 
+#include <math.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -301,7 +302,7 @@ void lt_range(lua_State *L, int idx, int64_t n, int64_t *lo, int64_t *hi, const 
         lt_error(L, "%s: expected {first, last} or an index, got %s", what, luaL_typename(L, idx));
     }
     if (first < 1 || last > n || first > last)
-        lt_error(L, "%s: range {%d, %d} is outside 1..%d or empty", what, (int)first, (int)last, (int)n);
+        lt_error(L, "%s: range {%I, %I} is outside 1..%I or empty", what, first, last, (lua_Integer)n);
     *lo = first - 1;
     *hi = last;
 }
@@ -358,12 +359,16 @@ int lt_optboolean(lua_State *L, int idx, const char *key, int def)
     return v;
 }
 
-tg_dtype lt_checkdtype(lua_State *L, int idx)
+tg_dtype lt_checkdtype(lua_State *L, int idx, const char *where)
 {
-    const char *name = luaL_checkstring(L, idx);
+    /* lt_error, not luaL_argerror: an option read at a negative index gave "bad argument #-1 to '?'" */
+    const char *name = lua_type(L, idx) == LUA_TSTRING ? lua_tostring(L, idx) : NULL;
     tg_dtype t;
-    if (tg_dtype_parse(name, &t) != 0) luaL_argerror(L, idx, lua_pushfstring(L, "unknown dtype '%s' (use u8, u16, i32, f32 or f64)", name));
-    return t;
+    if (name && tg_dtype_parse(name, &t) == 0) return t;
+    const char *pre = where ? where : "", *sep = where ? ": " : "";
+    if (name) lt_error(L, "%s%sunknown dtype '%s' (use u8, u16, i32, f32 or f64)", pre, sep, name);
+    lt_error(L, "%s%sdtype must be a string (u8, u16, i32, f32 or f64), got %s", pre, sep, luaL_typename(L, idx));
+    return TG_U8;
 }
 
 /* "'a', 'b' or 'c'" for the names list, into b */
@@ -413,7 +418,7 @@ void lt_spacing(lua_State *L, int idx, double s[3])
     if (lua_isnoneornil(L, idx)) return;
     if (lua_isnumber(L, idx)) {
         double v = lua_tonumber(L, idx);
-        if (!(v > 0)) lt_error(L, "spacing must be positive, got %g", v);
+        if (!(v > 0) || v == HUGE_VAL) lt_error(L, "spacing must be a positive finite number (metres), got %f", v);
         s[0] = s[1] = s[2] = v;
         return;
     }
@@ -422,7 +427,7 @@ void lt_spacing(lua_State *L, int idx, double s[3])
         lua_geti(L, idx, i + 1);
         int ok;
         double v = lua_tonumberx(L, -1, &ok);
-        if (!ok || !(v > 0)) lt_error(L, "spacing[%d] must be a positive number (metres)", i + 1);
+        if (!ok || !(v > 0) || v == HUGE_VAL) lt_error(L, "spacing[%d] must be a positive finite number (metres)", i + 1);
         s[i] = v;
         lua_pop(L, 1);
     }

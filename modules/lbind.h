@@ -73,7 +73,9 @@ lua_Number lt_optnumber(lua_State *L, int idx, const char *key, lua_Number def);
 lua_Integer lt_optinteger(lua_State *L, int idx, const char *key, lua_Integer def);
 const char *lt_optstring(lua_State *L, int idx, const char *key, const char *def);
 int lt_optboolean(lua_State *L, int idx, const char *key, int def);
-tg_dtype lt_checkdtype(lua_State *L, int idx);
+/* The dtype named by the string at idx; raises "<where>: unknown dtype 'x' (use u8, ...)" (where may be NULL when
+ * the caller adds its own prefix). Never luaL_argerror: an option read at a negative index named argument #-1. */
+tg_dtype lt_checkdtype(lua_State *L, int idx, const char *where);
 /* luaL_checkoption for a value that is not a function argument (a field of an options table, an element of a
  * list): the index in names (a NULL-terminated static list) of the string at idx; def's index when the value is
  * nil and def is not NULL. Raises "<what> must be 'a', 'b' or 'c', got 'x'" otherwise. */

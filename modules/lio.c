@@ -101,7 +101,7 @@ static void read_opts(lua_State *L, int idx, tg_tiff_read_opts *o)
 {
     if (lua_isnoneornil(L, idx)) return;
     luaL_checktype(L, idx, LUA_TTABLE);
-    if (lua_getfield(L, idx, "dtype") != LUA_TNIL) o->dtype = (int)lt_checkdtype(L, -1);
+    if (lua_getfield(L, idx, "dtype") != LUA_TNIL) o->dtype = (int)lt_checkdtype(L, -1, NULL);
     lua_pop(L, 1);
     lua_Integer mb = lt_optinteger(L, idx, "max_bytes", 0);
     if (mb < 0) lt_error(L, "max_bytes must be >= 0");
