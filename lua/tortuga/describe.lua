@@ -59,6 +59,7 @@
 --   units, conventions, notes
 -- d:flat() gives the dotted names -> numbers that tg.analysis uses; tostring(d) the summary.
 local util = require "tortuga.util"
+local error = util.error -- messages blame the caller outside the library
 local json = require "tortuga.json"
 local volume = require "tortuga.volume"
 
@@ -156,6 +157,9 @@ function M.describe(labels, opts)
   local calibrated = not (sp[1] == 1 and sp[2] == 1 and sp[3] == 1)
 
   local density = o.density
+  if density ~= nil and density ~= false and type(density) ~= "table" then
+    error(where .. ": density must be a table {phase = kg/m3} or false, got " .. type(density), 2)
+  end
   if density == nil then
     density = {}
     for name, rho in pairs(DEFAULT_DENSITY) do if phases[name] then density[name] = rho end end
@@ -181,6 +185,9 @@ function M.describe(labels, opts)
 
   local d = setmetatable({ notes = {}, timings = {}, conventions = {} }, Describe)
   local log = o.log
+  if log ~= nil and type(log) ~= "boolean" and type(log) ~= "function" then
+    error(where .. ": log must be true, false or a function(stage, seconds), got " .. type(log), 2)
+  end
   if log == true then log = function(stage, s) io.stderr:write(string.format("describe: %-22s %7.2f s\n", stage, s)) end end
   local function stage(name, f, ...)
     local t0 = tg.analysis.clock()

@@ -19,6 +19,7 @@
 -- NaN: gaussian, mean, flatten, destripe spread it; median sorts it last; normalize ignores it.
 local core = require "tortuga.core"
 local util = require "tortuga.util"
+local error = util.error -- messages blame the caller outside the library
 local volume = require "tortuga.volume"
 
 local C = core.filter

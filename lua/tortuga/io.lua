@@ -50,6 +50,7 @@
 --     temporary name and renamed. Raises "tg.io.write_mesh: path: reason" on failure.
 local core = require "tortuga.core"
 local util = require "tortuga.util"
+local error = util.error -- messages blame the caller outside the library
 local volume = require "tortuga.volume"
 
 local cio = core.io

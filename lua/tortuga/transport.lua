@@ -49,6 +49,7 @@
 -- space is isotropic and gives tau = 1 along every axis. Results do not depend on the thread count.
 local core = require "tortuga.core"
 local util = require "tortuga.util"
+local error = util.error -- messages blame the caller outside the library
 local volume = require "tortuga.volume"
 
 local M = {}
@@ -56,7 +57,8 @@ local M = {}
 local AXES = { x = 0, y = 1, z = 2 }
 local AXIS_NAMES = { "x", "y", "z" }
 
-local function is_int(v) return math.type(v) == "integer" or (type(v) == "number" and v == math.floor(v)) end
+-- an integer, or a float with an integer value (not inf: math.floor(inf) == inf)
+local function is_int(v) return math.type(v) == "integer" or math.tointeger(v) ~= nil end
 
 --- Steady conduction through a label volume: tau, sigma_eff, currents, optional current map (see the header).
 function M.flux(labels, opts)
