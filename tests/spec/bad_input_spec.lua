@@ -1,0 +1,100 @@
+-- The bad-input catalogue (issue 14): inputs a careful user may give by mistake, and faults from outside.
+-- Each case asserts the exact kind of outcome: an error whose message names the argument (a pattern), or a
+-- result that flags what it could not do (counted voxels, converged = false, reliable = false), never a
+-- crash, a hang or a silently wrong number.
+local tg = require "tortuga"
+
+local inf, nan = math.huge, 0 / 0
+
+-- A float volume of nx x ny x nz holding fill(x, y, z) (1-based).
+local function filled(nx, ny, nz, dtype, fill)
+  local v = tg.volume.new { nx, ny, nz, dtype = dtype or "f32" }
+  for z = 1, nz do for y = 1, ny do for x = 1, nx do v:set(x, y, z, fill(x, y, z)) end end end
+  return v
+end
+
+-- Two grey levels (x <= 4: 10, else 50) with some non-finite voxels planted in.
+local function two_levels_with(specials)
+  local v = filled(8, 4, 2, "f32", function(x) return x <= 4 and 10 or 50 end)
+  for _, s in ipairs(specials) do v:set(s[1], s[2], s[3], s[4]) end
+  return v
+end
+
+local function raises_matching(fn, pattern)
+  local ok, err = pcall(fn)
+  assert.is_false(ok, "expected an error matching " .. pattern)
+  assert.matches(pattern, tostring(err))
+end
+
+describe("bad input: non-finite grey values (histogram, otsu)", function()
+  it("v:histogram counts +Inf, -Inf and NaN apart and bins the rest", function()
+    local v = two_levels_with { { 1, 1, 1, inf }, { 2, 1, 1, inf }, { 3, 1, 1, -inf }, { 8, 4, 2, nan } }
+    local h = v:histogram { bins = 4 }
+    assert.same({ 10, 50 }, h.range)
+    assert.equal(2, h.posinf)
+    assert.equal(1, h.neginf)
+    assert.equal(1, h.nan)
+    assert.same({ 29, 0, 0, 31 }, h.counts)
+    assert.equal(0, h.below)
+    assert.equal(0, h.above)
+  end)
+
+  it("v:stats keeps min, max and mean finite and counts the non-finite voxels", function()
+    local s = two_levels_with({ { 1, 1, 1, inf }, { 3, 1, 1, -inf }, { 8, 4, 2, nan } }):stats()
+    assert.equal(10, s.min)
+    assert.equal(50, s.max)
+    assert.equal(1, s.posinf_count)
+    assert.equal(1, s.neginf_count)
+    assert.equal(1, s.nan_count)
+    assert.equal(61, s.count)
+    assert.near((30 * 10 + 31 * 50) / 61, s.mean, 1e-9)
+  end)
+
+  it("v:histogram over a range that overflows (±1e308) bins correctly", function()
+    local v = filled(4, 1, 1, "f64", function(x) return ({ -1e308, 0, 1e308, 1e308 })[x] end)
+    local h = v:histogram { bins = 3 }
+    assert.same({ 1, 1, 2 }, h.counts)
+    assert.equal(-1e308, h.edges[1])
+    assert.equal(1e308, h.edges[4])
+    for _, e in ipairs(h.edges) do assert.is_true(e == e and math.abs(e) < inf) end
+    local s = v:stats()
+    assert.near(0.25e308, s.mean, 1e293)
+  end)
+
+  it("v:histogram of a volume with no finite value raises naming the range", function()
+    local v = filled(2, 2, 1, "f32", function(x) return x == 1 and inf or nan end)
+    raises_matching(function() v:histogram() end, "v:histogram: the volume has no finite value %(2 NaN, 2 %+Inf, 0 %-Inf%); give a range")
+  end)
+
+  it("v:histogram refuses a non-finite range", function()
+    local v = filled(2, 2, 1, "f32", function(x) return x end)
+    raises_matching(function() v:histogram { range = { 0, inf } } end, "v:histogram: range must be finite, got {0, inf}")
+    raises_matching(function() v:histogram { range = { nan, 1 } } end, "v:histogram: range must be finite")
+  end)
+
+  it("tg.segment.otsu thresholds the finite values and reports the non-finite ones", function()
+    local v = two_levels_with { { 1, 1, 1, inf }, { 2, 1, 1, -inf }, { 3, 1, 1, nan } }
+    local labels, info = tg.segment.otsu(v)
+    assert.equal(1, info.posinf)
+    assert.equal(1, info.neginf)
+    assert.equal(1, info.nan)
+    assert.is_true(info.thresholds[1] > 10 and info.thresholds[1] < 50)
+    assert.equal(1, labels:get(1, 1, 1)) -- +Inf: the bright class
+    assert.equal(0, labels:get(2, 1, 1)) -- -Inf and NaN: class 0
+    assert.equal(0, labels:get(3, 1, 1))
+    assert.equal(1, labels:get(8, 4, 2))
+  end)
+
+  it("tg.segment.otsu on values near ±1e308 gives a finite threshold between the two levels", function()
+    local v = filled(8, 4, 2, "f64", function(x) return x <= 4 and -1e308 or 1e308 end)
+    local labels, info = tg.segment.otsu(v, { classes = 2 })
+    local t = info.thresholds[1]
+    assert.is_true(t > -1e308 and t < 1e308)
+    assert.same({ [0] = 32, [1] = 32 }, labels:counts())
+  end)
+
+  it("tg.segment.otsu on a volume with nothing finite raises", function()
+    local v = filled(2, 2, 1, "f32", function() return inf end)
+    raises_matching(function() tg.segment.otsu(v) end, "tg.segment.otsu: the volume has no finite value")
+  end)
+end)
