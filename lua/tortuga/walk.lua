@@ -61,6 +61,7 @@ function M.random_walk(labels, opts)
                                  connectivity = 6, fit = { from = 0.5, to = 1.0 }, stride = util.NIL },
                          "tg.transport.random_walk")
   local where = "tg.transport.random_walk"
+  for _, k in ipairs { "walkers", "steps", "stride" } do o[k] = math.tointeger(o[k]) or o[k] end -- 1e6 is an integer
   util.check(type(o.phase) == "number", where, "option 'phase' (the label walkers live in) is required")
   util.check(math.type(o.walkers) == "integer" and o.walkers >= 1, where, "walkers must be an integer >= 1, got %s", tostring(o.walkers))
   util.check(math.type(o.steps) == "integer" and o.steps >= 1, where, "steps must be an integer >= 1, got %s", tostring(o.steps))
@@ -89,7 +90,8 @@ function M.random_walk(labels, opts)
       error(string.format("%s: phase %d %s", where, o.phase,
         o.start == "percolating" and "has no cluster that percolates along every axis" or "is absent from the volume"), 2)
     end
-    error(r, 2)
+    local msg = tostring(r) -- engine refusals name the option; Ctrl-C's "interrupted: ..." stays as it is
+    error((msg:gsub("^random walk: ", where .. ": ")), 2)
   end
 
   local sp = labels:spacing()

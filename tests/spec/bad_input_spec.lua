@@ -98,3 +98,56 @@ describe("bad input: non-finite grey values (histogram, otsu)", function()
     raises_matching(function() tg.segment.otsu(v) end, "tg.segment.otsu: the volume has no finite value")
   end)
 end)
+
+-- Run a shell command; returns its exit code, stdout and stderr.
+local function sh(cmd)
+  local errfile = os.tmpname()
+  local p = io.popen("( " .. cmd .. " ) 2>'" .. errfile .. "'; echo \"EXIT=$?\"")
+  local out = p:read("a")
+  p:close()
+  local f = io.open(errfile, "rb")
+  local err = f and f:read("a") or ""
+  if f then f:close() end
+  os.remove(errfile)
+  local code = tonumber(out:match("EXIT=(%d+)%s*$"))
+  return code, out:gsub("EXIT=%d+%s*$", ""), err
+end
+
+describe("bad input: random walks too long or too big", function()
+  local free = tg.volume.new { 6, 6, 6 }
+  free:fill(1)
+
+  it("refuses walkers x steps whose time is absurd, naming both options", function()
+    raises_matching(function() tg.transport.random_walk(free, { phase = 1, steps = 1e12 }) end,
+      "^[^\n]*tg%.transport%.random_walk: walkers x steps = 2000 x 1000000000000 = 2e%+15 lattice steps would take " ..
+      "about 231 days of one core %(limit 1e%+14%); lower steps or walkers")
+  end)
+
+  it("refuses a stride that would keep an absurd number of records, naming stride", function()
+    raises_matching(function() tg.transport.random_walk(free, { phase = 1, walkers = 1, steps = 1e9, stride = 1 }) end,
+      "tg%.transport%.random_walk: steps / stride = 1000000001 records of the mean square displacement %(limit 10000000%); " ..
+      "raise stride to at least 101")
+  end)
+
+  it("takes steps = 1e4 (an integral float) as an integer", function()
+    local r = tg.transport.random_walk(free, { phase = 1, walkers = 10, steps = 1e4 })
+    assert.equal(10000, r.steps)
+    assert.equal(10000, r.msd.steps[#r.msd.steps])
+  end)
+
+  it("a walk of 1e12 steps stops on Ctrl-C with an 'interrupted' error", function()
+    local exe = test_helper.exe()
+    local f = io.open(exe, "rb")
+    if not f then error("the tortuga executable is not built: " .. exe) end
+    f:close()
+    local code = "local tg = require 'tortuga'; local v = tg.volume.new{6, 6, 6}; v:fill(1); " ..
+      "io.stderr:write('started\\n'); tg.transport.random_walk(v, {phase = 1, walkers = 1, steps = 1e12})"
+    -- SIGINT once the walk has started (its marker is on stderr); `timeout` only guards the test against the old
+    -- hang (it would end the run with status 124 after a minute)
+    local rc, _, err = sh(string.format("f=$(mktemp); timeout 60 %s -e %q 2>$f & p=$!; i=0; " ..
+      "while ! grep -q started $f && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done; sleep 0.3; kill -INT $p; " ..
+      "wait $p; rc=$?; cat $f >&2; rm -f $f; exit $rc", exe, code))
+    assert.equal(1, rc, err)
+    assert.matches("interrupted: random walk: interrupted", err)
+  end)
+end)
