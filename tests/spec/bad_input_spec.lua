@@ -151,3 +151,51 @@ describe("bad input: random walks too long or too big", function()
     assert.matches("interrupted: random walk: interrupted", err)
   end)
 end)
+
+describe("bad input: random walks whose tau cannot be trusted", function()
+  it("a closed pore: R^2 < 0 and every tau flagged unreliable, with a warning that says why", function()
+    local v = tg.volume.new { 20, 20, 20 }
+    for z = 8, 12 do for y = 8, 12 do for x = 8, 12 do v:set(x, y, z, 1) end end end
+    local r = tg.transport.random_walk(v, { phase = 1, walkers = 300, steps = 5000 })
+    for _, a in ipairs { "x", "y", "z", "mean" } do
+      assert.is_true(r.r2[a] < 0)
+      assert.is_false(r.reliable[a])
+    end
+    assert.equal(4, #r.warnings)
+    assert.matches("^tau%.x = [%d.]+ is unreliable: the MSD is not a straight line through the origin %(R%^2 = %-[%d.]+%): " ..
+      "walkers are confined %(closed pores%)", r.warnings[1])
+    assert.matches("walkers are confined", require("tortuga.repl").show(r)) -- the printout says so too
+  end)
+
+  it("strongly anisotropic voxels: walkers hardly move along z, tau.z flagged although R^2 looks fine", function()
+    local v = tg.volume.new { 16, 16, 16, spacing = { 1e-7, 1e-7, 3e-5 } }
+    for z = 1, 16 do for y = 1, 16 do for x = 1, 16 do v:set(x, y, z, (x % 3 == 0 and y % 3 == 0) and 0 or 1) end end end
+    local r = tg.transport.random_walk(v, { phase = 1, walkers = 500, steps = 2000 })
+    assert.is_true(r.reliable.x and r.reliable.y)
+    assert.is_false(r.reliable.z)
+    assert.is_false(r.reliable.mean)
+    local w = table.concat(r.warnings, "\n")
+    assert.matches("tau%.z = [%d.e%-+]+ is unreliable: walkers moved only [%d.e%-+]+ voxels %(RMS%) along z in [%d.e%-+]+ " ..
+      "attempted moves along it: too few steps for this axis", w)
+    assert.matches("tau%.mean = [%d.e%-+]+ is unreliable: an axis is unreliable", w)
+  end)
+
+  it("a walk that never leaves its voxel along an axis: tau = inf, flagged", function()
+    -- channels along z, one voxel wide: no move along x or y ever succeeds
+    local v = tg.volume.new { 9, 9, 12 }
+    for z = 1, 12 do for y = 2, 9, 3 do for x = 2, 9, 3 do v:set(x, y, z, 1) end end end
+    local r = tg.transport.random_walk(v, { phase = 1, walkers = 200, steps = 3000 })
+    assert.equal(math.huge, r.tau.x)
+    assert.is_false(r.reliable.x)
+    assert.is_true(r.reliable.z)
+    assert.matches("tau%.x = inf is unreliable: no net displacement", table.concat(r.warnings, "\n"))
+  end)
+
+  it("control: free space is reliable along every axis, no warning", function()
+    local v = tg.volume.new { 12, 12, 12 }
+    v:fill(1)
+    local r = tg.transport.random_walk(v, { phase = 1, walkers = 500, steps = 2000 })
+    assert.same({ x = true, y = true, z = true, mean = true }, r.reliable)
+    assert.same({}, r.warnings)
+  end)
+end)
