@@ -524,7 +524,7 @@ tg_status tg_flux(tg_ctx *ctx, const tg_volume *labels, const tg_flux_opts *opt,
                          (long long)bad[z]);
             goto done;
         }
-    double ftot[4096];
+    double ftot[4096], fpc[4096];
     for (int k = 0; k < nl; k++) {
         int64_t c = 0;
         for (int64_t z = 0; z < n2; z++) c += counts[(nl + 1) * z + k];
@@ -541,10 +541,30 @@ tg_status tg_flux(tg_ctx *ctx, const tg_volume *labels, const tg_flux_opts *opt,
     for (int k = 0; k < nl; k++) {
         int64_t c = 0;
         for (int64_t z = 0; z < n2; z++) c += counts[(nl + 1) * z + k];
-        double fp = (double)c / (double)N;
+        double fp = fpc[k] = (double)c / (double)N;
         if (label_frac_perc) label_frac_perc[k] = fp;
         res->d_mean_percolating += fp * o->sigma[k];
         if (o->sigma[k] > 0.0) { res->frac_percolating += fp; nperc += c; }
+    }
+    /* the solver works with conductivities divided by the largest one that carries current (snorm), in single
+     * precision: contrasts past ~1e30 between conducting labels do not fit; D_mean / snorm avoids the underflow
+     * of D_mean itself for tiny (even subnormal) sigmas */
+    double snorm = 0.0, smin = INFINITY, dn_total = 0.0, dn_perc = 0.0;
+    int kmax = 0, kmin = 0;
+    for (int k = 0; k < nl; k++)
+        if (fpc[k] > 0.0 && o->sigma[k] > 0.0) {
+            if (o->sigma[k] > snorm) { snorm = o->sigma[k]; kmax = k; }
+            if (o->sigma[k] < smin) { smin = o->sigma[k]; kmin = k; }
+        }
+    if (nperc > 0 && smin / snorm < 1e-30) {
+        st = tg_fail(ctx, TG_ERR_ARG, "flux: the conductivities of labels %g (%g) and %g (%g) differ by more than 1e30, beyond "
+                     "the solver's precision; give the weaker one 0 (insulating) if it should carry no current",
+                     o->labels[kmin], smin, o->labels[kmax], snorm);
+        goto done;
+    }
+    for (int k = 0; k < nl && snorm > 0.0; k++) {
+        dn_total += ftot[k] * (o->sigma[k] / snorm);
+        dn_perc += fpc[k] * (o->sigma[k] / snorm);
     }
     const int porespy = o->boundary == TG_FLUX_POREPY;
     res->length = (porespy ? (double)(n2 - 1) : (double)n2) * f.s[2];
@@ -589,7 +609,7 @@ tg_status tg_flux(tg_ctx *ctx, const tg_volume *labels, const tg_flux_opts *opt,
     for (int a = 0; a < 3; a++)
         for (int i = 0; i < K; i++)
             for (int j = 0; j < K; j++) {
-                double g = w[a] * hmean(csig[i] / sref, csig[j] / sref);
+                double g = w[a] * hmean(csig[i] / snorm, csig[j] / snorm);
                 lutd[a * K * K + i * K + j] = g;
                 lutf[a * K * K + i * K + j] = (float)g;
             }
@@ -610,11 +630,11 @@ tg_status tg_flux(tg_ctx *ctx, const tg_volume *labels, const tg_flux_opts *opt,
     const uint8_t *cl0 = cls, *cll = cls + plane * (n2 - 1);
     for (int64_t i = 0; i < plane; i++) {
         if (!porespy) {
-            gbin[i] = cl0[i] ? 2.0 * csig[cl0[i]] / sref : 0.0;
-            gbout[i] = cll[i] ? 2.0 * csig[cll[i]] / sref : 0.0;
+            gbin[i] = cl0[i] ? 2.0 * csig[cl0[i]] / snorm : 0.0;
+            gbout[i] = cll[i] ? 2.0 * csig[cll[i]] / snorm : 0.0;
         } else {
-            gbin[i] = hmean(csig[cl0[i]] / sref, csig[cl0[plane + i]] / sref);
-            gbout[i] = hmean(csig[cll[i - plane]] / sref, csig[cll[i]] / sref);
+            gbin[i] = hmean(csig[cl0[i]] / snorm, csig[cl0[plane + i]] / snorm);
+            gbout[i] = hmean(csig[cll[i - plane]] / snorm, csig[cll[i]] / snorm);
         }
     }
     double iin = 0.0, iout = 0.0;
@@ -644,14 +664,15 @@ tg_status tg_flux(tg_ctx *ctx, const tg_volume *labels, const tg_flux_opts *opt,
         mg = NULL;
     }
     const double inorm = 0.5 * (iin + iout);
-    /* physical units: conductance = sigma_ref * (s0 s1 / s2) * normalised conductance */
-    const double gscale = sref * f.s[0] * f.s[1] / f.s[2];
-    res->current_in = iin * gscale;
-    res->current_out = iout * gscale;
+    /* physical units: conductance = snorm * (s0 s1 / s2) * normalised conductance. snorm comes last and tau from
+     * normalised values: a tiny (even subnormal) sigma underflowed sigma_eff to 0, tau to inf */
+    const double geo = f.s[0] * f.s[1] / f.s[2], seff = inorm * (geo * res->length / res->area); /* sigma_eff / snorm */
+    res->current_in = iin * geo * snorm;
+    res->current_out = iout * geo * snorm;
     res->mismatch = mismatch_of(iin, iout);
-    res->sigma_eff = inorm * gscale * res->length / res->area;
-    res->tau_total = res->sigma_eff > 0 ? res->d_mean_total / res->sigma_eff : INFINITY;
-    res->tau_percolating = res->sigma_eff > 0 ? res->d_mean_percolating / res->sigma_eff : INFINITY;
+    res->sigma_eff = seff * snorm;
+    res->tau_total = seff > 0 ? dn_total / seff : INFINITY;
+    res->tau_percolating = seff > 0 ? dn_perc / seff : INFINITY;
     res->tau = o->fraction == TG_FLUX_TOTAL ? res->tau_total : res->tau_percolating;
     if (!res->converged)
         snprintf(res->message, sizeof res->message,

@@ -27,7 +27,11 @@
  * Computing 56 (1996) 141-163), so the final accuracy is that of double precision.
  * Convergence is declared only when the TRUE relative residual ||b - A x|| / ||b|| < tol AND the inlet and
  * outlet currents agree: |I_in - I_out| / max(|I_in|, |I_out|) < tol. Otherwise converged = 0 and the
- * numbers say how far it got. A volume in which nothing percolates gives tau = +inf, sigma_eff = 0,
+ * numbers say how far it got.
+ * Conductivities are divided by the largest one that carries current; labels that both carry current with
+ * conductivities more than 1e30 apart are refused (beyond the single-precision preconditioner), and tau and
+ * sigma_eff are formed from normalised values, so tiny (even subnormal) conductivities give finite answers.
+ * A volume in which nothing percolates gives tau = +inf, sigma_eff = 0,
  * percolates = 0 and a message, with no solve.
  *
  * Cost: build O(N) (classes, permutation, connected components); each CG iteration is about 7 passes over

@@ -401,6 +401,40 @@ static void test_pieces(void)
     tg_volume_release(&v);
 }
 
+static tg_status run_sp(tg_volume *v, const double sp[3], int axis, const double *lab, const double *sig, int n,
+                        tg_flux_result *r)
+{
+    memcpy(v->spacing, sp, sizeof v->spacing);
+    tg_status st = run(v, axis, TG_FLUX_TAUFACTOR, 0, lab, sig, n, r);
+    v->spacing[0] = v->spacing[1] = v->spacing[2] = 1.0;
+    return st;
+}
+
+/* Issue 14: a subnormal conductivity underflowed sigma_eff to 0 (tau = inf, converged) — the scale is applied
+ * last now; a contrast beyond the solver's single-precision preconditioner is refused with a clear message. */
+static void test_tiny_sigma(void)
+{
+    tg_volume v;
+    vol(5, 4, 6, &v);
+    tg_volume_fill(&ctx, &v, 1);
+    const double lab[] = {1, 2};
+    const double sp[3] = {1e-7, 1e-7, 1e-7};
+    for (int k = 0; k < 3; k++) {
+        const double sig[] = {k == 0 ? 1e-300 : k == 1 ? 1e-310 : 4.9406564584124654e-324, 1.0};
+        tg_flux_result r;
+        CHECK_OK(&ctx, run_sp(&v, sp, 2, lab, sig, 1, &r));
+        CHECK(r.converged);
+        NEAR(r.tau, 1.0, 1e-9);
+        CHECK(r.sigma_eff > 0.0 && fabs(r.sigma_eff / sig[0] - 1.0) < 1e-6);
+    }
+    vox(&v)[7] = 2; /* one voxel of sigma 1 inside the 1e-300 conductor */
+    const double sig[] = {1e-300, 1.0};
+    tg_flux_result r;
+    CHECK(run_sp(&v, sp, 2, lab, sig, 2, &r) == TG_ERR_ARG);
+    CHECK(strstr(ctx.msg, "labels 1 (1e-300) and 2 (1) differ by more than 1e30") != NULL);
+    tg_volume_release(&v);
+}
+
 static void setup(void)
 {
     tg_ctx_init(&ctx);
@@ -408,4 +442,4 @@ static void setup(void)
 }
 
 TG_TEST_MAIN(setup, test_uniform_block, test_layers, test_channel_and_dead_ends, test_periodic_path, test_maxwell, test_tiny,
-             test_field, test_pieces, test_threads, test_bad_input, test_synth100)
+             test_field, test_pieces, test_threads, test_bad_input, test_synth100, test_tiny_sigma)

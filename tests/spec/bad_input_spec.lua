@@ -199,3 +199,23 @@ describe("bad input: random walks whose tau cannot be trusted", function()
     assert.same({}, r.warnings)
   end)
 end)
+
+describe("bad input: flux with extreme conductivities", function()
+  it("a subnormal conductivity gives tau = 1 for a uniform block, not inf", function()
+    local v = tg.volume.new { 5, 4, 6, spacing = 1e-7 }
+    v:fill(1)
+    local r = tg.transport.flux(v, { conductivity = { [1] = 1e-320 } })
+    assert.is_true(r.converged)
+    assert.near(1, r.tau.z, 1e-9)
+    assert.is_true(r.sigma_eff.z > 0)
+  end)
+
+  it("conductivities more than 1e30 apart in the conducting path are refused, naming the labels", function()
+    local v = tg.volume.new { 5, 4, 6 }
+    v:fill(1)
+    v:set(2, 2, 3, 2)
+    raises_matching(function() tg.transport.flux(v, { conductivity = { [1] = 1e-300, [2] = 1 } }) end,
+      "tg%.transport%.flux: the conductivities of labels 1 %(1e%-300%) and 2 %(1%) differ by more than 1e30, beyond the " ..
+      "solver's precision; give the weaker one 0 %(insulating%) if it should carry no current")
+  end)
+end)
