@@ -11,6 +11,7 @@
  */
 #include "transport/tg_flux.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -230,6 +231,56 @@ static double mismatch_of(double a, double b)
     return m > 0.0 ? fabs(a - b) / m : 0.0;
 }
 
+/* The largest and smallest non-zero face conductances of the (normalised) operator, boundary faces included. */
+static void conductance_range(const tg_mg_fine *F, double *gmin, double *gmax)
+{
+    const int K = F->ncls;
+    *gmin = INFINITY;
+    *gmax = 0.0;
+    for (int a = 0; a < 3; a++)
+        for (int i = 1; i < K * K; i++) {
+            const double g = F->lutd[a][i];
+            if (g > 0.0) { *gmin = fmin(*gmin, g); *gmax = fmax(*gmax, g); }
+        }
+    for (int64_t i = 0; i < F->n[0] * F->n[1]; i++) *gmax = fmax(*gmax, fmax(F->gbin[i], F->gbout[i]));
+}
+
+static double conductance_span(const tg_mg_fine *F)
+{
+    double lo, hi;
+    conductance_range(F, &lo, &hi);
+    return hi / lo;
+}
+
+/* The smallest relative residual ||b - A x|| / ||b|| that double precision can show: potentials in [0, 1] held to
+ * eps, times the strongest face, over the unknowns. Negligible for cubic voxels (~1e-17); voxels 1e5 times longer
+ * along one axis make the other faces 1e10 times stronger and lift it to ~1e-6. */
+static double residual_floor(const tg_mg_fine *F, int64_t unknowns, double bn)
+{
+    double lo, hi;
+    conductance_range(F, &lo, &hi);
+    return bn > 0.0 ? 4.0 * DBL_EPSILON * hi * sqrt((double)unknowns) / bn : 0.0;
+}
+
+/* Sets res->residual and res->mismatch of x; declares convergence (returns 1) when CG has run (ran) and the
+ * residual is below tol, or below the rounding floor of double precision (floor_res > tol only for strongly
+ * anisotropic voxels), and the currents agree within tol. */
+static int floor_converged(const tg_mg_fine *F, double rr_true, double bn, double tol, double floor_res, const double *x,
+                           int ran, tg_flux_result *res)
+{
+    double iin, iout;
+    currents(F, x, &iin, &iout);
+    res->residual = bn > 0 ? sqrt(rr_true) / bn : 0.0;
+    res->mismatch = mismatch_of(iin, iout);
+    if (!(ran && res->residual < fmax(tol, floor_res) && res->mismatch < tol)) return 0;
+    res->converged = 1;
+    if (res->residual >= tol)
+        snprintf(res->message, sizeof res->message,
+                 "relative residual %.2g: the floor of double precision for faces %.2g times stronger than the weakest "
+                 "(anisotropic voxels); the currents agree to %.2g", res->residual, conductance_span(F), res->mismatch);
+    return 1;
+}
+
 /* PCG with the multigrid preconditioner and reliable updates. x holds the initial guess. */
 static tg_status pcg(tg_ctx *ctx, tg_mg *mg, const tg_mg_fine *F, const tg_flux_opts *opt, int64_t cells, double *x,
                      tg_flux_result *res)
@@ -241,6 +292,7 @@ static tg_status pcg(tg_ctx *ctx, tg_mg *mg, const tg_mg_fine *F, const tg_flux_
     if (!r || !p || !q) { st = tg_fail(ctx, TG_ERR_NOMEM, "flux: out of memory for the solver vectors (%lld cells)", (long long)cells); goto done; }
     res->solver_bytes += (size_t)cells * (3 * sizeof(float) + sizeof(double));
     const double bn = sqrt(tg_mg_rhs_norm2(mg)), tol = opt->tol;
+    const double floor_res = residual_floor(F, tg_mg_unknowns(mg, 0), bn);
     double sr, iin, iout;
     double rr_true = tg_mg_residual(ctx, mg, x, r, &sr);
     const double rr0 = rr_true > 0 ? rr_true : 1.0;
@@ -251,7 +303,8 @@ static tg_status pcg(tg_ctx *ctx, tg_mg *mg, const tg_mg_fine *F, const tg_flux_
         currents(F, x, &iin, &iout);
         res->residual = bn > 0 ? sqrt(rr_true) / bn : 0.0;
         res->mismatch = mismatch_of(iin, iout);
-        if (res->residual < tol && res->mismatch < tol) { res->converged = 1; break; }
+        /* never the initial guess alone: CG must have run (unless the guess solves the system exactly) */
+        if (res->residual < tol && res->mismatch < tol && (it > 0 || rr_true == 0.0)) { res->converged = 1; break; }
         if (it >= opt->max_iter) break;
         if (res->residual < tol) target = fmin(target, rr_true) * 1e-2;
         /* CG until the recurrence residual is below target or has fallen 1e-3 below the last check */
@@ -270,24 +323,28 @@ static tg_status pcg(tg_ctx *ctx, tg_mg *mg, const tg_mg_fine *F, const tg_flux_
                 goto done;
             }
             if (rr < target || rr < 1e-6 * rr_check || it >= opt->max_iter) break;
+            if (floor_res > tol && it % 25 == 0) { /* near the floor the recurrence may never reach target: look */
+                double s_;
+                if (floor_converged(F, tg_mg_residual(ctx, mg, x, NULL, &s_), bn, tol, floor_res, x, 1, res)) break;
+            }
             tg_mg_precondition(ctx, mg, r, q);
             double rzn = tg_mg_dot(ctx, mg, r, q);
             tg_mg_xpby(ctx, mg, q, rzn / rz, p);
             rz = rzn;
         }
+        if (res->converged) break;
         double prev = rr_check;
         rr_true = tg_mg_residual(ctx, mg, x, r, &sr);
         rr_check = rr_true;
         if (!(rr_true < prev)) {
             /* the double-precision residual no longer decreases: report what we have */
-            currents(F, x, &iin, &iout);
-            res->residual = bn > 0 ? sqrt(rr_true) / bn : 0.0;
-            res->mismatch = mismatch_of(iin, iout);
-            if (res->residual < tol && res->mismatch < tol) res->converged = 1;
+            floor_converged(F, rr_true, bn, tol, floor_res, x, it > 0 || rr_true == 0.0, res);
             break;
         }
     }
     res->iterations = it;
+    currents(F, x, &iin, &iout);
+    if (res->converged && !(iin > 0.0 && iout > 0.0)) res->converged = 0; /* a percolating solve carries current */
 done:
     tg_free(r);
     tg_free(p);

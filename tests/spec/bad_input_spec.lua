@@ -200,7 +200,40 @@ describe("bad input: random walks whose tau cannot be trusted", function()
   end)
 end)
 
-describe("bad input: flux with extreme conductivities", function()
+describe("bad input: flux through strongly anisotropic voxels and extreme conductivities", function()
+  -- two layers normal to z, sigma 1 and 0.5: tau = 1.125 exactly along z, 1 across
+  local function layers(spacing)
+    local v = tg.volume.new { 6, 6, 10, spacing = spacing }
+    for z = 1, 10 do for y = 1, 6 do for x = 1, 6 do v:set(x, y, z, z <= 5 and 1 or 2) end end end
+    return v
+  end
+
+  for _, sp in ipairs { { 1e-7, 1e-7, 3e-5 }, { 1e-9, 1e-9, 1e-3 }, { 3e-5, 3e-5, 1e-7 } } do
+    it(string.format("layers with spacing {%g, %g, %g}: tau = 1.125 along z, 1 across, converged", sp[1], sp[2], sp[3]), function()
+      local r = tg.transport.flux(layers(sp), { conductivity = { [1] = 1, [2] = 0.5 }, axis = "all" })
+      assert.is_true(r.converged)
+      assert.near(1.125, r.tau.z, 1e-6)
+      assert.is_true(r.iterations.z >= 1)
+      assert.near(1, r.tau.x, 1e-6)
+      assert.near(1, r.tau.y, 1e-6)
+    end)
+  end
+
+  it("a generated cathode with voxels 1e6 times longer along z: no error, positive sigma_eff, converged", function()
+    local c = tg.generate.cathode { size = { 24, 24, 24 }, seed = 1 }
+    c:spacing { 1e-9, 1e-9, 1e-3 }
+    local r = tg.transport.flux(c, { phase = 1, axis = "z" })
+    assert.is_true(r.converged)
+    assert.is_true(r.sigma_eff.z > 0 and r.tau.z >= 1 and r.tau.z < math.huge)
+    -- its residual stalls at the floor of double precision for a 1e12 conductance ratio, and the result says so
+    assert.matches("the floor of double precision for faces 1e%+12 times stronger than the weakest", r.message.z)
+    -- the same with voxels 300 times longer: z is nearly the same (in-plane faces short-circuit either way)
+    c:spacing { 1e-7, 1e-7, 3e-5 }
+    local r300 = tg.transport.flux(c, { phase = 1, axis = "z" })
+    assert.is_true(r300.converged)
+    assert.is_true(r300.tau.z >= r.tau.z * (1 - 1e-6) and r300.tau.z < 1.01 * r.tau.z)
+  end)
+
   it("a subnormal conductivity gives tau = 1 for a uniform block, not inf", function()
     local v = tg.volume.new { 5, 4, 6, spacing = 1e-7 }
     v:fill(1)
