@@ -252,3 +252,86 @@ describe("bad input: flux through strongly anisotropic voxels and extreme conduc
       "solver's precision; give the weaker one 0 %(insulating%) if it should carry no current")
   end)
 end)
+
+-- Misuse of the options of the operations above: each raises, naming the function and the option.
+describe("bad input: options of histogram, otsu, random walk and flux", function()
+  local ones = tg.volume.new { 4, 4, 4 }
+  ones:fill(1)
+  local grey = filled(4, 4, 4, "f32", function(x) return x end)
+  local bar = tg.volume.new { 6, 6, 6 } -- a bar along x: spans x only
+  for x = 1, 6 do bar:set(x, 1, 1, 1) end
+  local two = tg.volume.new { 4, 4, 4 }
+  two:set(1, 1, 1, 5)
+  local thin = tg.volume.new { 4, 4, 1 }
+  thin:fill(1)
+  local cases = {
+    { "histogram bins = 0", function() return ones:histogram { bins = 0 } end, "^v:histogram: bins must be a positive integer$" },
+    { "histogram bins = 2.5", function() return ones:histogram { bins = 2.5 } end, "^v:histogram: bins must be a positive integer$" },
+    { "histogram range reversed", function() return ones:histogram { range = { 3, 1 } } end,
+      "v:histogram: range must be {lo, hi} with lo < hi" },
+    { "histogram misspelt option", function() return ones:histogram { rnage = { 0, 1 } } end,
+      "v:histogram: unknown option 'rnage' %(did you mean 'range'%?%)" },
+    { "otsu classes = 4", function() return tg.segment.otsu(grey, { classes = 4 }) end,
+      "tg%.segment%.otsu: classes must be 2 or 3, got 4" },
+    { "otsu bins = 1", function() return tg.segment.otsu(grey, { bins = 1 }) end,
+      "tg%.segment%.otsu: bins must be an integer >= 2, got 1" },
+    { "otsu on a constant volume", function() return tg.segment.otsu(ones) end,
+      "tg%.segment%.otsu: the volume is constant %(1%): nothing to threshold" },
+    { "otsu: three classes from two grey levels", function() return tg.segment.otsu(two, { classes = 3 }) end,
+      "tg%.segment%.otsu: 3 classes need at least 3 distinct grey levels, the histogram has 2" },
+    { "random walk on a string", function() return tg.transport.random_walk("labels.tif", { phase = 1 }) end,
+      "tg%.transport%.random_walk: expected a label volume, got string" },
+    { "random walk without phase", function() return tg.transport.random_walk(ones, { walkers = 10 }) end,
+      "tg%.transport%.random_walk: option 'phase' %(the label walkers live in%) is required" },
+    { "random walk walkers = 0", function() return tg.transport.random_walk(ones, { phase = 1, walkers = 0 }) end,
+      "tg%.transport%.random_walk: walkers must be an integer >= 1, got 0" },
+    { "random walk steps = -5", function() return tg.transport.random_walk(ones, { phase = 1, steps = -5 }) end,
+      "tg%.transport%.random_walk: steps must be an integer >= 1, got %-5" },
+    { "random walk steps = 1.5", function() return tg.transport.random_walk(ones, { phase = 1, steps = 1.5 }) end,
+      "tg%.transport%.random_walk: steps must be an integer >= 1, got 1%.5" },
+    { "random walk stride > steps", function() return tg.transport.random_walk(ones, { phase = 1, steps = 100, stride = 200 }) end,
+      "tg%.transport%.random_walk: stride must be an integer in 1%.%.steps" },
+    { "random walk unknown start", function() return tg.transport.random_walk(ones, { phase = 1, start = "everywhere" }) end,
+      "tg%.transport%.random_walk: start must be 'phase' or 'percolating', got 'everywhere'" },
+    { "random walk fit window reversed", function() return tg.transport.random_walk(ones, { phase = 1, fit = { from = 0.8, to = 0.2 } }) end,
+      "tg%.transport%.random_walk: fit must be {from = f0, to = f1} with 0 <= f0 < f1 <= 1" },
+    { "random walk in an absent phase", function() return tg.transport.random_walk(ones, { phase = 7 }) end,
+      "tg%.transport%.random_walk: phase 7 is absent from the volume" },
+    { "random walk misspelt option", function() return tg.transport.random_walk(ones, { phase = 1, stpes = 10 }) end,
+      "tg%.transport%.random_walk: unknown option 'stpes' %(did you mean 'steps'%?%)" },
+    { "random walk from percolating voxels of a bar", function() return tg.transport.random_walk(bar, { phase = 1, start = "percolating" }) end,
+      "tg%.transport%.random_walk: phase 1 has no cluster that percolates along every axis" },
+    { "flux tol = 0", function() return tg.transport.flux(ones, { phase = 1, tol = 0 }) end,
+      "tg%.transport%.flux: tol must be a number in %(0, 1%), got 0" },
+    { "flux axis 'w'", function() return tg.transport.flux(ones, { phase = 1, axis = "w" }) end,
+      "tg%.transport%.flux: axis must be 'x', 'y', 'z' or 'all', got w" },
+    { "flux negative conductivity", function() return tg.transport.flux(ones, { conductivity = { [1] = -1 } }) end,
+      "tg%.transport%.flux: conductivity of label 1 must be >= 0, got %-1" },
+    { "flux NaN conductivity", function() return tg.transport.flux(ones, { conductivity = { [1] = nan } }) end,
+      "tg%.transport%.flux: conductivity of label 1 must be a finite number, got %-?nan" },
+    { "flux infinite conductivity", function() return tg.transport.flux(ones, { conductivity = { [1] = inf } }) end,
+      "tg%.transport%.flux: conductivity of label 1 must be a finite number, got inf" },
+    { "flux label without conductivity", function() return tg.transport.flux(ones, { conductivity = { [2] = 1 } }) end,
+      "tg%.transport%.flux: label 1 occurs in the volume but has no conductivity %(give it one; 0 for an insulating phase%)" },
+    { "flux max_iter = 0", function() return tg.transport.flux(ones, { phase = 1, max_iter = 0 }) end,
+      "tg%.transport%.flux: max_iter must be an integer >= 1, got 0" },
+    { "flux on grey values", function() return tg.transport.flux(grey, { phase = 1 }) end,
+      "tg%.transport%.flux: labels must be an integer volume %(u8, u16, i32%), got f32" },
+    { "flux unknown boundary", function() return tg.transport.flux(ones, { phase = 1, boundary = "dirichlet" }) end,
+      "tg%.transport%.flux: boundary must be 'taufactor' or 'porespy', got dirichlet" },
+    { "flux porespy boundary on one layer", function() return tg.transport.flux(thin, { phase = 1, boundary = "porespy" }) end,
+      "tg%.transport%.flux: the porespy boundary convention needs at least 2 voxels along the axis, got 1" },
+    { "flux with both phase and conductivity", function() return tg.transport.flux(ones, { phase = 1, conductivity = { [1] = 1 } }) end,
+      "tg%.transport%.flux: give either 'conductivity' or 'phase', not both" },
+  }
+  for _, c in ipairs(cases) do
+    it(c[1], function() raises_matching(c[2], c[3]) end)
+  end
+
+  it("flux where nothing percolates: tau = inf with the reason, no error", function()
+    local r = tg.transport.flux(bar, { phase = 1, axis = "z" })
+    assert.equal(math.huge, r.tau.z)
+    assert.equal(0, r.sigma_eff.z)
+    assert.matches("the conducting phase does not percolate along z", r.explanation.z)
+  end)
+end)
