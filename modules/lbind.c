@@ -8,6 +8,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "lbind.h"
 
+#include <math.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -178,11 +179,63 @@ static int l_alloc_live(lua_State *L)
     return 1;
 }
 
+/* alloc_bytes() -> live bytes, peak bytes since the last alloc_peak_reset() */
+static int l_alloc_bytes(lua_State *L)
+{
+    lua_pushinteger(L, (lua_Integer)tg_alloc_bytes());
+    lua_pushinteger(L, (lua_Integer)tg_alloc_peak());
+    return 2;
+}
+
+static int l_alloc_peak_reset(lua_State *L)
+{
+    tg_alloc_peak_reset();
+    return 0;
+}
+
+int64_t lt_checkmemory(lua_State *L, int idx, int64_t def, const char *what)
+{
+    int64_t b = def;
+    if (lua_isnoneornil(L, idx)) return def;
+    if (lua_type(L, idx) == LUA_TSTRING) {
+        tg_ctx tmp;
+        tg_ctx_init(&tmp);
+        if (tg_memory_parse(&tmp, lua_tostring(L, idx), &b) != TG_OK) lt_error(L, "%s: %s", what, tmp.msg);
+        return b;
+    }
+    int ok;
+    lua_Integer n = lua_tointegerx(L, idx, &ok);
+    if (!ok || n < 1) lt_error(L, "%s: expected a size such as \"4GB\" or a number of bytes >= 1, got %s", what,
+                               luaL_tolstring(L, idx, NULL));
+    return (int64_t)n;
+}
+
+/* memory([size | "default"]) -> the budget in bytes, true when it is the default (half the physical memory) */
+static int l_memory(lua_State *L)
+{
+    tg_ctx *c = lt_ctx(L);
+    if (lua_type(L, 1) == LUA_TSTRING && strcmp(lua_tostring(L, 1), "default") == 0) c->memory = 0;
+    else if (!lua_isnoneornil(L, 1)) c->memory = lt_checkmemory(L, 1, 0, "tg.memory");
+    lua_pushinteger(L, (lua_Integer)tg_memory_budget(c));
+    lua_pushboolean(L, c->memory == 0);
+    return 2;
+}
+
+/* format_memory(bytes) -> "4 GiB" */
+static int l_format_memory(lua_State *L)
+{
+    char buf[32];
+    lua_pushstring(L, tg_memory_format((int64_t)luaL_checkinteger(L, 1), buf, sizeof buf));
+    return 1;
+}
+
 void lt_open_state(lua_State *L)
 {
     state(L);
     static const luaL_Reg fns[] = {{"set_progress", l_set_progress}, {"isatty", l_isatty},       {"threads", l_threads},
-                                   {"default_threads", l_default_threads}, {"alloc_live", l_alloc_live}, {"now", l_now}, {NULL, NULL}};
+                                   {"default_threads", l_default_threads}, {"alloc_live", l_alloc_live}, {"now", l_now},
+                                   {"alloc_bytes", l_alloc_bytes}, {"alloc_peak_reset", l_alloc_peak_reset},
+                                   {"memory", l_memory}, {"format_memory", l_format_memory}, {NULL, NULL}};
     luaL_setfuncs(L, fns, 0);
 }
 
@@ -426,6 +479,20 @@ void lt_spacing(lua_State *L, int idx, double s[3])
         s[i] = v;
         lua_pop(L, 1);
     }
+}
+
+void lt_pushspacing(lua_State *L, const double s[3])
+{
+    double m = fmax(s[0], fmax(s[1], s[2]));
+    const char *unit = "m";
+    double f = 1.0;
+    if (m < 1e-6) { unit = "nm"; f = 1e9; }
+    else if (m < 1e-3) { unit = "µm"; f = 1e6; }
+    else if (m < 1.0) { unit = "mm"; f = 1e3; }
+    char buf[96];
+    if (s[0] == s[1] && s[1] == s[2]) snprintf(buf, sizeof buf, "%.4g %s", s[0] * f, unit);
+    else snprintf(buf, sizeof buf, "%.4gx%.4gx%.4g %s", s[0] * f, s[1] * f, s[2] * f, unit);
+    lua_pushstring(L, buf);
 }
 
 void lt_register(lua_State *L, const char *name, const luaL_Reg *fns)

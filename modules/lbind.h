@@ -80,8 +80,13 @@ tg_dtype lt_checkdtype(lua_State *L, int idx);
 int lt_checkname(lua_State *L, int idx, const char *def, const char *const names[], const char *what);
 /* lt_checkname of the field `key` of the options table at idx (def when the table or the field is absent). */
 int lt_optname(lua_State *L, int idx, const char *key, const char *def, const char *const names[]);
+/* A memory size at idx: an integer number of bytes or a string with a unit ("4GB", "512MiB": tg_memory_parse);
+ * def when nil. Raises naming `what` otherwise. */
+int64_t lt_checkmemory(lua_State *L, int idx, int64_t def, const char *what);
 /* Read spacing from a number (isotropic) or {sx, sy, sz} at idx into s[3]; nil keeps s. */
 void lt_spacing(lua_State *L, int idx, double s[3]);
+/* Push "100 nm", "1.2 µm", or "100x100x200 nm" for an anisotropic spacing (metres in s). */
+void lt_pushspacing(lua_State *L, const double s[3]);
 
 /* Add a subtable `name` with functions fns to the table on top of the stack. */
 void lt_register(lua_State *L, const char *name, const luaL_Reg *fns);
