@@ -21,6 +21,11 @@
 
 #define LT_VOLUME_MT "tortuga.Volume"
 #define LT_MESH_MT "tortuga.Mesh"
+#define LT_STACK_MT "tortuga.Stack"
+#define LT_WRITER_MT "tortuga.Writer"
+
+struct tg_stack;
+struct tg_writer;
 
 /* Raise a Lua error with the message as it is. Unlike luaL_error no "file:line:" is added: a binding is called
  * by the Lua layer, whose line would mean nothing to the user, and the Lua layer passes these messages on
@@ -50,6 +55,12 @@ tg_volume *lt_checkvolume(lua_State *L, int idx);
 tg_volume *lt_testvolume(lua_State *L, int idx); /* NULL if not a volume */
 /* Mesh userdata (modules/lmeasure.c): raises on anything else, or on a released mesh. */
 tg_mesh *lt_checkmesh(lua_State *L, int idx);
+/* Stack userdata (modules/lio.c, a stack on disk, engine/io/tg_stack.h): raises on anything else, or on a closed
+ * stack. lt_teststack returns NULL for anything that is not an open stack. */
+struct tg_stack *lt_checkstack(lua_State *L, int idx);
+struct tg_stack *lt_teststack(lua_State *L, int idx);
+/* Writer userdata (modules/lio.c, engine/io/tg_writer.h): raises on anything else, or on a closed writer. */
+struct tg_writer *lt_checkwriter(lua_State *L, int idx);
 /* Tell the collector about a large allocation. */
 void lt_gcstep(lua_State *L, const tg_volume *v);
 

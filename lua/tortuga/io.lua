@@ -9,6 +9,19 @@
 --   tg.io.info(src)  --> {width, height, pages, dims = {nx, ny, nz}, dtype, spacing = {sx, sy, sz}, units = "m",
 --                         calibrated, z_calibrated, unit, compression, bigtiff, tiled, imagej, rgb, bits,
 --                         sample_format, samples, photometric, note, files (folders and globs)}   (no pixels read)
+--   local st = tg.io.open(src [, {dtype = "f32"}])   -- a stack on disk (tortuga.Stack): nothing decoded yet
+--       src as for tg.io.read (a multi-page TIFF, a folder or a glob of slices). For stacks larger than memory:
+--       every streamed operation (tg.filter.gaussian(st, 2, {out = "g.tif"}), ...) takes a Stack where it takes
+--       a volume, and reads it slab by slab within the memory budget (tg.memory).
+--       st:dims() --> nx, ny, nz     st.dtype     #st --> nz     tostring(st) --> tortuga.Stack(2048x2048x768 u8,
+--       100 nm, on disk)     st:spacing([s]) --> {sx, sy, sz} (sets it: reads and streamed outputs carry it)
+--       st:info() --> {dims, pages, dtype, spacing, spacing_source = "file"|"file (z = x)"|"none"|"set", units,
+--                      format = "tiff", path (the file, or the first slice file), files (1, or the number of slice
+--                      files), compression, bytes (of the whole stack in memory), note}
+--       st:read{z = {a, b}} --> volume of slices a..b (1-based inclusive; default all), only those pages decoded
+--       st:close()  (also when collected, or at the end of a `local st <close> = ...` block)
+--       A page whose size or type differs from page 1, or that fails to decode, raises naming the file and page.
+--   tg.io.is_stack(x) --> true for a tortuga.Stack
 --   tg.io.write("out.tif", v [, {compress = "deflate"|"lzw"|"packbits"|false, bigtiff = nil|true|false}])
 --       ImageJ-compatible stack that Fiji opens calibrated; BigTIFF automatically past ~4 GiB; written to a
 --       temporary name in the same folder and renamed when complete.
@@ -49,6 +62,7 @@ local util = require "tortuga.util"
 local volume = require "tortuga.volume"
 
 local cio = core.io
+local NIL = util.NIL
 local M = {}
 
 local TIFF_EXT = { tif = true, tiff = true }
@@ -186,6 +200,42 @@ function M.info(src)
     t.dims[3] = #files
   end
   return t
+end
+
+--- True if x is a stack on disk (tg.io.open).
+function M.is_stack(x)
+  local mt = type(x) == "userdata" and getmetatable(x)
+  return type(mt) == "table" and rawget(mt, "__name") == "tortuga.Stack"
+end
+
+local stack_methods = cio.stack_methods
+local cstack_read = stack_methods.read
+
+--- st:read{z = {a, b}}: slices a..b (1-based inclusive) as a volume; only those pages are decoded.
+function stack_methods.read(st, opts)
+  local where = "st:read"
+  local o = util.options(opts, { z = NIL }, where)
+  local z = o.z
+  local ok, v, err
+  if z == nil then ok, v, err = pcall(cstack_read, st)
+  elseif math.type(z) == "integer" then ok, v, err = pcall(cstack_read, st, z, z)
+  elseif type(z) == "table" then ok, v, err = pcall(cstack_read, st, z[1], z[2])
+  else error(where .. ": z must be {first, last} or a slice index, got " .. type(z), 2) end
+  if not ok then error(where .. ": " .. tostring(v), 2) end
+  if not v then error(where .. ": " .. err, 2) end
+  return v
+end
+
+--- Open a stack on disk without reading its pixels (see the header).
+function M.open(src, opts)
+  local where = "tg.io.open"
+  check_source(src, where)
+  local o = util.options(opts, { dtype = NIL }, where)
+  local files = slice_files(src, where)
+  local ok, st, err = pcall(cio.open, files or src, o.dtype)
+  if not ok then error(where .. ": " .. tostring(st), 2) end -- misuse: a bad dtype
+  if not st then error(where .. ": " .. err, 2) end
+  return st
 end
 
 local COMPRESS = { deflate = true, zip = true, lzw = true, packbits = true, none = true }
