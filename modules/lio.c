@@ -22,6 +22,11 @@
  *   st:close()  (also __gc and __close; idempotent)
  *   core.io.stack_methods: the method table, which the Lua layer extends (st:read{z = ...})
  *
+ * Writers (engine/io/tg_writer.h), userdata tortuga.Writer:
+ *   core.io.writer(path, {nx, ny[, nz]} | nil, dtype | nil, spacing | nil, compress, bigtiff) --> writer | nil, msg
+ *   w:write(volume) --> true | nil, "path: page N: reason"      w:close() --> path | nil, "path: reason"
+ *   w:abort()  (also __gc and __close: an unclosed writer leaves nothing)     w:pages() --> pages written
+ *
  * Misuse (wrong types, bad dtype, compression or colour map names, a z range outside the stack) raises;
  * failures of the outside world return nil and the message. z ranges are 1-based inclusive here and converted
  * by lt_range.
@@ -35,6 +40,7 @@
 #include "io/tg_stack.h"
 #include "io/tg_tiff.h"
 #include "io/tg_vtk.h"
+#include "io/tg_writer.h"
 
 static const char *sample_format_name(int sf)
 {
@@ -597,6 +603,122 @@ static void open_stack_meta(lua_State *L)
     lua_pop(L, 1);
 }
 
+/* ---- writers ---- */
+
+typedef struct lt_writerud {
+    tg_writer *w; /* NULL once closed or aborted */
+} lt_writerud;
+
+tg_writer *lt_checkwriter(lua_State *L, int idx)
+{
+    lt_writerud *u = luaL_checkudata(L, idx, LT_WRITER_MT);
+    if (!u->w) luaL_argerror(L, idx, "the writer has been closed");
+    return u->w;
+}
+
+static const char *const compress_names[] = {"none", "deflate", "lzw", "packbits", "zip", NULL};
+static const tg_tiff_compress compress_codes[] = {TG_TIFF_RAW, TG_TIFF_DEFLATE, TG_TIFF_LZW, TG_TIFF_PACKBITS,
+                                                  TG_TIFF_DEFLATE};
+
+static int l_writer(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    tg_writer_opts o = TG_WRITER_OPTS_INIT;
+    if (!lua_isnoneornil(L, 2)) {
+        luaL_checktype(L, 2, LUA_TTABLE);
+        lua_Integer n = luaL_len(L, 2);
+        if (n != 2 && n != 3) lt_error(L, "dims must be {nx, ny} or {nx, ny, nz}");
+        for (int a = 0; a < n; a++) {
+            lua_geti(L, 2, a + 1);
+            int ok;
+            lua_Integer d = lua_tointegerx(L, -1, &ok);
+            if (!ok || d < 1) lt_error(L, "dims[%d] must be a positive integer", a + 1);
+            o.dims[a] = (int64_t)d;
+            lua_pop(L, 1);
+        }
+    }
+    if (!lua_isnoneornil(L, 3)) o.dtype = (int)lt_checkdtype(L, 3);
+    if (!lua_isnoneornil(L, 4)) lt_spacing(L, 4, o.spacing);
+    if (lua_type(L, 5) == LUA_TBOOLEAN) o.compress = lua_toboolean(L, 5) ? TG_TIFF_DEFLATE : TG_TIFF_RAW;
+    else o.compress = compress_codes[lt_checkname(L, 5, "none", compress_names, "option 'compress' (or false)")];
+    if (!lua_isnoneornil(L, 6)) o.bigtiff = lua_toboolean(L, 6);
+    lt_writerud *u = lua_newuserdatauv(L, sizeof *u, 0);
+    u->w = NULL;
+    luaL_setmetatable(L, LT_WRITER_MT);
+    lt_begin(L);
+    int r = lt_end_io(L, tg_writer_open(lt_ctx(L), path, &o, &u->w));
+    if (r) return r;
+    return 1;
+}
+
+static int l_writer_write(lua_State *L)
+{
+    lt_writerud *u = luaL_checkudata(L, 1, LT_WRITER_MT);
+    if (!u->w) return lt_error(L, "the writer has been closed");
+    tg_volume *v = lt_checkvolume(L, 2);
+    lt_begin(L);
+    tg_status st = tg_writer_write(lt_ctx(L), u->w, v);
+    if (st) { /* the temporary is gone: the writer is of no further use */
+        tg_writer_abort(u->w);
+        u->w = NULL;
+    }
+    int r = lt_end_io(L, st);
+    if (r) return r;
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static int l_writer_close(lua_State *L)
+{
+    lt_writerud *u = luaL_checkudata(L, 1, LT_WRITER_MT);
+    if (!u->w) return lt_error(L, "the writer has been closed");
+    tg_writer *w = u->w;
+    u->w = NULL;
+    lua_pushstring(L, tg_writer_path(w));
+    lt_begin(L);
+    int r = lt_end_io(L, tg_writer_close(lt_ctx(L), w)); /* frees w in every case */
+    if (r) return r;
+    return 1;
+}
+
+static int l_writer_abort(lua_State *L)
+{
+    lt_writerud *u = luaL_checkudata(L, 1, LT_WRITER_MT);
+    tg_writer_abort(u->w);
+    u->w = NULL;
+    return 0;
+}
+
+static int l_writer_pages(lua_State *L)
+{
+    lua_pushinteger(L, (lua_Integer)tg_writer_pages(lt_checkwriter(L, 1)));
+    return 1;
+}
+
+static int l_writer_tostring(lua_State *L)
+{
+    lt_writerud *u = luaL_checkudata(L, 1, LT_WRITER_MT);
+    if (!u->w) lua_pushliteral(L, "tortuga.Writer(closed)");
+    else lua_pushfstring(L, "tortuga.Writer(%s, %d pages written)", tg_writer_path(u->w), (int)tg_writer_pages(u->w));
+    return 1;
+}
+
+static void open_writer_meta(lua_State *L)
+{
+    static const luaL_Reg methods[] = {{"write", l_writer_write}, {"close", l_writer_close},
+                                       {"abort", l_writer_abort}, {"pages", l_writer_pages}, {NULL, NULL}};
+    static const luaL_Reg meta[] = {{"__gc", l_writer_abort}, {"__close", l_writer_abort},
+                                    {"__tostring", l_writer_tostring}, {NULL, NULL}};
+    luaL_newmetatable(L, LT_WRITER_MT);
+    luaL_setfuncs(L, meta, 0);
+    lua_newtable(L);
+    luaL_setfuncs(L, methods, 0);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -4, "writer_methods"); /* core.io.writer_methods */
+    lua_setfield(L, -2, "__index");
+    lua_pop(L, 1);
+}
+
 void lt_open_io(lua_State *L)
 {
     static const luaL_Reg fns[] = {
@@ -610,11 +732,13 @@ void lt_open_io(lua_State *L)
         {"write_vtk", l_write_vtk},
         {"write_mesh", l_write_mesh},
         {"open", l_open},
+        {"writer", l_writer},
         {NULL, NULL},
     };
     lt_register(L, "io", fns);
     lua_getfield(L, -1, "io");
     open_stack_meta(L);
+    open_writer_meta(L);
     lua_pop(L, 1);
     lua_pushcfunction(L, l_sha256_file);
     lua_setfield(L, -2, "sha256_file");
