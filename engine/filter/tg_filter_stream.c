@@ -107,9 +107,9 @@ tg_status tg_filter_stream(tg_ctx *ctx, tg_stack *src, const tg_filter_stream_op
     memset(&job, 0, sizeof job);
     tg_dtype odt;
     filter_cost(&o, in->dtype, in->dims[0], in->dims[1], ctx->nthreads, &job.cost, &odt);
-    int64_t wd[2];
-    tg_dtype wdt;
-    if (tg_writer_format(out, wd, &wdt) && wdt != odt) job.sink_per_voxel = (double)tg_dtype_size(wdt); /* converts */
+    int wdt = tg_writer_dtype(out);
+    if (wdt >= 0 && (tg_dtype)wdt != odt) job.sink_per_voxel = (double)tg_dtype_size((tg_dtype)wdt); /* converts */
+    job.cost.fixed += tg_writer_buffer(out, in->dims[0], 1); /* the slabs' central parts are contiguous */
     job.src = &src;
     job.nsrc = 1;
     job.fn = filter_slab;

@@ -137,10 +137,15 @@ tg_status tg_stream_run(tg_ctx *ctx, const tg_stream_job *job, const tg_stream_o
     double in_bytes = 0;
     for (int c = 0; c < job->nsrc; c++) in_bytes += (double)tg_dtype_size(tg_stack_info(job->src[c])->dtype);
     int64_t memory = opt->memory > 0 ? opt->memory : tg_memory_budget(ctx), H, planned;
-    if ((st = tg_stream_plan(ctx, info->dims, in_bytes, &job->cost, job->sink_per_voxel, memory, opt->max_slab, what, &H,
-                             &planned)))
+    /* what the driver itself may hold besides the slab buffers: a decoder's strip buffer and rows of doubles per
+     * source (at most a page each), and the small blocks (volume headers, writer state) */
+    tg_cost cost = job->cost;
+    for (int c = 0; c < job->nsrc; c++)
+        cost.fixed += nx * ny * (int64_t)tg_dtype_size(tg_stack_info(job->src[c])->dtype) + 3 * nx * (int64_t)sizeof(double);
+    cost.fixed += TG_STREAM_SLACK;
+    if ((st = tg_stream_plan(ctx, info->dims, in_bytes, &cost, job->sink_per_voxel, memory, opt->max_slab, what, &H, &planned)))
         return st;
-    int64_t slabs = (nz + H - 1) / H, held = H + 2 * h < nz ? H + 2 * h : nz;
+    int64_t slabs = (nz + H - 1) / H;
     int64_t base = tg_alloc_bytes();
     tg_alloc_peak_reset();
     stream_progress pr = {ctx->progress, ctx->progress_ud, what, 0, slabs, 0, 0, tg_now(), 0, nx * ny * nz, ""};
@@ -151,7 +156,7 @@ tg_status tg_stream_run(tg_ctx *ctx, const tg_stream_job *job, const tg_stream_o
     for (int k = 0; k < TG_STREAM_MAX_OUT; k++) { tg_volume_init(&out[k]); tg_volume_init(&cen[k]); }
     for (int c = 0; c < job->nsrc && st == TG_OK; c++) {
         const tg_stack_info_t *in = tg_stack_info(job->src[c]);
-        int64_t d[3] = {nx, ny, held};
+        int64_t d[3] = {nx, ny, H + 2 * h < nz ? H + 2 * h : nz};
         st = tg_volume_alloc_uninit(ctx, d, in->dtype, in->spacing, &buf[c]);
     }
     int64_t p0 = 0, p1 = 0; /* the slices the buffers hold */

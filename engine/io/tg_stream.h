@@ -14,7 +14,8 @@
  * streamable operation states so next to its tg_<op>_cost function.
  * The slab height: H = floor((budget - fixed) / (nx ny c)) - 2h with c = the sources' bytes per voxel + the
  * operation's per_voxel (+ the sink's, see tg_stream_job), at most nz and at most opt->max_slab; an error names the
- * budget and the least that works when H < 1.
+ * budget and the least that works when H < 1. tg_stream_run adds to the operation's fixed bytes what reading may
+ * hold (per source one page and three rows of doubles: a decoder's strip and conversion buffers) and TG_STREAM_SLACK.
  * Progress: slabs done over slabs, each slab split between reading (15 %), the operation (its own progress mapped in,
  * 75 %) and the sink (10 %); the label is "<what>|slab k/n, X Mvox/s, m:ss left" (the bar drawer splits at '|').
  * Cancel: checked between slabs and, through the same ctx, inside reads, operations and writers.
@@ -33,6 +34,7 @@
 
 #define TG_STREAM_MAX_IN 16  /* sources (channels) */
 #define TG_STREAM_MAX_OUT 64 /* outputs of one operation (labels + class probabilities, ...) */
+#define TG_STREAM_SLACK 65536 /* bytes planned for small blocks: volume headers, the reader's and writer's state */
 
 /* The operation on one slab. in[c] (c < nsrc): slices [s0, s1) of source c, contiguous, with the stack's spacing;
  * the central part [z0, z1) starts at slice z0 - s0 of each. It fills out[k] (k < nout) with volumes of either all
