@@ -239,33 +239,51 @@ void tg_normalize_range_free(tg_normalize_range *r)
     tg_free(r);
 }
 
+/* Count the keys of one row of n values (any dtype but u8/u16) into the pass's histograms. */
+static void range_row(tg_normalize_range *r, const double *v, int64_t n, int shift, uint64_t high)
+{
+    int64_t *h0 = r->hist, *h1 = r->hist + 65536;
+    for (int64_t i = 0; i < n; i++) {
+        if (v[i] != v[i]) continue;
+        uint64_t k = key_of(r->dtype, v[i]);
+        int d = (int)((k >> shift) & 0xffff);
+        if (r->pass == 0) { h0[d]++; r->n++; continue; }
+        if ((k & high) == r->prefix[0]) h0[d]++;
+        if ((k & high) == r->prefix[1]) h1[d]++;
+    }
+}
+
 tg_status tg_normalize_range_add(tg_ctx *ctx, tg_normalize_range *r, const tg_volume *in)
 {
     if (in->dtype != r->dtype)
         return tg_fail(ctx, TG_ERR_ARG, "filter.normalize: a slab of %s, the range was started for %s",
                        tg_dtype_name(in->dtype), tg_dtype_name(r->dtype));
-    int64_t nx = in->dims[0], ny = in->dims[1], nz = in->dims[2];
-    int64_t *h0 = r->hist, *h1 = r->hist + 65536;
+    int64_t nx = in->dims[0], ny = in->dims[1], nz = in->dims[2], sx = in->strides[0];
     if (r->passes == 1) { /* u8, u16: values are the histogram's bins */
         for (int64_t z = 0; z < nz; z++)
-            for (int64_t y = 0; y < ny; y++)
-                for (int64_t x = 0; x < nx; x++) h0[(int64_t)tg_volume_get(in, x, y, z)]++;
+            for (int64_t y = 0; y < ny; y++) {
+                const void *p = tg_volume_ptr(in, 0, y, z);
+                if (in->dtype == TG_U8) for (int64_t x = 0; x < nx; x++) r->hist[((const uint8_t *)p)[x * sx]]++;
+                else for (int64_t x = 0; x < nx; x++) r->hist[((const uint16_t *)p)[x * sx]]++;
+            }
         r->n += nx * ny * nz;
         return TG_OK;
     }
+    double *row = tg_malloc((size_t)nx * sizeof *row);
+    if (!row) return tg_fail(ctx, TG_ERR_NOMEM, "filter.normalize: out of memory");
     int shift = r->bits - 16 * (r->pass + 1);
     uint64_t high = r->pass == 0 ? 0 : ~(uint64_t)0 << (shift + 16);
     for (int64_t z = 0; z < nz; z++)
-        for (int64_t y = 0; y < ny; y++)
-            for (int64_t x = 0; x < nx; x++) {
-                double v = tg_volume_get(in, x, y, z);
-                if (v != v) continue;
-                uint64_t k = key_of(r->dtype, v);
-                int d = (int)((k >> shift) & 0xffff);
-                if (r->pass == 0) { h0[d]++; r->n++; continue; }
-                if ((k & high) == r->prefix[0]) h0[d]++;
-                if ((k & high) == r->prefix[1]) h1[d]++;
+        for (int64_t y = 0; y < ny; y++) {
+            const void *p = tg_volume_ptr(in, 0, y, z);
+            switch (in->dtype) {
+            case TG_I32: for (int64_t x = 0; x < nx; x++) row[x] = (double)((const int32_t *)p)[x * sx]; break;
+            case TG_F32: for (int64_t x = 0; x < nx; x++) row[x] = (double)((const float *)p)[x * sx]; break;
+            default: for (int64_t x = 0; x < nx; x++) row[x] = ((const double *)p)[x * sx]; break;
             }
+            range_row(r, row, nx, shift, high);
+        }
+    tg_free(row);
     return TG_OK;
 }
 
