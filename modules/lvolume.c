@@ -327,21 +327,6 @@ static int l_layout(lua_State *L)
     return 1;
 }
 
-/* "100 nm", "1.2 µm"; anisotropic spacing gives "100x100x200 nm" */
-static void push_spacing(lua_State *L, const double s[3])
-{
-    double m = fmax(s[0], fmax(s[1], s[2]));
-    const char *unit = "m";
-    double f = 1.0;
-    if (m < 1e-6) { unit = "nm"; f = 1e9; }
-    else if (m < 1e-3) { unit = "µm"; f = 1e6; }
-    else if (m < 1.0) { unit = "mm"; f = 1e3; }
-    char buf[96];
-    if (s[0] == s[1] && s[1] == s[2]) snprintf(buf, sizeof buf, "%.4g %s", s[0] * f, unit);
-    else snprintf(buf, sizeof buf, "%.4gx%.4gx%.4g %s", s[0] * f, s[1] * f, s[2] * f, unit);
-    lua_pushstring(L, buf);
-}
-
 static int l_tostring(lua_State *L)
 {
     tg_volume *v = luaL_checkudata(L, 1, LT_VOLUME_MT);
@@ -350,7 +335,7 @@ static int l_tostring(lua_State *L)
         return 1;
     }
     if (v->spacing[0] == 1.0 && v->spacing[1] == 1.0 && v->spacing[2] == 1.0) lua_pushliteral(L, "uncalibrated");
-    else push_spacing(L, v->spacing);
+    else lt_pushspacing(L, v->spacing);
     lua_pushfstring(L, "tortuga.Volume(%dx%dx%d %s, %s)", (int)v->dims[0], (int)v->dims[1], (int)v->dims[2],
                     tg_dtype_name(v->dtype), lua_tostring(L, -1));
     return 1;
