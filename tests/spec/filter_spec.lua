@@ -137,9 +137,8 @@ describe("tg.filter.register and shift", function()
   end
 
   for _, rel in ipairs { "nmc-holotomo-slice-gray/example_xy.tif", "fibsem-cathode-slice-roi/4_phase.tif" } do
-    it("recovers a pure subpixel translation of a real image within 0.05 px: " .. rel, function()
-      local path = H.shared_data(rel)
-      if not path then pending("no shared data " .. rel) return end
+    it("recovers a pure subpixel translation of a real image within 0.05 px: " .. rel .. " #shared", function()
+      local path = H.need_shared(rel)
       local img = tg.io.read(path)
       local offsets = { { 0, 0 }, { 1, 0 }, { 2, -1 }, { 4, 2 }, { -2, 5 }, { 7, -3 } }   -- fine pixels; bin 3
       local st = binned_stack(img, offsets, 128, 3)
