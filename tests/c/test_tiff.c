@@ -12,6 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <dirent.h>
+#include <signal.h>
+#include <sys/resource.h>
 
 #include <tiffio.h>
 
@@ -47,7 +49,7 @@ static const char *fix(const char *name)
 
 static const char *tmp(const char *name)
 {
-    static char p[4][640];
+    static char p[4][1024]; /* tmpdir (512) and a 250-character name */
     static int k;
     setup();
     k = (k + 1) % 4;
@@ -697,6 +699,66 @@ static void test_write_failures_leave_nothing(void)
     tg_volume_release(&v);
 }
 
+/* The disk fills midway (a file-size limit makes write() fail exactly as a full disk does, with EFBIG instead of
+ * ENOSPC): every compression names the file, the page and the system's reason (libtiff's own text alone, "Write
+ * error at scanline 0", lost it), removes the temporary and leaves nothing under the final name. */
+static void test_full_disk_keeps_the_reason(void)
+{
+    tg_ctx ctx;
+    tg_ctx_init(&ctx);
+    tg_volume v;
+    make_volume(&ctx, TG_U8, 256, 256, 12, &v); /* 768 KiB of pseudo-random bytes: no codec shrinks them */
+    uint32_t seed = 12345;
+    for (int64_t z = 0; z < 12; z++)
+        for (int64_t y = 0; y < 256; y++)
+            for (int64_t x = 0; x < 256; x++) {
+                seed = seed * 1664525u + 1013904223u;
+                tg_volume_set(&v, x, y, z, (double)(seed >> 24));
+            }
+    unlink(tmp("full.tif"));
+    const char *names[] = {"raw", "deflate", "lzw", "packbits"};
+    struct rlimit old, lim;
+    getrlimit(RLIMIT_FSIZE, &old);
+    void (*prev)(int) = signal(SIGXFSZ, SIG_IGN);
+    for (int c = 0; c < 4; c++) {
+        tg_tiff_write_opts wo = TG_TIFF_WRITE_OPTS_INIT;
+        wo.compress = (tg_tiff_compress)c;
+        lim = old;
+        lim.rlim_cur = 100 * 1024;
+        setrlimit(RLIMIT_FSIZE, &lim);
+        tg_status st = tg_tiff_write(&ctx, tmp("full.tif"), &v, &wo);
+        setrlimit(RLIMIT_FSIZE, &old);
+        CHECK(st == TG_ERR_IO && contains(ctx.msg, "full.tif") && contains(ctx.msg, strerror(EFBIG)));
+        if (st != TG_ERR_IO || !contains(ctx.msg, strerror(EFBIG))) fprintf(stderr, "%s: %s\n", names[c], ctx.msg);
+        CHECK(access(tmp("full.tif"), F_OK) != 0 && temp_files_left() == 0);
+    }
+    signal(SIGXFSZ, prev);
+    tg_volume_release(&v);
+}
+
+/* A legal 250-character file name writes: the temporary is short, not "<name>.tmp<pid>.<n>" past NAME_MAX. */
+static void test_long_names(void)
+{
+    tg_ctx ctx;
+    tg_ctx_init(&ctx);
+    tg_volume v, r;
+    make_volume(&ctx, TG_U8, 8, 8, 3, &v);
+    char name[251]; /* 246 letters + ".tif" */
+    memset(name, 'n', 246);
+    memcpy(name + 246, ".tif", 5);
+    for (int c = 0; c < 2; c++) {
+        tg_tiff_write_opts wo = TG_TIFF_WRITE_OPTS_INIT;
+        wo.compress = c ? TG_TIFF_DEFLATE : TG_TIFF_RAW;
+        CHECK_OK(&ctx, tg_tiff_write(&ctx, tmp(name), &v, &wo));
+        CHECK_OK(&ctx, tg_tiff_read(&ctx, tmp(name), NULL, &r));
+        CHECK(same_bytes(&v, &r));
+        tg_volume_release(&r);
+    }
+    unlink(tmp(name));
+    CHECK(temp_files_left() == 0);
+    tg_volume_release(&v);
+}
+
 /* Fail each allocation in turn: every call fails cleanly (no leak, released output) or succeeds. */
 static void test_allocation_failures(void)
 {
@@ -760,4 +822,4 @@ static void test_shared_fiberform(void)
 TG_TEST_MAIN(test_roundtrip_every_dtype_and_compression, test_views_are_written_correctly,
              test_uncompressed_layout_is_imagej, test_imagej_single_ifd, test_truncated_stacks, test_bigtiff, test_tifffile_fixtures, test_conversions, test_z_range,
              test_bad_inputs, test_libtiff_is_silent, test_slices, test_memory_source, test_write_failures_leave_nothing,
-             test_allocation_failures, test_shared_fiberform)
+             test_allocation_failures, test_full_disk_keeps_the_reason, test_long_names, test_shared_fiberform)
