@@ -451,3 +451,101 @@ describe("bad input: multi-page TIFFs cut short", function()
     assert.is_nil(info.truncated)
   end)
 end)
+
+describe("bad input: messages that name the argument (issue 14, item 8)", function()
+  -- The message exactly, after the caller's position ("spec.lua:12: ") that Lua errors carry.
+  local function raises_exactly(fn, msg)
+    local ok, err = pcall(fn)
+    assert.is_false(ok, "expected the error: " .. msg)
+    assert.equal(msg, (tostring(err):gsub("^[^\n]-:%d+: ", "", 1)))
+  end
+  local DTYPES = "(use u8, u16, i32, f32 or f64)"
+
+  it("v:spacing(0) says what it needs (lua_pushfstring knows no %g)", function()
+    raises_exactly(function() tg.volume.new { 2, 2, 2 }:spacing(0) end,
+      "spacing must be a positive finite number (metres), got 0.0")
+    raises_exactly(function() tg.volume.new { 2, 2, 2 }:spacing(math.huge) end,
+      "spacing must be a positive finite number (metres), got inf")
+  end)
+
+  it("an unknown dtype names the function, never 'bad argument #-1 to ?'", function()
+    raises_exactly(function() tg.io.read("tests/fixtures/tiff/u8_imagej.tif", { dtype = "u9" }) end,
+      "tg.io.read: unknown dtype 'u9' " .. DTYPES)
+    raises_exactly(function() tg.volume.new { 2, 2, 2, dtype = "u9" } end, "tg.volume.new: unknown dtype 'u9' " .. DTYPES)
+    raises_exactly(function() tg.volume.new { 2, 2, 2 }:astype(3) end,
+      "v:astype: dtype must be a string (u8, u16, i32, f32 or f64), got number")
+  end)
+
+  it("a NaN option is called nan, not 'a number, got number'", function()
+    local v = tg.generate.cathode { size = { 16, 16, 16 }, seed = 1 }
+    raises_exactly(function() tg.generate.sem(v, { noise = 0 / 0 }) end, "tg.generate.sem: noise must be a number, got nan")
+  end)
+
+  it("generator errors start with the caller's position, never a library path", function()
+    local ok, err = pcall(tg.generate.cathode, { size = { 16, 16, 16 }, porosity = 2 })
+    assert.is_false(ok)
+    assert.is_nil(tostring(err):find("tortuga/", 1, true))
+    local _, err2 = pcall(function() tg.generate.cathode { size = { 16, 16, 16 }, porosity = 2 } end)
+    assert.matches("^[^:]*bad_input_spec%.lua:%d+: tg%.generate%.cathode: porosity must be in %[0, 1%), got 2$", err2)
+  end)
+
+  it("a fractional phase label is refused, never truncated", function()
+    local v = tg.generate.cathode { size = { 16, 16, 16 }, seed = 1 }
+    raises_exactly(function() tg.generate.sem(v, { phases = { pore = 0.5 } }) end,
+      "tg.generate.sem: phases.pore must be an integer label, got 0.5")
+    raises_exactly(function() tg.measure.fractions(v, { phases = { pore = 0.5 } }) end,
+      "tg.measure.fractions: phases must map names to integer labels, got pore = 0.5")
+  end)
+
+  it("v:map with a key or value the dtype cannot hold raises instead of doing nothing", function()
+    local v = tg.volume.new { 2, 2, 2 }
+    raises_exactly(function() v:map { [1e18] = 2 } end,
+      "v:map: key 1000000000000000000 is not a u8 value (integers 0..255): it would match no voxel")
+    raises_exactly(function() v:map { [1] = 300 } end,
+      "v:map: value 300 (for key 1) does not fit u8 (integers 0..255); give {dtype = ...}")
+    assert.equal(300, v:map({ [0] = 300 }, { dtype = "u16" }):get(1, 1, 1))
+  end)
+end)
+
+describe("bad input: writing files (issue 14, item 9)", function()
+  local dir = test_helper.tmpdir("bad_input_write")
+  local v = tg.volume.new { 8, 8, 3 }
+
+  it("tg.io.write refuses a name whose extension says another format", function()
+    local ok, err = pcall(tg.io.write, dir .. "/a.vtk", v)
+    assert.is_false(ok)
+    assert.equal("tg.io.write: " .. dir .. "/a.vtk: this writes TIFF stacks (.tif, .tiff), not .vtk; use tg.io.write_vtk",
+      (tostring(err):gsub("^[^\n]-:%d+: ", "", 1)))
+    assert.is_nil(io.open(dir .. "/a.vtk", "rb"))
+    assert.has_error(function() tg.io.writer(dir .. "/b.png") end)
+  end)
+
+  it("a legal 250-character name writes (the temporary name is short) and no temporary is left", function()
+    local name = dir .. "/" .. string.rep("n", 246) .. ".tif"
+    assert.equal(name, tg.io.write(name, v, { compress = "deflate" }))
+    assert.same({ 8, 8, 3 }, { tg.io.read(name):dims() })
+    local png = dir .. "/" .. string.rep("p", 246) .. ".png"
+    assert.equal(png, tg.io.write_png(png, v, { z = 1 }))
+    os.remove(name)
+    os.remove(png)
+    local p = io.popen("ls -A '" .. dir .. "'")
+    local left = p:read("a")
+    p:close()
+    assert.is_nil(left:find("%.tmp"))
+  end)
+
+  it("a notebook cell calling os.exit(0) fails the run, which still writes its page", function()
+    local nb = dir .. "/exit.lua"
+    local f = assert(io.open(nb, "w"))
+    f:write('print("one")\n-- %%\nos.exit(0)\n-- %%\nprint("three")\n')
+    f:close()
+    local page = dir .. "/exit.html"
+    os.remove(page)
+    local ok, how, code = os.execute(string.format("timeout 120 '%s' notebook run '%s' --out '%s' 2>/dev/null",
+      test_helper.exe(), nb, page))
+    assert.is_nil(ok)
+    assert.same({ "exit", 1 }, { how, code })
+    local html = assert(io.open(page)):read("a")
+    assert.truthy(html:find("os.exit(0) in a notebook cell: the run stops here", 1, true))
+  end)
+end)
