@@ -62,6 +62,7 @@ local util = require "tortuga.util"
 local error = util.error -- messages blame the caller outside the library
 local json = require "tortuga.json"
 local volume = require "tortuga.volume"
+local transport = require "tortuga.transport"
 
 local M = {}
 local NIL = util.NIL
@@ -363,6 +364,20 @@ function M.describe(labels, opts)
           e.filled = stage("flux (filled pores)", flux, cond)
         end
         d.tau[name] = e
+        -- a number that is not a result is noted, whatever prints it
+        for _, k in ipairs { "walk", "flux", "filled" } do
+          for _, a in ipairs(axes) do
+            local why = e[k] and transport.doubt(e[k], a)
+            if why then
+              local r = e[k]
+              local detail = k == "walk" and (r.warnings and r.warnings[1] and (": " .. r.warnings[1]) or "")
+                or string.format(" (relative residual %.3g after %s iterations)", r.residual and r.residual[a] or 0 / 0,
+                  tostring(r.iterations and r.iterations[a]))
+              d.notes[#d.notes + 1] = string.format("tau %s %s along %s = %s is %s%s: not a result", name,
+                k == "filled" and "flux (pores filled)" or k, a, string.format("%.4g", r.tau and r.tau[a] or 0 / 0), why, detail)
+            end
+          end
+        end
       end
     end
     d.conventions.walk = "pytrax: lattice walk, refused moves count, mirrored domain, tau = 1 / slope of MSD"
@@ -469,12 +484,16 @@ function Describe:__tostring()
   for _, ph in ipairs { "cam", "ise" } do
     local e = self.tau and self.tau[ph]
     if e then
-      local w, f = e.walk and e.walk.tau or {}, e.flux and e.flux.tau or {}
-      line("%-22s walk x %s y %s z %s   flux x %s y %s z %s", "tau " .. ph, f3(w.x, 1, "%.2f"), f3(w.y, 1, "%.2f"),
-        f3(w.z, 1, "%.2f"), f3(f.x, 1, "%.2f"), f3(f.y, 1, "%.2f"), f3(f.z, 1, "%.2f"))
+      -- a tau that did not converge or cannot be trusted says so on its line
+      local function v(r, a)
+        local s = f3(r and r.tau and r.tau[a], 1, "%.2f")
+        local why = transport.doubt(r, a)
+        return why and (s .. " (" .. why .. ")") or s
+      end
+      line("%-22s walk x %s y %s z %s   flux x %s y %s z %s", "tau " .. ph, v(e.walk, "x"), v(e.walk, "y"),
+        v(e.walk, "z"), v(e.flux, "x"), v(e.flux, "y"), v(e.flux, "z"))
       if e.filled then
-        local t = e.filled.tau
-        line("%-22s flux x %s y %s z %s", "tau ise, pores filled", f3(t.x, 1, "%.2f"), f3(t.y, 1, "%.2f"), f3(t.z, 1, "%.2f"))
+        line("%-22s flux x %s y %s z %s", "tau ise, pores filled", v(e.filled, "x"), v(e.filled, "y"), v(e.filled, "z"))
       end
     end
   end

@@ -549,3 +549,36 @@ describe("bad input: writing files (issue 14, item 9)", function()
     assert.truthy(html:find("os.exit(0) in a notebook cell: the run stops here", 1, true))
   end)
 end)
+
+describe("bad input: a tau that is not a result says so where it is printed (issue 14, item 4)", function()
+  local v = tg.generate.cathode { size = { 24, 24, 24 }, seed = 1 }
+  -- two multigrid cycles cannot reach a relative residual of 1e-12: every flux tau is unconverged
+  local d = tg.describe(v, { flux = { max_iter = 2, tol = 1e-12 }, walk = { walkers = 100, steps = 100 },
+                             thickness = false, surfaces = false, chords = false })
+
+  it("tg.describe notes each unconverged flux tau and its printout marks the number", function()
+    assert.is_false(d.tau.ise.flux.converged_axis.z)
+    local text = tostring(d)
+    assert.matches("tau ise%s+walk x [%d.]+ y [%d.]+ z [%d.]+%s+flux x [%d.]+ %(not converged%) y [%d.]+ %(not converged%) " ..
+      "z [%d.]+ %(not converged%)", text)
+    local noted = false
+    for _, n in ipairs(d.notes) do
+      if n:match("^tau ise flux along z = [%d.]+ is not converged %(relative residual [%d.e-]+ after 2 iterations%): " ..
+        "not a result$") then noted = true end
+    end
+    assert.is_true(noted)
+  end)
+
+  it("the CLI's table says it at the end of the row", function()
+    local text = require("tortuga.cli").format(d)
+    assert.matches("\nise%s+[%d. ]+%s+%(flux x not converged; flux y not converged; flux z not converged%)", text)
+  end)
+
+  it("tg.transport.doubt reads a flux result's converged_axis and a random walk's reliable", function()
+    assert.equal("not converged", tg.transport.doubt({ converged_axis = { z = false } }, "z"))
+    assert.equal("unreliable", tg.transport.doubt({ reliable = { x = false, mean = false } }, "mean"))
+    assert.is_nil(tg.transport.doubt({ reliable = { x = true } }, "x"))
+    assert.equal("walk x unreliable; flux z not converged", tg.transport.doubts {
+      walk = { reliable = { x = false, y = true, z = true } }, flux = { converged_axis = { x = true, y = true, z = false } } })
+  end)
+end)
