@@ -60,6 +60,13 @@ int lt_error(lua_State *L, const char *fmt, ...)
 static tg_ctx *volatile running_ctx; /* the operation Ctrl-C cancels; one Lua thread runs engine code at a time */
 
 int (*volatile lt_sigint_filter)(void);
+int (*volatile lt_cancel_pending)(void);
+
+void lt_cancel_running(void)
+{
+    tg_ctx *c = running_ctx;
+    if (c) atomic_store(&c->cancel, 1);
+}
 
 static void on_sigint(int sig)
 {
@@ -91,7 +98,7 @@ void lt_begin(lua_State *L)
 {
     lt_state *s = state(L);
     if (s->depth++ > 0) return;
-    atomic_store(&s->ctx.cancel, 0);
+    atomic_store(&s->ctx.cancel, lt_cancel_pending && lt_cancel_pending() ? 1 : 0);
     s->ctx.msg[0] = '\0';
     s->ctx.last_report = tg_now(); /* the first bar appears after 0.1 s: quick operations stay silent */
     s->ctx.progress = s->show_progress ? draw_progress : NULL;

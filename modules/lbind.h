@@ -45,6 +45,12 @@ void lt_end(lua_State *L, tg_status st);
 /* Asked first by lt_begin's SIGINT handler when set: non-zero means "not for this operation, ignore it" (the
  * Jupyter kernel drops a repeated interrupt meant for a cell that has ended). Async-signal-safe. */
 extern int (*volatile lt_sigint_filter)(void);
+/* Asked by lt_begin when set: non-zero means an interrupt is pending for the code that runs now (the Jupyter
+ * kernel's interrupted cell), so the operation starts cancelled instead of clearing the flag. */
+extern int (*volatile lt_cancel_pending)(void);
+/* Set the cancel flag of the engine operation running now, if any: from another thread (the kernel's control
+ * thread) or a signal handler. */
+void lt_cancel_running(void);
 /* Like lt_end but for outside-world failures: returns 0 on success (push your results), or pushes
  * nil, message and returns 2 (return that from the C function). Cancellation still raises. */
 int lt_end_io(lua_State *L, tg_status st);
