@@ -8,6 +8,9 @@
 #define _POSIX_C_SOURCE 200809L
 #include "lbind.h"
 
+#include "io/tg_stream.h"
+
+#include <math.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -66,6 +69,8 @@ static void on_sigint(int sig)
     if (c) atomic_store(&c->cancel, 1);
 }
 
+/* "name [#####.....]  45%", and after the bar the details of a label "name|details" (streamed runs: slabs done,
+ * voxels per second, time left). */
 static int draw_progress(void *ud, double fraction, const char *what)
 {
     lt_state *s = ud;
@@ -73,7 +78,10 @@ static int draw_progress(void *ud, double fraction, const char *what)
     char bar[64];
     for (int i = 0; i < width; i++) bar[i] = i < filled ? '#' : '.';
     bar[width] = '\0';
-    fprintf(stderr, "\r%-12.12s [%s] %3d%%", what ? what : "", bar, (int)(fraction * 100.0 + 0.5));
+    const char *label = what ? what : "", *bar_sep = strchr(label, '|');
+    int nl = bar_sep ? (int)(bar_sep - label) : (int)strlen(label);
+    fprintf(stderr, "\r%-12.*s [%s] %3d%%%s%.60s\033[K", nl < 16 ? nl : 16, label, bar, (int)(fraction * 100.0 + 0.5),
+            bar_sep ? "  " : "", bar_sep ? bar_sep + 1 : "");
     fflush(stderr);
     s->drawn = 1;
     return 0;
@@ -178,11 +186,92 @@ static int l_alloc_live(lua_State *L)
     return 1;
 }
 
+/* alloc_bytes() -> live bytes, peak bytes since the last alloc_peak_reset() */
+static int l_alloc_bytes(lua_State *L)
+{
+    lua_pushinteger(L, (lua_Integer)tg_alloc_bytes());
+    lua_pushinteger(L, (lua_Integer)tg_alloc_peak());
+    return 2;
+}
+
+static int l_alloc_peak_reset(lua_State *L)
+{
+    tg_alloc_peak_reset();
+    return 0;
+}
+
+int64_t lt_checkmemory(lua_State *L, int idx, int64_t def, const char *what)
+{
+    int64_t b = def;
+    if (lua_isnoneornil(L, idx)) return def;
+    if (lua_type(L, idx) == LUA_TSTRING) {
+        tg_ctx tmp;
+        tg_ctx_init(&tmp);
+        if (tg_memory_parse(&tmp, lua_tostring(L, idx), &b) != TG_OK) lt_error(L, "%s: %s", what, tmp.msg);
+        return b;
+    }
+    int ok;
+    lua_Integer n = lua_tointegerx(L, idx, &ok);
+    if (!ok || n < 1) lt_error(L, "%s: expected a size such as \"4GB\" or a number of bytes >= 1, got %s", what,
+                               luaL_tolstring(L, idx, NULL));
+    return (int64_t)n;
+}
+
+void lt_streamopts(lua_State *L, int idx, tg_stream_opts *o)
+{
+    if (lua_isnoneornil(L, idx)) return;
+    idx = lua_absindex(L, idx);
+    luaL_checktype(L, idx, LUA_TTABLE);
+    lua_getfield(L, idx, "memory");
+    o->memory = lt_checkmemory(L, -1, 0, "option 'memory'");
+    lua_pop(L, 1);
+    lua_Integer m = lt_optinteger(L, idx, "max_slab", 0);
+    if (m < 0) lt_error(L, "option 'max_slab' must be an integer >= 1");
+    o->max_slab = (int64_t)m;
+}
+
+void lt_pushstreamed(lua_State *L, const tg_stream_result *r)
+{
+    lua_createtable(L, 0, 11);
+    lua_pushinteger(L, (lua_Integer)r->slab); lua_setfield(L, -2, "slab");
+    lua_pushinteger(L, (lua_Integer)r->slabs); lua_setfield(L, -2, "slabs");
+    lua_pushinteger(L, (lua_Integer)r->halo); lua_setfield(L, -2, "halo");
+    lua_pushinteger(L, (lua_Integer)r->memory); lua_setfield(L, -2, "memory");
+    lua_pushinteger(L, (lua_Integer)r->planned); lua_setfield(L, -2, "planned");
+    lua_pushinteger(L, (lua_Integer)r->peak); lua_setfield(L, -2, "peak");
+    lua_pushinteger(L, r->passes); lua_setfield(L, -2, "passes");
+    lua_pushinteger(L, (lua_Integer)r->voxels); lua_setfield(L, -2, "voxels");
+    lua_pushnumber(L, r->seconds); lua_setfield(L, -2, "seconds");
+    lua_pushnumber(L, r->voxels_per_second); lua_setfield(L, -2, "voxels_per_second");
+    lua_pushliteral(L, "bytes"); lua_setfield(L, -2, "units");
+}
+
+/* memory([size | "default"]) -> the budget in bytes, true when it is the default (half the physical memory) */
+static int l_memory(lua_State *L)
+{
+    tg_ctx *c = lt_ctx(L);
+    if (lua_type(L, 1) == LUA_TSTRING && strcmp(lua_tostring(L, 1), "default") == 0) c->memory = 0;
+    else if (!lua_isnoneornil(L, 1)) c->memory = lt_checkmemory(L, 1, 0, "tg.memory");
+    lua_pushinteger(L, (lua_Integer)tg_memory_budget(c));
+    lua_pushboolean(L, c->memory == 0);
+    return 2;
+}
+
+/* format_memory(bytes) -> "4 GiB" */
+static int l_format_memory(lua_State *L)
+{
+    char buf[32];
+    lua_pushstring(L, tg_memory_format((int64_t)luaL_checkinteger(L, 1), buf, sizeof buf));
+    return 1;
+}
+
 void lt_open_state(lua_State *L)
 {
     state(L);
     static const luaL_Reg fns[] = {{"set_progress", l_set_progress}, {"isatty", l_isatty},       {"threads", l_threads},
-                                   {"default_threads", l_default_threads}, {"alloc_live", l_alloc_live}, {"now", l_now}, {NULL, NULL}};
+                                   {"default_threads", l_default_threads}, {"alloc_live", l_alloc_live}, {"now", l_now},
+                                   {"alloc_bytes", l_alloc_bytes}, {"alloc_peak_reset", l_alloc_peak_reset},
+                                   {"memory", l_memory}, {"format_memory", l_format_memory}, {NULL, NULL}};
     luaL_setfuncs(L, fns, 0);
 }
 
@@ -426,6 +515,20 @@ void lt_spacing(lua_State *L, int idx, double s[3])
         s[i] = v;
         lua_pop(L, 1);
     }
+}
+
+void lt_pushspacing(lua_State *L, const double s[3])
+{
+    double m = fmax(s[0], fmax(s[1], s[2]));
+    const char *unit = "m";
+    double f = 1.0;
+    if (m < 1e-6) { unit = "nm"; f = 1e9; }
+    else if (m < 1e-3) { unit = "µm"; f = 1e6; }
+    else if (m < 1.0) { unit = "mm"; f = 1e3; }
+    char buf[96];
+    if (s[0] == s[1] && s[1] == s[2]) snprintf(buf, sizeof buf, "%.4g %s", s[0] * f, unit);
+    else snprintf(buf, sizeof buf, "%.4gx%.4gx%.4g %s", s[0] * f, s[1] * f, s[2] * f, unit);
+    lua_pushstring(L, buf);
 }
 
 void lt_register(lua_State *L, const char *name, const luaL_Reg *fns)

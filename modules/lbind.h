@@ -21,6 +21,13 @@
 
 #define LT_VOLUME_MT "tortuga.Volume"
 #define LT_MESH_MT "tortuga.Mesh"
+#define LT_STACK_MT "tortuga.Stack"
+#define LT_WRITER_MT "tortuga.Writer"
+
+struct tg_stack;
+struct tg_writer;
+struct tg_stream_opts;
+struct tg_stream_result;
 
 /* Raise a Lua error with the message as it is. Unlike luaL_error no "file:line:" is added: a binding is called
  * by the Lua layer, whose line would mean nothing to the user, and the Lua layer passes these messages on
@@ -50,6 +57,18 @@ tg_volume *lt_checkvolume(lua_State *L, int idx);
 tg_volume *lt_testvolume(lua_State *L, int idx); /* NULL if not a volume */
 /* Mesh userdata (modules/lmeasure.c): raises on anything else, or on a released mesh. */
 tg_mesh *lt_checkmesh(lua_State *L, int idx);
+/* Stack userdata (modules/lio.c, a stack on disk, engine/io/tg_stack.h): raises on anything else, or on a closed
+ * stack. lt_teststack returns NULL for anything that is not an open stack. */
+struct tg_stack *lt_checkstack(lua_State *L, int idx);
+struct tg_stack *lt_teststack(lua_State *L, int idx);
+/* Writer userdata (modules/lio.c, engine/io/tg_writer.h): raises on anything else, or on a closed writer. */
+struct tg_writer *lt_checkwriter(lua_State *L, int idx);
+/* Streaming options from the table at idx (nil: defaults): memory = size (lt_checkmemory), max_slab = integer >= 1,
+ * into o (a tg_stream_opts, io/tg_stream.h); o->what is left as it is. */
+void lt_streamopts(lua_State *L, int idx, struct tg_stream_opts *o);
+/* Push a streamed run's result: {slab, slabs, halo, memory, planned, peak, passes, voxels, seconds, voxels_per_second,
+ * units = "bytes"} (the `streamed` table of every streamed operation's result). */
+void lt_pushstreamed(lua_State *L, const struct tg_stream_result *r);
 /* Tell the collector about a large allocation. */
 void lt_gcstep(lua_State *L, const tg_volume *v);
 
@@ -80,8 +99,13 @@ tg_dtype lt_checkdtype(lua_State *L, int idx);
 int lt_checkname(lua_State *L, int idx, const char *def, const char *const names[], const char *what);
 /* lt_checkname of the field `key` of the options table at idx (def when the table or the field is absent). */
 int lt_optname(lua_State *L, int idx, const char *key, const char *def, const char *const names[]);
+/* A memory size at idx: an integer number of bytes or a string with a unit ("4GB", "512MiB": tg_memory_parse);
+ * def when nil. Raises naming `what` otherwise. */
+int64_t lt_checkmemory(lua_State *L, int idx, int64_t def, const char *what);
 /* Read spacing from a number (isotropic) or {sx, sy, sz} at idx into s[3]; nil keeps s. */
 void lt_spacing(lua_State *L, int idx, double s[3]);
+/* Push "100 nm", "1.2 µm", or "100x100x200 nm" for an anisotropic spacing (metres in s). */
+void lt_pushspacing(lua_State *L, const double s[3]);
 
 /* Add a subtable `name` with functions fns to the table on top of the stack. */
 void lt_register(lua_State *L, const char *name, const luaL_Reg *fns);

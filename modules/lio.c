@@ -14,6 +14,19 @@
  *   core.io.write_mesh(path, mesh [, "ply" | "stl"]) --> true | nil, "path: reason" (engine/io/tg_mesh_io.h)
  *   core.sha256_file(path)                 --> hex digest, size in bytes | nil, "path: reason"
  *
+ * Stacks on disk (engine/io/tg_stack.h), userdata tortuga.Stack:
+ *   core.io.open(path | {paths...} [, dtype]) --> stack | nil, "path: reason"  (a table: one slice per file)
+ *   st:dims() --> nx, ny, nz        st.dtype        #st --> nz        st:spacing([s]) --> {sx, sy, sz}
+ *   st:info() --> {dims, dtype, spacing, spacing_source, format, path, files, compression, note, pages}
+ *   st:read(first, last) --> volume | nil, "path: page N: reason"  (1-based inclusive slice range)
+ *   st:close()  (also __gc and __close; idempotent)
+ *   core.io.stack_methods: the method table, which the Lua layer extends (st:read{z = ...})
+ *
+ * Writers (engine/io/tg_writer.h), userdata tortuga.Writer:
+ *   core.io.writer(path, {nx, ny[, nz]} | nil, dtype | nil, spacing | nil, compress, bigtiff) --> writer | nil, msg
+ *   w:write(volume) --> true | nil, "path: page N: reason"      w:close() --> path | nil, "path: reason"
+ *   w:abort()  (also __gc and __close: an unclosed writer leaves nothing)     w:pages() --> pages written
+ *
  * Misuse (wrong types, bad dtype, compression or colour map names, a z range outside the stack) raises;
  * failures of the outside world return nil and the message. z ranges are 1-based inclusive here and converted
  * by lt_range.
@@ -24,8 +37,10 @@
 #include "core/tg_sha256.h"
 #include "io/tg_mesh_io.h"
 #include "io/tg_png.h"
+#include "io/tg_stack.h"
 #include "io/tg_tiff.h"
 #include "io/tg_vtk.h"
+#include "io/tg_writer.h"
 
 static const char *sample_format_name(int sf)
 {
@@ -405,6 +420,305 @@ static int l_write_mesh(lua_State *L)
     return 1;
 }
 
+/* ---- stacks on disk ---- */
+
+typedef struct lt_stackud {
+    tg_stack *st; /* NULL once closed */
+} lt_stackud;
+
+tg_stack *lt_teststack(lua_State *L, int idx)
+{
+    lt_stackud *u = luaL_testudata(L, idx, LT_STACK_MT);
+    return u ? u->st : NULL;
+}
+
+tg_stack *lt_checkstack(lua_State *L, int idx)
+{
+    lt_stackud *u = luaL_checkudata(L, idx, LT_STACK_MT);
+    if (!u->st) luaL_argerror(L, idx, "the stack has been closed");
+    return u->st;
+}
+
+static int l_open(lua_State *L)
+{
+    tg_stack_open_opts o = TG_STACK_OPEN_OPTS_INIT;
+    if (!lua_isnoneornil(L, 2)) o.dtype = (int)lt_checkdtype(L, 2);
+    const char **paths;
+    lua_Integer n = 1;
+    if (lua_type(L, 1) == LUA_TSTRING) {
+        paths = lua_newuserdatauv(L, sizeof(char *), 0);
+        paths[0] = lua_tostring(L, 1);
+    } else {
+        luaL_checktype(L, 1, LUA_TTABLE);
+        n = luaL_len(L, 1);
+        if (n < 1 || n > 0x7fffffff) luaL_argerror(L, 1, "expected 1 or more slice files");
+        paths = lua_newuserdatauv(L, sizeof(char *) * (size_t)n, 0); /* the strings stay alive in the table */
+        for (lua_Integer i = 1; i <= n; i++) {
+            if (lua_rawgeti(L, 1, i) != LUA_TSTRING) lt_error(L, "open: entry %d is not a path string", (int)i);
+            paths[i - 1] = lua_tostring(L, -1);
+            lua_pop(L, 1);
+        }
+    }
+    lt_stackud *u = lua_newuserdatauv(L, sizeof *u, 0);
+    u->st = NULL;
+    luaL_setmetatable(L, LT_STACK_MT);
+    lt_begin(L);
+    int r = lt_end_io(L, tg_stack_open(lt_ctx(L), paths, (int)n, &o, &u->st));
+    if (r) return r;
+    return 1;
+}
+
+static int l_stack_close(lua_State *L)
+{
+    lt_stackud *u = luaL_checkudata(L, 1, LT_STACK_MT);
+    tg_stack_close(u->st);
+    u->st = NULL;
+    return 0;
+}
+
+static int l_stack_dims(lua_State *L)
+{
+    const tg_stack_info_t *in = tg_stack_info(lt_checkstack(L, 1));
+    for (int a = 0; a < 3; a++) lua_pushinteger(L, (lua_Integer)in->dims[a]);
+    return 3;
+}
+
+static int l_stack_len(lua_State *L)
+{
+    lua_pushinteger(L, (lua_Integer)tg_stack_info(lt_checkstack(L, 1))->dims[2]);
+    return 1;
+}
+
+static void push_spacing_table(lua_State *L, const double s[3])
+{
+    lua_createtable(L, 3, 0);
+    for (int a = 0; a < 3; a++) {
+        lua_pushnumber(L, s[a]);
+        lua_rawseti(L, -2, a + 1);
+    }
+}
+
+/* st:spacing([number | {sx, sy, sz}]) -> {sx, sy, sz} (after setting) */
+static int l_stack_spacing(lua_State *L)
+{
+    tg_stack *st = lt_checkstack(L, 1);
+    if (!lua_isnoneornil(L, 2)) {
+        double s[3];
+        memcpy(s, tg_stack_info(st)->spacing, sizeof s);
+        lt_spacing(L, 2, s);
+        lt_end(L, tg_stack_set_spacing(lt_ctx(L), st, s));
+    }
+    push_spacing_table(L, tg_stack_info(st)->spacing);
+    return 1;
+}
+
+static int l_stack_info(lua_State *L)
+{
+    static const char *const sources[] = {"file", "file (z = x)", "none", "set"};
+    const tg_stack_info_t *in = tg_stack_info(lt_checkstack(L, 1));
+    lua_createtable(L, 0, 12);
+    lua_createtable(L, 3, 0);
+    for (int a = 0; a < 3; a++) { lua_pushinteger(L, (lua_Integer)in->dims[a]); lua_rawseti(L, -2, a + 1); }
+    lua_setfield(L, -2, "dims");
+    lua_pushinteger(L, (lua_Integer)in->dims[2]); lua_setfield(L, -2, "pages");
+    lua_pushstring(L, tg_dtype_name(in->dtype)); lua_setfield(L, -2, "dtype");
+    push_spacing_table(L, in->spacing); lua_setfield(L, -2, "spacing");
+    lua_pushstring(L, (unsigned)in->spacing_source < 4 ? sources[in->spacing_source] : "unknown");
+    lua_setfield(L, -2, "spacing_source");
+    lua_pushstring(L, "m"); lua_setfield(L, -2, "units");
+    lua_pushstring(L, in->format); lua_setfield(L, -2, "format");
+    lua_pushstring(L, in->path); lua_setfield(L, -2, "path");
+    lua_pushinteger(L, in->files); lua_setfield(L, -2, "files");
+    lua_pushstring(L, in->compression); lua_setfield(L, -2, "compression");
+    lua_Integer bytes = (lua_Integer)(in->dims[0] * in->dims[1] * in->dims[2] * (int64_t)tg_dtype_size(in->dtype));
+    lua_pushinteger(L, bytes); lua_setfield(L, -2, "bytes");
+    if (in->note[0]) { lua_pushstring(L, in->note); lua_setfield(L, -2, "note"); }
+    return 1;
+}
+
+/* st:read(first, last) -> volume | nil, message; 1-based inclusive slices */
+static int l_stack_read(lua_State *L)
+{
+    tg_stack *st = lt_checkstack(L, 1);
+    int64_t nz = tg_stack_info(st)->dims[2], z0, z1;
+    lua_settop(L, 3);
+    if (lua_isnil(L, 2) && lua_isnil(L, 3)) lua_pushnil(L);
+    else {
+        lua_createtable(L, 2, 0);
+        lua_pushvalue(L, 2); lua_rawseti(L, -2, 1);
+        lua_pushvalue(L, lua_isnil(L, 3) ? 2 : 3); lua_rawseti(L, -2, 2);
+    }
+    const char *what = lua_pushfstring(L, "z of %s (%d slices)", tg_stack_info(st)->path, (int)nz);
+    lt_range(L, 4, nz, &z0, &z1, what);
+    tg_volume *out = lt_newvolume(L);
+    lt_begin(L);
+    int r = lt_end_io(L, tg_stack_read(lt_ctx(L), st, z0, z1, out));
+    if (r) return r;
+    lt_gcstep(L, out);
+    return 1;
+}
+
+static int l_stack_tostring(lua_State *L)
+{
+    lt_stackud *u = luaL_checkudata(L, 1, LT_STACK_MT);
+    if (!u->st) {
+        lua_pushliteral(L, "tortuga.Stack(closed)");
+        return 1;
+    }
+    const tg_stack_info_t *in = tg_stack_info(u->st);
+    if (in->spacing_source == TG_STACK_SPACING_NONE) lua_pushliteral(L, "uncalibrated");
+    else lt_pushspacing(L, in->spacing);
+    lua_pushfstring(L, "tortuga.Stack(%dx%dx%d %s, %s, on disk)", (int)in->dims[0], (int)in->dims[1], (int)in->dims[2],
+                    tg_dtype_name(in->dtype), lua_tostring(L, -1));
+    return 1;
+}
+
+/* st.dtype is a field (as a volume's); everything else comes from the method table (upvalue 1) */
+static int l_stack_index(lua_State *L)
+{
+    const char *k = lua_tostring(L, 2);
+    if (k && strcmp(k, "dtype") == 0) {
+        lua_pushstring(L, tg_dtype_name(tg_stack_info(lt_checkstack(L, 1))->dtype));
+        return 1;
+    }
+    lua_pushvalue(L, 2);
+    lua_gettable(L, lua_upvalueindex(1));
+    return 1;
+}
+
+static void open_stack_meta(lua_State *L)
+{
+    static const luaL_Reg methods[] = {{"dims", l_stack_dims}, {"spacing", l_stack_spacing}, {"info", l_stack_info},
+                                       {"read", l_stack_read}, {"close", l_stack_close},   {NULL, NULL}};
+    static const luaL_Reg meta[] = {{"__gc", l_stack_close}, {"__close", l_stack_close}, {"__len", l_stack_len},
+                                    {"__tostring", l_stack_tostring}, {NULL, NULL}};
+    luaL_newmetatable(L, LT_STACK_MT);
+    luaL_setfuncs(L, meta, 0);
+    lua_newtable(L);
+    luaL_setfuncs(L, methods, 0);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -4, "stack_methods"); /* core.io.stack_methods */
+    lua_pushcclosure(L, l_stack_index, 1);
+    lua_setfield(L, -2, "__index");
+    lua_pop(L, 1);
+}
+
+/* ---- writers ---- */
+
+typedef struct lt_writerud {
+    tg_writer *w; /* NULL once closed or aborted */
+} lt_writerud;
+
+tg_writer *lt_checkwriter(lua_State *L, int idx)
+{
+    lt_writerud *u = luaL_checkudata(L, idx, LT_WRITER_MT);
+    if (!u->w) luaL_argerror(L, idx, "the writer has been closed");
+    return u->w;
+}
+
+static const char *const compress_names[] = {"none", "deflate", "lzw", "packbits", "zip", NULL};
+static const tg_tiff_compress compress_codes[] = {TG_TIFF_RAW, TG_TIFF_DEFLATE, TG_TIFF_LZW, TG_TIFF_PACKBITS,
+                                                  TG_TIFF_DEFLATE};
+
+static int l_writer(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    tg_writer_opts o = TG_WRITER_OPTS_INIT;
+    if (!lua_isnoneornil(L, 2)) {
+        luaL_checktype(L, 2, LUA_TTABLE);
+        lua_Integer n = luaL_len(L, 2);
+        if (n != 2 && n != 3) lt_error(L, "dims must be {nx, ny} or {nx, ny, nz}");
+        for (int a = 0; a < n; a++) {
+            lua_geti(L, 2, a + 1);
+            int ok;
+            lua_Integer d = lua_tointegerx(L, -1, &ok);
+            if (!ok || d < 1) lt_error(L, "dims[%d] must be a positive integer", a + 1);
+            o.dims[a] = (int64_t)d;
+            lua_pop(L, 1);
+        }
+    }
+    if (!lua_isnoneornil(L, 3)) o.dtype = (int)lt_checkdtype(L, 3);
+    if (!lua_isnoneornil(L, 4)) lt_spacing(L, 4, o.spacing);
+    if (lua_type(L, 5) == LUA_TBOOLEAN) o.compress = lua_toboolean(L, 5) ? TG_TIFF_DEFLATE : TG_TIFF_RAW;
+    else o.compress = compress_codes[lt_checkname(L, 5, "none", compress_names, "option 'compress' (or false)")];
+    if (!lua_isnoneornil(L, 6)) o.bigtiff = lua_toboolean(L, 6);
+    lt_writerud *u = lua_newuserdatauv(L, sizeof *u, 0);
+    u->w = NULL;
+    luaL_setmetatable(L, LT_WRITER_MT);
+    lt_begin(L);
+    int r = lt_end_io(L, tg_writer_open(lt_ctx(L), path, &o, &u->w));
+    if (r) return r;
+    return 1;
+}
+
+static int l_writer_write(lua_State *L)
+{
+    lt_writerud *u = luaL_checkudata(L, 1, LT_WRITER_MT);
+    if (!u->w) return lt_error(L, "the writer has been closed");
+    tg_volume *v = lt_checkvolume(L, 2);
+    lt_begin(L);
+    tg_status st = tg_writer_write(lt_ctx(L), u->w, v);
+    if (st) { /* the temporary is gone: the writer is of no further use */
+        tg_writer_abort(u->w);
+        u->w = NULL;
+    }
+    int r = lt_end_io(L, st);
+    if (r) return r;
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static int l_writer_close(lua_State *L)
+{
+    lt_writerud *u = luaL_checkudata(L, 1, LT_WRITER_MT);
+    if (!u->w) return lt_error(L, "the writer has been closed");
+    tg_writer *w = u->w;
+    u->w = NULL;
+    lua_pushstring(L, tg_writer_path(w));
+    lt_begin(L);
+    int r = lt_end_io(L, tg_writer_close(lt_ctx(L), w)); /* frees w in every case */
+    if (r) return r;
+    return 1;
+}
+
+static int l_writer_abort(lua_State *L)
+{
+    lt_writerud *u = luaL_checkudata(L, 1, LT_WRITER_MT);
+    tg_writer_abort(u->w);
+    u->w = NULL;
+    return 0;
+}
+
+static int l_writer_pages(lua_State *L)
+{
+    lua_pushinteger(L, (lua_Integer)tg_writer_pages(lt_checkwriter(L, 1)));
+    return 1;
+}
+
+static int l_writer_tostring(lua_State *L)
+{
+    lt_writerud *u = luaL_checkudata(L, 1, LT_WRITER_MT);
+    if (!u->w) lua_pushliteral(L, "tortuga.Writer(closed)");
+    else lua_pushfstring(L, "tortuga.Writer(%s, %d pages written)", tg_writer_path(u->w), (int)tg_writer_pages(u->w));
+    return 1;
+}
+
+static void open_writer_meta(lua_State *L)
+{
+    static const luaL_Reg methods[] = {{"write", l_writer_write}, {"close", l_writer_close},
+                                       {"abort", l_writer_abort}, {"pages", l_writer_pages}, {NULL, NULL}};
+    static const luaL_Reg meta[] = {{"__gc", l_writer_abort}, {"__close", l_writer_abort},
+                                    {"__tostring", l_writer_tostring}, {NULL, NULL}};
+    luaL_newmetatable(L, LT_WRITER_MT);
+    luaL_setfuncs(L, meta, 0);
+    lua_newtable(L);
+    luaL_setfuncs(L, methods, 0);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -4, "writer_methods"); /* core.io.writer_methods */
+    lua_setfield(L, -2, "__index");
+    lua_pop(L, 1);
+}
+
 void lt_open_io(lua_State *L)
 {
     static const luaL_Reg fns[] = {
@@ -417,9 +731,15 @@ void lt_open_io(lua_State *L)
         {"default_palette", l_png_default_palette},
         {"write_vtk", l_write_vtk},
         {"write_mesh", l_write_mesh},
+        {"open", l_open},
+        {"writer", l_writer},
         {NULL, NULL},
     };
     lt_register(L, "io", fns);
+    lua_getfield(L, -1, "io");
+    open_stack_meta(L);
+    open_writer_meta(L);
+    lua_pop(L, 1);
     lua_pushcfunction(L, l_sha256_file);
     lua_setfield(L, -2, "sha256_file");
 }

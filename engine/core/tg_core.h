@@ -10,6 +10,15 @@
  * Threading: tg_progress() may be called from any thread but only acts on OpenMP thread 0, throttled to
  * about 10 Hz; it returns non-zero when the operation must stop (cancel flag set or callback asked).
  * Memory: a context is a few hundred bytes; nothing per voxel.
+ *
+ * MEMORY BUDGET: ctx->memory is the most a streamed operation (io/tg_stream.h) may hold at once, in bytes; 0 means
+ * the default, tg_memory_default(): HALF of the physical memory (sysconf), or half of the cgroup's memory limit
+ * (cgroup v2 memory.max, v1 memory.limit_in_bytes) when that is lower — the other half is left to the page cache
+ * that streaming reads through, to the program and to whatever else runs. Operations that hold whole volumes
+ * ignore it. Each streamable operation states its cost (tg_cost: bytes per voxel of a slab, fixed bytes, halo
+ * slices) in a tg_<op>_cost function next to it; the slab driver turns budget and cost into a slab height.
+ * The allocator also counts bytes (live and the peak since tg_alloc_peak_reset), so a run can report and a test
+ * can check what was really held; blocks that libraries allocate themselves (FFTW plans, libtiff) are not counted.
  */
 #ifndef TG_CORE_H
 #define TG_CORE_H
@@ -41,8 +50,20 @@ typedef struct tg_ctx {
     void *progress_ud;
     atomic_int cancel;       /* set from a signal handler or another thread */
     double last_report;      /* monotonic seconds of the last progress call */
+    int64_t memory;          /* budget of streamed operations in bytes; 0 = tg_memory_default() */
     char msg[1024];          /* message of the last error */
 } tg_ctx;
+
+/* What a streamable operation holds while it processes a slab of nx x ny x n voxels (n = the slab's slices, halo
+ * included): per_voxel * nx * ny * n + fixed bytes, and the slices of context it needs on each side along z so that
+ * the slab's central part equals the in-memory result (its kernel radius along z; 0 for slice-wise operations).
+ * per_voxel counts what the operation allocates (output, scratch), not the input slab, which the driver holds. */
+typedef struct tg_cost {
+    double per_voxel; /* bytes */
+    int64_t fixed;    /* bytes, whatever the slab height: per-thread rows, kernels, tables */
+    int64_t halo;     /* slices */
+} tg_cost;
+#define TG_COST_INIT {0.0, 0, 0}
 
 void tg_ctx_init(tg_ctx *ctx);
 /* Record the message of an error in ctx and return its status. printf-style. */
@@ -74,5 +95,22 @@ void *tg_malloc_large(size_t bytes); /* contents undefined */
 /* Test hooks: live block count, and fail the nth allocation from now (n >= 1; 0 disables). */
 long tg_alloc_live(void);
 void tg_alloc_fail_after(long n);
+/* Bytes held by live engine blocks (their usable size), and the most held at once since the last
+ * tg_alloc_peak_reset() (which sets the peak to what is live now). Process-wide, like the block count. */
+int64_t tg_alloc_bytes(void);
+int64_t tg_alloc_peak(void);
+void tg_alloc_peak_reset(void);
+
+/* The default budget of streamed operations: half of the physical memory, or of the cgroup limit when lower
+ * (see MEMORY BUDGET above). At least 64 MiB. */
+int64_t tg_memory_default(void);
+/* The budget in force: ctx->memory when > 0, else tg_memory_default(). */
+int64_t tg_memory_budget(const tg_ctx *ctx);
+/* Parse a size: a number of bytes ("2000000000", "2e9") or a number and a unit, case-insensitive, spaces allowed:
+ * B; kB, MB, GB, TB (powers of 1000); KiB, MiB, GiB, TiB and K, M, G, T (powers of 1024, as sort -S and java -Xmx).
+ * The result must be at least 1 byte and fit 63 bits. On failure TG_ERR_ARG with a message naming the text. */
+tg_status tg_memory_parse(tg_ctx *ctx, const char *text, int64_t *bytes);
+/* "4 GiB", "512 MiB", "1.5 GiB", "800 B": bytes for people (binary units), into buf. Returns buf. */
+const char *tg_memory_format(int64_t bytes, char *buf, size_t n);
 
 #endif

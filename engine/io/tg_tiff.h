@@ -65,6 +65,19 @@ tg_status tg_tiff_read_memory(tg_ctx *ctx, const void *data, size_t size, const 
 tg_status tg_tiff_read_slices(tg_ctx *ctx, const char *const *paths, int n, const tg_tiff_read_opts *opt,
                               tg_volume *out);
 
+/* A stack open for reading page ranges on demand (the TIFF backend of io/tg_stack.h): one multi-page file, kept
+ * open (pages read in order follow the IFD chain, a jump seeks), or n > 1 single-page slice files, each opened when
+ * its page is read. Open reads only the first page's header (info as tg_tiff_info; with slices dims[2] = n).
+ * dtype < 0: the file's type (tt_kind table above), else convert while reading. Every page read is checked against
+ * the first page's size and type: an error names the file and page. Memory: the paths and one strip buffer. */
+typedef struct tg_tiff_reader tg_tiff_reader;
+tg_status tg_tiff_reader_open(tg_ctx *ctx, const char *const *paths, int n, int dtype, tg_tiff_reader **out,
+                              tg_tiff_info_t *info);
+/* Pages [z0, z1) (0-based, half-open) into slices zout, zout + 1, ... of out: a contiguous volume of the stack's width,
+ * height and read dtype, allocated by the caller. Progress is the fraction of these pages; cancel is checked per page. */
+tg_status tg_tiff_reader_read(tg_ctx *ctx, tg_tiff_reader *r, int64_t z0, int64_t z1, tg_volume *out, int64_t zout);
+void tg_tiff_reader_close(tg_tiff_reader *r); /* NULL is fine */
+
 /* Write v (any dtype, views included) as an ImageJ-compatible multi-page TIFF. */
 tg_status tg_tiff_write(tg_ctx *ctx, const char *path, const tg_volume *v, const tg_tiff_write_opts *opt);
 

@@ -107,9 +107,11 @@ void tg_tiff__read_calibration(TIFF *tif, tg_tiff_info_t *o)
  * ------------------------------------------------------------------------------------------------------------ */
 
 
-void tg_tiff__write_calibration(const tg_volume *v, tg_tiff__cal *c)
+void tg_tiff__write_calibration(const tg_volume *v, tg_tiff__cal *c) { tg_tiff__calibration_of(v->spacing, c); }
+
+void tg_tiff__calibration_of(const double spacing[3], tg_tiff__cal *c)
 {
-    const double *s = v->spacing;
+    const double *s = spacing;
     memset(c, 0, sizeof *c);
     int unknown = s[0] == 1.0 && s[1] == 1.0 && s[2] == 1.0;
     int valid = s[0] > 0 && s[1] > 0 && s[2] > 0 && isfinite(s[0]) && isfinite(s[1]) && isfinite(s[2]);
@@ -122,22 +124,28 @@ void tg_tiff__write_calibration(const tg_volume *v, tg_tiff__cal *c)
     c->zspacing = s[2] / c->scale;
 }
 
-tg_status tg_tiff__description(tg_ctx *ctx, const tg_volume *v, const tg_tiff__cal *c, char *d, size_t n)
+void tg_tiff__description_of(int64_t nz, tg_dtype dtype, const tg_tiff__cal *c, int range, double lo, double hi,
+                             char *d, size_t n)
 {
     size_t k = (size_t)snprintf(d, n, "ImageJ=1.53t\n");
-    if (v->dims[2] > 1)
-        k += (size_t)snprintf(d + k, n - k, "images=%lld\nslices=%lld\n", (long long)v->dims[2], (long long)v->dims[2]);
+    if (nz > 1) k += (size_t)snprintf(d + k, n - k, "images=%lld\nslices=%lld\n", (long long)nz, (long long)nz);
     if (c->calibrated) {
         k += (size_t)snprintf(d + k, n - k, "unit=%s\n", c->unit);
-        if (v->dims[2] > 1) k += (size_t)snprintf(d + k, n - k, "spacing=%.15g\n", c->zspacing);
+        if (nz > 1) k += (size_t)snprintf(d + k, n - k, "spacing=%.15g\n", c->zspacing);
     }
     k += (size_t)snprintf(d + k, n - k, "loop=false\n");
+    if (range && (dtype == TG_I32 || dtype == TG_F32 || dtype == TG_F64))
+        snprintf(d + k, n - k, "min=%.15g\nmax=%.15g\n", lo, hi);
+}
+
+tg_status tg_tiff__description(tg_ctx *ctx, const tg_volume *v, const tg_tiff__cal *c, char *d, size_t n)
+{
+    tg_stats s = {0};
     if (v->dtype == TG_I32 || v->dtype == TG_F32 || v->dtype == TG_F64) {
-        tg_stats s;
         tg_status st = tg_volume_stats(ctx, v, &s);
         if (st) return st;
-        if (s.count > 0 && isfinite(s.min) && isfinite(s.max))
-            snprintf(d + k, n - k, "min=%.15g\nmax=%.15g\n", s.min, s.max);
     }
+    int range = s.count > 0 && isfinite(s.min) && isfinite(s.max);
+    tg_tiff__description_of(v->dims[2], v->dtype, c, range, s.min, s.max, d, n);
     return TG_OK;
 }

@@ -47,7 +47,45 @@ typedef struct tg_tiff__cal {
 
 /* The calibration of v (none when its spacing is 1, 1, 1 or not valid). */
 void tg_tiff__write_calibration(const tg_volume *v, tg_tiff__cal *c);
+/* The calibration of a spacing (metres), as tg_tiff__write_calibration. */
+void tg_tiff__calibration_of(const double spacing[3], tg_tiff__cal *c);
 /* The ImageJ description of v with calibration c into d (n bytes). */
 tg_status tg_tiff__description(tg_ctx *ctx, const tg_volume *v, const tg_tiff__cal *c, char *d, size_t n);
+/* The same for nz pages of dtype, with the display range [lo, hi] of i32/f32/f64 files given (range = 0: none). */
+void tg_tiff__description_of(int64_t nz, tg_dtype dtype, const tg_tiff__cal *c, int range, double lo, double hi,
+                             char *d, size_t n);
+
+/* ---- writing (tg_tiff_write.c), shared with io/tg_writer.c ---- */
+
+/* One IFD entry: a scalar stored inline, or bytes stored inline when they fit, else after the entry table. */
+typedef struct tg_tiff__ent {
+    uint16_t tag, type;
+    uint64_t count, val;
+    const void *ext;
+    size_t ext_len;
+} tg_tiff__ent;
+
+/* Entries (at most 20, sorted by tag) of the IFD of page z of an uncompressed ImageJ stack with one strip per page
+ * (strip_off, strip_bytes); page 0 carries desc and the Software tag; xr, yr: the resolution rationals. */
+int tg_tiff__page_entries(int64_t nx, int64_t ny, tg_dtype dtype, int z, const tg_tiff__cal *c, const char *desc,
+                          const uint32_t xr[2], const uint32_t yr[2], uint64_t strip_off, uint64_t strip_bytes, int big,
+                          tg_tiff__ent *e);
+/* Bytes of an IFD of these entries, and its layout at file offset `at` into out, chained to `next` (0: the last). */
+size_t tg_tiff__ifd_size(const tg_tiff__ent *e, int n, int big);
+void tg_tiff__ifd_build(const tg_tiff__ent *e, int n, int big, uint64_t at, uint64_t next, unsigned char *out);
+/* The 32-bit rational closest to x. */
+void tg_tiff__rational(double x, uint32_t r[2]);
+int tg_tiff__sample_format(tg_dtype t);
+/* write() all n bytes (EINTR retried); 0, or -1 with errno set. */
+int tg_tiff__write_all(int fd, const void *p, size_t n);
+/* Rows y0 .. y0 + rows of slice z of v (any strides), packed into dst. */
+void tg_tiff__gather(const tg_volume *v, int64_t z, int64_t y0, int64_t rows, unsigned char *dst);
+/* Create a new temporary file next to path, "<folder>/.tg-<pid>-<k>.tmp" (short, so a 250-character final name
+ * still fits; hidden, so folder listings and globs of slices skip it), O_RDWR, mode 0666 less the umask. Its name
+ * goes into tmp (n bytes: strlen(path) + 48 is enough). Returns the descriptor, or -1 with errno set. */
+int tg_tiff__temp(const char *path, char *tmp, size_t n);
+/* Rename the finished temporary to path (atomic within a folder) and sync the folder. TG_ERR_IO on failure (the
+ * caller removes tmp). */
+tg_status tg_tiff__publish(tg_ctx *ctx, const char *tmp, const char *path);
 
 #endif

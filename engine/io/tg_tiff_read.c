@@ -592,14 +592,71 @@ done:
     return st;
 }
 
+/* Pages [z0, z1) of the open file f (page 1 has format p0) into slices zout.. of out (allocated by the caller with
+ * the stack's width, height and the output dtype). *cur is the directory libtiff is on (-1: not known): pages read
+ * in order follow the IFD chain (TIFFReadDirectory), only a jump seeks (TIFFSetDirectory). Every page must have
+ * p0's size and type; an error names the page. Progress is the fraction of these pages read. */
+static tg_status tt_read_pages(tg_ctx *ctx, tg_tiff__file *f, const tt_fmt *p0, int64_t z0, int64_t z1, tg_volume *out,
+                               int64_t zout, int strict, int64_t *cur)
+{
+    tg_status st = TG_OK;
+    tt_fmt p;
+    for (int64_t z = z0; z < z1 && st == TG_OK; z++) {
+        if (f->ij_pages > 0) st = tt_read_ij_page(ctx, f, p0, out, z, zout + z - z0, strict);
+        else {
+            f->err[0] = 0;
+            if (z != *cur) {
+                int ok = z == *cur + 1 ? TIFFReadDirectory(f->tif) : TIFFSetDirectory(f->tif, (tdir_t)z);
+                *cur = ok ? z : -1;
+                if (!ok)
+                    return tg_fail(ctx, TG_ERR_FORMAT, "%s: page %lld: cannot read its directory (%s)", f->name,
+                                   (long long)z + 1, f->err[0] ? f->err : "corrupt file");
+                if ((st = tt_get_fmt(ctx, f, z, &p))) return st;
+            } else {
+                p = *p0; /* page 1, whose format tt_info_open has just read */
+            }
+            if (!tt_same_fmt(&p, p0)) {
+                char a[96], b[96];
+                tt_fmt_str(&p, a, sizeof a);
+                tt_fmt_str(p0, b, sizeof b);
+                return tg_fail(ctx, TG_ERR_FORMAT, "%s: page %lld is %s but page 1 is %s", f->name, (long long)z + 1, a, b);
+            }
+            st = tt_read_page(ctx, f, &p, out, zout + z - z0, strict, z);
+        }
+        if (st == TG_OK && tg_progress(ctx, (double)(z - z0 + 1) / (double)(z1 - z0), "read tiff"))
+            st = tg_fail(ctx, TG_ERR_CANCELLED, "%s: reading cancelled at page %lld", f->name, (long long)z + 1);
+    }
+    return st;
+}
+
+/* Slice file i (0-based) of a list whose first file has format p0: its first page into slice zout of out. The file
+ * is opened and closed here; an error names it and its place in the list. */
+static tg_status tt_read_slice_file(tg_ctx *ctx, const char *const *paths, int i, const tt_fmt *p0, int64_t max_bytes,
+                                    tg_volume *out, int64_t zout, int strict)
+{
+    tg_tiff__file f;
+    tt_fmt p;
+    tg_status st = tt_open_read(ctx, &f, paths[i], NULL, 0, max_bytes);
+    if (st == TG_OK) st = tt_get_fmt(ctx, &f, 0, &p);
+    if (st == TG_OK && !tt_same_fmt(&p, p0)) {
+        char a[96], b[96];
+        tt_fmt_str(&p, a, sizeof a);
+        tt_fmt_str(p0, b, sizeof b);
+        st = tg_fail(ctx, TG_ERR_FORMAT, "%s: slice %d is %s but slice 1 (%s) is %s", paths[i], i + 1, a, paths[0], b);
+    }
+    if (st == TG_OK) st = tt_read_page(ctx, &f, &p, out, zout, strict, 0);
+    tg_tiff__close(&f);
+    return st;
+}
+
 /* Read pages [z0, z1) of an open file into a new volume. */
 static tg_status tt_read_open(tg_ctx *ctx, tg_tiff__file *f, const tg_tiff_read_opts *opt, tg_volume *out)
 {
     tg_tiff_info_t info;
-    tt_fmt p0, p;
+    tt_fmt p0;
     tg_status st = tt_info_open(ctx, f, &p0, &info);
     if (st) return st;
-    int64_t n = info.dims[2], z0 = 0, z1 = n;
+    int64_t n = info.dims[2], z0 = 0, z1 = n, cur = 0;
     if (opt->z_first >= 0) {
         z0 = opt->z_first;
         z1 = opt->z_last;
@@ -612,33 +669,7 @@ static tg_status tt_read_open(tg_ctx *ctx, tg_tiff__file *f, const tg_tiff_read_
     int64_t dims[3] = {info.dims[0], info.dims[1], z1 - z0};
     st = tt_alloc_out(ctx, f->name, dims, dt, info.spacing, opt->max_bytes, out);
     if (st) return st;
-    for (int64_t z = z0; f->ij_pages > 0 && z < z1 && st == TG_OK; z++) {
-        st = tt_read_ij_page(ctx, f, &p0, out, z, z - z0, strict);
-        if (st == TG_OK && tg_progress(ctx, (double)(z - z0 + 1) / (double)(z1 - z0), "read tiff"))
-            st = tg_fail(ctx, TG_ERR_CANCELLED, "%s: reading cancelled", f->name);
-    }
-    for (int64_t z = z0; f->ij_pages == 0 && z < z1 && st == TG_OK; z++) {
-        /* sequential pages: TIFFReadDirectory follows the chain; only the first page of a range is sought */
-        f->err[0] = 0;
-        int ok = z == z0 ? (z == 0 || TIFFSetDirectory(f->tif, (tdir_t)z)) : TIFFReadDirectory(f->tif);
-        if (!ok) {
-            st = tg_fail(ctx, TG_ERR_FORMAT, "%s: page %lld: cannot read its directory (%s)", f->name, (long long)z + 1,
-                         f->err[0] ? f->err : "corrupt file");
-            break;
-        }
-        if (z != 0 && (st = tt_get_fmt(ctx, f, z, &p))) break;
-        if (z == 0) p = p0;
-        if (!tt_same_fmt(&p, &p0)) {
-            char a[96], b[96];
-            tt_fmt_str(&p, a, sizeof a);
-            tt_fmt_str(&p0, b, sizeof b);
-            st = tg_fail(ctx, TG_ERR_FORMAT, "%s: page %lld is %s but page 1 is %s", f->name, (long long)z + 1, a, b);
-            break;
-        }
-        st = tt_read_page(ctx, f, &p, out, z - z0, strict, z);
-        if (st == TG_OK && tg_progress(ctx, (double)(z - z0 + 1) / (double)(z1 - z0), "read tiff"))
-            st = tg_fail(ctx, TG_ERR_CANCELLED, "%s: reading cancelled", f->name);
-    }
+    st = tt_read_pages(ctx, f, &p0, z0, z1, out, 0, strict, &cur);
     if (st) tg_volume_release(out);
     else tg_progress_done(ctx, "read tiff");
     return st;
@@ -675,43 +706,104 @@ tg_status tg_tiff_read_slices(tg_ctx *ctx, const char *const *paths, int n, cons
 {
     tg_tiff_read_opts def = TG_TIFF_READ_OPTS_INIT;
     tg_tiff_info_t info;
-    tt_fmt p0, p;
+    tt_fmt p0;
     tg_tiff__file f;
     tg_status st;
     if (!paths || !out) return tg_fail(ctx, TG_ERR_ARG, "tg_tiff_read_slices: NULL argument");
     tg_volume_init(out);
     if (n < 1) return tg_fail(ctx, TG_ERR_ARG, "tg_tiff_read_slices: no files");
     if (!opt) opt = &def;
-    memset(&f, 0, sizeof f);
-    for (int i = 0; i < n; i++) {
-        if ((st = tt_open_read(ctx, &f, paths[i], NULL, 0, opt->max_bytes))) goto done;
-        if (i == 0) {
-            if ((st = tt_info_open(ctx, &f, &p0, &info))) goto done;
-            tg_dtype dt = opt->dtype >= 0 && opt->dtype < TG_NDTYPES ? (tg_dtype)opt->dtype : info.dtype;
-            int64_t dims[3] = {info.dims[0], info.dims[1], n};
-            if ((st = tt_alloc_out(ctx, paths[0], dims, dt, info.spacing, opt->max_bytes, out))) goto done;
-            p = p0;
-        } else {
-            if ((st = tt_get_fmt(ctx, &f, 0, &p))) goto done;
-            if (!tt_same_fmt(&p, &p0)) {
-                char a[96], b[96];
-                tt_fmt_str(&p, a, sizeof a);
-                tt_fmt_str(&p0, b, sizeof b);
-                st = tg_fail(ctx, TG_ERR_FORMAT, "%s: slice %d is %s but slice 1 (%s) is %s", paths[i], i + 1, a,
-                             paths[0], b);
-                goto done;
-            }
-        }
-        if ((st = tt_read_page(ctx, &f, &p, out, i, opt->dtype < 0 && p0.kind == K_U32, 0))) goto done;
-        tg_tiff__close(&f);
-        if (tg_progress(ctx, (double)(i + 1) / n, "read tiff slices")) {
-            st = tg_fail(ctx, TG_ERR_CANCELLED, "%s: reading cancelled", paths[i]);
-            goto done;
-        }
-    }
-    tg_progress_done(ctx, "read tiff slices");
-done:
+    st = tt_open_read(ctx, &f, paths[0], NULL, 0, opt->max_bytes);
+    if (st == TG_OK) st = tt_info_open(ctx, &f, &p0, &info);
     tg_tiff__close(&f);
+    if (st) return st;
+    tg_dtype dt = opt->dtype >= 0 && opt->dtype < TG_NDTYPES ? (tg_dtype)opt->dtype : info.dtype;
+    int64_t dims[3] = {info.dims[0], info.dims[1], n};
+    if ((st = tt_alloc_out(ctx, paths[0], dims, dt, info.spacing, opt->max_bytes, out))) return st;
+    for (int i = 0; i < n && st == TG_OK; i++) {
+        st = tt_read_slice_file(ctx, paths, i, &p0, opt->max_bytes, out, i, opt->dtype < 0 && p0.kind == K_U32);
+        if (st == TG_OK && tg_progress(ctx, (double)(i + 1) / n, "read tiff slices"))
+            st = tg_fail(ctx, TG_ERR_CANCELLED, "%s: reading cancelled", paths[i]);
+    }
     if (st) tg_volume_release(out);
+    else tg_progress_done(ctx, "read tiff slices");
+    return st;
+}
+
+/* ------------------------------------------------------------------------------------------------------------
+ * A stack open for page-range reads (tg_stack's TIFF backend)
+ * ------------------------------------------------------------------------------------------------------------ */
+
+struct tg_tiff_reader {
+    int n;              /* files: 1 = a multi-page file (kept open), > 1 = one slice per file */
+    char **paths;       /* copies */
+    tg_tiff__file f;    /* the open multi-page file */
+    tt_fmt p0;          /* format of page 1 (of slice 1) */
+    int64_t cur;        /* the directory libtiff is on, -1 unknown */
+    int64_t pages;
+    tg_dtype dtype;     /* of the volumes a read fills */
+    int strict;         /* u32 read as i32: values must fit */
+};
+
+void tg_tiff_reader_close(tg_tiff_reader *r)
+{
+    if (!r) return;
+    tg_tiff__close(&r->f);
+    for (int i = 0; r->paths && i < r->n; i++) tg_free(r->paths[i]);
+    tg_free(r->paths);
+    tg_free(r);
+}
+
+tg_status tg_tiff_reader_open(tg_ctx *ctx, const char *const *paths, int n, int dtype, tg_tiff_reader **out,
+                              tg_tiff_info_t *info)
+{
+    tg_status st;
+    *out = NULL;
+    if (!paths || n < 1 || !info) return tg_fail(ctx, TG_ERR_ARG, "tg_tiff_reader_open: no files");
+    tg_tiff_reader *r = tg_calloc(1, sizeof *r);
+    if (!r || !(r->paths = tg_calloc((size_t)n, sizeof *r->paths))) {
+        tg_free(r);
+        return tg_fail(ctx, TG_ERR_NOMEM, "%s: out of memory", paths[0]);
+    }
+    r->n = n;
+    for (int i = 0; i < n; i++) {
+        size_t len = strlen(paths[i]) + 1;
+        if (!(r->paths[i] = tg_malloc(len))) { st = tg_fail(ctx, TG_ERR_NOMEM, "%s: out of memory", paths[i]); goto fail; }
+        memcpy(r->paths[i], paths[i], len);
+    }
+    if ((st = tt_open_read(ctx, &r->f, r->paths[0], NULL, 0, 0))) goto fail;
+    if ((st = tt_info_open(ctx, &r->f, &r->p0, info))) goto fail;
+    r->cur = 0;
+    r->pages = n > 1 ? n : info->dims[2];
+    if (n > 1) {
+        info->dims[2] = n;
+        tg_tiff__close(&r->f); /* slices are opened one at a time */
+    }
+    r->dtype = dtype >= 0 && dtype < TG_NDTYPES ? (tg_dtype)dtype : info->dtype;
+    r->strict = dtype < 0 && r->p0.kind == K_U32;
+    *out = r;
+    return TG_OK;
+fail:
+    tg_tiff_reader_close(r);
+    return st;
+}
+
+tg_status tg_tiff_reader_read(tg_ctx *ctx, tg_tiff_reader *r, int64_t z0, int64_t z1, tg_volume *out, int64_t zout)
+{
+    if (z0 < 0 || z1 > r->pages || z1 <= z0)
+        return tg_fail(ctx, TG_ERR_RANGE, "%s: pages %lld..%lld are outside the stack of %lld pages", r->paths[0],
+                       (long long)z0 + 1, (long long)z1, (long long)r->pages);
+    if (!out->buf || out->dtype != r->dtype || out->dims[0] != (int64_t)r->p0.w || out->dims[1] != (int64_t)r->p0.h ||
+        zout < 0 || zout + (z1 - z0) > out->dims[2] || !tg_volume_is_contiguous(out))
+        return tg_fail(ctx, TG_ERR_ARG, "%s: the volume to read into does not hold %ux%u %s pages at %lld..%lld",
+                       r->paths[0], (unsigned)r->p0.w, (unsigned)r->p0.h, tg_dtype_name(r->dtype), (long long)zout,
+                       (long long)(zout + z1 - z0));
+    if (r->n == 1) return tt_read_pages(ctx, &r->f, &r->p0, z0, z1, out, zout, r->strict, &r->cur);
+    tg_status st = TG_OK;
+    for (int64_t z = z0; z < z1 && st == TG_OK; z++) {
+        st = tt_read_slice_file(ctx, (const char *const *)r->paths, (int)z, &r->p0, 0, out, zout + z - z0, r->strict);
+        if (st == TG_OK && tg_progress(ctx, (double)(z - z0 + 1) / (double)(z1 - z0), "read tiff slices"))
+            st = tg_fail(ctx, TG_ERR_CANCELLED, "%s: reading cancelled", r->paths[z]);
+    }
     return st;
 }

@@ -32,7 +32,7 @@
  * ------------------------------------------------------------------------------------------------------------ */
 
 /* Rows y0..y0+rows of slice z, packed into dst (handles views of any strides). */
-static void tt_gather(const tg_volume *v, int64_t z, int64_t y0, int64_t rows, unsigned char *dst)
+void tg_tiff__gather(const tg_volume *v, int64_t z, int64_t y0, int64_t rows, unsigned char *dst)
 {
     size_t es = tg_dtype_size(v->dtype);
     int64_t nx = v->dims[0];
@@ -44,7 +44,7 @@ static void tt_gather(const tg_volume *v, int64_t z, int64_t y0, int64_t rows, u
     }
 }
 
-static int tt_write_all(int fd, const void *p, size_t n)
+int tg_tiff__write_all(int fd, const void *p, size_t n)
 {
     const unsigned char *b = p;
     while (n > 0) {
@@ -57,17 +57,9 @@ static int tt_write_all(int fd, const void *p, size_t n)
     return 0;
 }
 
-/* One IFD entry: a scalar stored inline, or bytes stored inline when they fit, else after the entry table. */
-typedef struct tt_ent {
-    uint16_t tag, type;
-    uint64_t count, val;
-    const void *ext;
-    size_t ext_len;
-} tt_ent;
-
 enum { T_ASCII = 2, T_SHORT = 3, T_LONG = 4, T_RATIONAL = 5, T_LONG8 = 16 };
 
-static size_t tt_ifd_size(const tt_ent *e, int n, int big)
+size_t tg_tiff__ifd_size(const tg_tiff__ent *e, int n, int big)
 {
     size_t inl = big ? 8 : 4, s = (big ? 8 : 2) + (size_t)n * (big ? 20 : 12) + (big ? 8 : 4);
     for (int i = 0; i < n; i++)
@@ -76,11 +68,11 @@ static size_t tt_ifd_size(const tt_ent *e, int n, int big)
 }
 
 /* Lay out an IFD written at file offset `at` into out (tt_ifd_size bytes), chaining to `next`. */
-static void tt_ifd_build(const tt_ent *e, int n, int big, uint64_t at, uint64_t next, unsigned char *out)
+void tg_tiff__ifd_build(const tg_tiff__ent *e, int n, int big, uint64_t at, uint64_t next, unsigned char *out)
 {
     size_t inl = big ? 8 : 4, es = big ? 20 : 12, k = 0;
     size_t ext = (big ? 8 : 2) + (size_t)n * es + (big ? 8 : 4);
-    memset(out, 0, tt_ifd_size(e, n, big));
+    memset(out, 0, tg_tiff__ifd_size(e, n, big));
     if (big) { uint64_t c = (uint64_t)n; memcpy(out, &c, 8); k = 8; }
     else { uint16_t c = (uint16_t)n; memcpy(out, &c, 2); k = 2; }
     for (int i = 0; i < n; i++, k += es) {
@@ -106,7 +98,7 @@ static void tt_ifd_build(const tt_ent *e, int n, int big, uint64_t at, uint64_t 
 }
 
 /* Rational closest to x with the largest denominator that keeps the numerator in 32 bits. */
-static void tt_rational(double x, uint32_t r[2])
+void tg_tiff__rational(double x, uint32_t r[2])
 {
     double den = x > 1 ? floor(4294967295.0 / x) : 4294967295.0;
     if (den > 1e9) den = 1e9; /* keeps ImageJ-like fractions readable */
@@ -116,36 +108,36 @@ static void tt_rational(double x, uint32_t r[2])
     r[1] = (uint32_t)den;
 }
 
-static int tt_sample_format(tg_dtype t)
+int tg_tiff__sample_format(tg_dtype t)
 {
     return t == TG_F32 || t == TG_F64 ? SAMPLEFORMAT_IEEEFP : t == TG_I32 ? SAMPLEFORMAT_INT : SAMPLEFORMAT_UINT;
 }
 
-/* Entries of page z's IFD (sorted by tag); strip offset and byte count of the one strip per page. */
-static int tt_page_entries(const tg_volume *v, int z, const tg_tiff__cal *c, const char *desc, const uint32_t xr[2],
-                           const uint32_t yr[2], uint64_t strip_off, uint64_t strip_bytes, int big, tt_ent *e)
+int tg_tiff__page_entries(int64_t nx, int64_t ny, tg_dtype dtype, int z, const tg_tiff__cal *c, const char *desc,
+                          const uint32_t xr[2], const uint32_t yr[2], uint64_t strip_off, uint64_t strip_bytes, int big,
+                          tg_tiff__ent *e)
 {
-    int n = 0, bits = (int)tg_dtype_size(v->dtype) * 8;
+    int n = 0, bits = (int)tg_dtype_size(dtype) * 8;
     uint16_t lt = big ? T_LONG8 : T_LONG;
-    e[n++] = (tt_ent){254, T_LONG, 1, 0, NULL, 0};
-    e[n++] = (tt_ent){256, T_LONG, 1, (uint64_t)v->dims[0], NULL, 0};
-    e[n++] = (tt_ent){257, T_LONG, 1, (uint64_t)v->dims[1], NULL, 0};
-    e[n++] = (tt_ent){258, T_SHORT, 1, (uint64_t)bits, NULL, 0};
-    e[n++] = (tt_ent){259, T_SHORT, 1, COMPRESSION_NONE, NULL, 0};
-    e[n++] = (tt_ent){262, T_SHORT, 1, PHOTOMETRIC_MINISBLACK, NULL, 0};
-    if (z == 0) e[n++] = (tt_ent){270, T_ASCII, strlen(desc) + 1, 0, desc, strlen(desc) + 1};
-    e[n++] = (tt_ent){273, lt, 1, strip_off, NULL, 0};
-    e[n++] = (tt_ent){277, T_SHORT, 1, 1, NULL, 0};
-    e[n++] = (tt_ent){278, T_LONG, 1, (uint64_t)v->dims[1], NULL, 0};
-    e[n++] = (tt_ent){279, lt, 1, strip_bytes, NULL, 0};
+    e[n++] = (tg_tiff__ent){254, T_LONG, 1, 0, NULL, 0};
+    e[n++] = (tg_tiff__ent){256, T_LONG, 1, (uint64_t)nx, NULL, 0};
+    e[n++] = (tg_tiff__ent){257, T_LONG, 1, (uint64_t)ny, NULL, 0};
+    e[n++] = (tg_tiff__ent){258, T_SHORT, 1, (uint64_t)bits, NULL, 0};
+    e[n++] = (tg_tiff__ent){259, T_SHORT, 1, COMPRESSION_NONE, NULL, 0};
+    e[n++] = (tg_tiff__ent){262, T_SHORT, 1, PHOTOMETRIC_MINISBLACK, NULL, 0};
+    if (z == 0) e[n++] = (tg_tiff__ent){270, T_ASCII, strlen(desc) + 1, 0, desc, strlen(desc) + 1};
+    e[n++] = (tg_tiff__ent){273, lt, 1, strip_off, NULL, 0};
+    e[n++] = (tg_tiff__ent){277, T_SHORT, 1, 1, NULL, 0};
+    e[n++] = (tg_tiff__ent){278, T_LONG, 1, (uint64_t)ny, NULL, 0};
+    e[n++] = (tg_tiff__ent){279, lt, 1, strip_bytes, NULL, 0};
     if (c->calibrated) {
-        e[n++] = (tt_ent){282, T_RATIONAL, 1, 0, xr, 8};
-        e[n++] = (tt_ent){283, T_RATIONAL, 1, 0, yr, 8};
-        e[n++] = (tt_ent){296, T_SHORT, 1, RESUNIT_NONE, NULL, 0};
+        e[n++] = (tg_tiff__ent){282, T_RATIONAL, 1, 0, xr, 8};
+        e[n++] = (tg_tiff__ent){283, T_RATIONAL, 1, 0, yr, 8};
+        e[n++] = (tg_tiff__ent){296, T_SHORT, 1, RESUNIT_NONE, NULL, 0};
     }
-    if (z == 0) e[n++] = (tt_ent){305, T_ASCII, sizeof("tortuga " TG_VERSION), 0, "tortuga " TG_VERSION,
+    if (z == 0) e[n++] = (tg_tiff__ent){305, T_ASCII, sizeof("tortuga " TG_VERSION), 0, "tortuga " TG_VERSION,
                                   sizeof("tortuga " TG_VERSION)};
-    e[n++] = (tt_ent){339, T_SHORT, 1, (uint64_t)tt_sample_format(v->dtype), NULL, 0};
+    e[n++] = (tg_tiff__ent){339, T_SHORT, 1, (uint64_t)tg_tiff__sample_format(dtype), NULL, 0};
     return n;
 }
 
@@ -154,19 +146,19 @@ static tg_status tt_write_raw(tg_ctx *ctx, int fd, const char *path, const tg_vo
                               const char *desc, int big)
 {
     tg_status st = TG_OK;
-    tt_ent e[20];
+    tg_tiff__ent e[20];
     uint32_t xr[2] = {0, 1}, yr[2] = {0, 1};
     unsigned char *ifd = NULL, *rows = NULL;
     int64_t nz = v->dims[2];
     uint64_t page_bytes = (uint64_t)v->dims[0] * v->dims[1] * tg_dtype_size(v->dtype);
     uint64_t hdr = big ? 16 : 8;
-    if (c->calibrated) { tt_rational(c->xres, xr); tt_rational(c->yres, yr); }
-    int n0 = tt_page_entries(v, 0, c, desc, xr, yr, 0, page_bytes, big, e);
-    size_t s0 = tt_ifd_size(e, n0, big);
+    if (c->calibrated) { tg_tiff__rational(c->xres, xr); tg_tiff__rational(c->yres, yr); }
+    int n0 = tg_tiff__page_entries(v->dims[0], v->dims[1], v->dtype, 0, c, desc, xr, yr, 0, page_bytes, big, e);
+    size_t s0 = tg_tiff__ifd_size(e, n0, big);
     uint64_t data0 = (hdr + s0 + 15) & ~(uint64_t)15;
     uint64_t trail = (data0 + page_bytes * nz + 1) & ~(uint64_t)1;
-    int n1 = tt_page_entries(v, 1, c, desc, xr, yr, 0, page_bytes, big, e);
-    size_t s1 = tt_ifd_size(e, n1, big), ifd_cap = (s0 > s1 ? s0 : s1) + 16;
+    int n1 = tg_tiff__page_entries(v->dims[0], v->dims[1], v->dtype, 1, c, desc, xr, yr, 0, page_bytes, big, e);
+    size_t s1 = tg_tiff__ifd_size(e, n1, big), ifd_cap = (s0 > s1 ? s0 : s1) + 16;
     size_t row_bytes = (size_t)v->dims[0] * tg_dtype_size(v->dtype);
     int64_t chunk_rows = row_bytes >= (4u << 20) ? 1 : (int64_t)((4u << 20) / row_bytes);
     if (chunk_rows > v->dims[1]) chunk_rows = v->dims[1];
@@ -180,29 +172,29 @@ static tg_status tt_write_raw(tg_ctx *ctx, int fd, const char *path, const tg_vo
     memcpy(h + 2, &magic, 2);
     if (big) { uint16_t b8 = 8, z0 = 0; memcpy(h + 4, &b8, 2); memcpy(h + 6, &z0, 2); memcpy(h + 8, &hdr, 8); }
     else { uint32_t o = (uint32_t)hdr; memcpy(h + 4, &o, 4); }
-    n0 = tt_page_entries(v, 0, c, desc, xr, yr, data0, page_bytes, big, e);
-    tt_ifd_build(e, n0, big, hdr, nz > 1 ? trail : 0, h + hdr);
-    if (tt_write_all(fd, h, (size_t)data0)) goto ioerr;
+    n0 = tg_tiff__page_entries(v->dims[0], v->dims[1], v->dtype, 0, c, desc, xr, yr, data0, page_bytes, big, e);
+    tg_tiff__ifd_build(e, n0, big, hdr, nz > 1 ? trail : 0, h + hdr);
+    if (tg_tiff__write_all(fd, h, (size_t)data0)) goto ioerr;
     if (!tg_volume_is_contiguous(v) && !(rows = tg_malloc((size_t)chunk_rows * row_bytes))) goto nomem;
     for (int64_t z = 0; z < nz; z++) {
         if (rows) {
             for (int64_t y = 0; y < v->dims[1]; y += chunk_rows) {
                 int64_t nr = v->dims[1] - y < chunk_rows ? v->dims[1] - y : chunk_rows;
-                tt_gather(v, z, y, nr, rows);
-                if (tt_write_all(fd, rows, (size_t)nr * row_bytes)) goto ioerr;
+                tg_tiff__gather(v, z, y, nr, rows);
+                if (tg_tiff__write_all(fd, rows, (size_t)nr * row_bytes)) goto ioerr;
             }
-        } else if (tt_write_all(fd, tg_volume_ptr(v, 0, 0, z), (size_t)page_bytes)) goto ioerr;
+        } else if (tg_tiff__write_all(fd, tg_volume_ptr(v, 0, 0, z), (size_t)page_bytes)) goto ioerr;
         if (tg_progress(ctx, (double)(z + 1) / (double)(nz + 1), "write tiff")) {
             st = tg_fail(ctx, TG_ERR_CANCELLED, "%s: writing cancelled", path);
             goto done;
         }
     }
-    if (trail > data0 + page_bytes * nz && tt_write_all(fd, "", 1)) goto ioerr;
+    if (trail > data0 + page_bytes * nz && tg_tiff__write_all(fd, "", 1)) goto ioerr;
     for (int64_t z = 1; z < nz; z++) {
         uint64_t at = trail + (uint64_t)(z - 1) * s1;
-        n1 = tt_page_entries(v, 1, c, desc, xr, yr, data0 + page_bytes * z, page_bytes, big, e);
-        tt_ifd_build(e, n1, big, at, z + 1 < nz ? at + s1 : 0, ifd);
-        if (tt_write_all(fd, ifd, s1)) goto ioerr;
+        n1 = tg_tiff__page_entries(v->dims[0], v->dims[1], v->dtype, 1, c, desc, xr, yr, data0 + page_bytes * z, page_bytes, big, e);
+        tg_tiff__ifd_build(e, n1, big, at, z + 1 < nz ? at + s1 : 0, ifd);
+        if (tg_tiff__write_all(fd, ifd, s1)) goto ioerr;
     }
     goto done;
 nomem:
@@ -247,7 +239,7 @@ static tg_status tt_write_libtiff(tg_ctx *ctx, int fd, const char *tmp, const ch
         TIFFSetField(t, TIFFTAG_IMAGELENGTH, (uint32_t)v->dims[1]);
         TIFFSetField(t, TIFFTAG_BITSPERSAMPLE, (uint16_t)(es * 8));
         TIFFSetField(t, TIFFTAG_SAMPLESPERPIXEL, (uint16_t)1);
-        TIFFSetField(t, TIFFTAG_SAMPLEFORMAT, (uint16_t)tt_sample_format(v->dtype));
+        TIFFSetField(t, TIFFTAG_SAMPLEFORMAT, (uint16_t)tg_tiff__sample_format(v->dtype));
         TIFFSetField(t, TIFFTAG_PHOTOMETRIC, PHOTOMETRIC_MINISBLACK);
         TIFFSetField(t, TIFFTAG_PLANARCONFIG, PLANARCONFIG_CONTIG);
         TIFFSetField(t, TIFFTAG_COMPRESSION, code);
@@ -264,7 +256,7 @@ static tg_status tt_write_libtiff(tg_ctx *ctx, int fd, const char *tmp, const ch
         }
         for (int64_t y = 0; y < v->dims[1]; y += rps) {
             int64_t nr = v->dims[1] - y < rps ? v->dims[1] - y : rps;
-            tt_gather(v, z, y, nr, strip); /* a copy: libtiff's predictor modifies the buffer in place */
+            tg_tiff__gather(v, z, y, nr, strip); /* a copy: libtiff's predictor modifies the buffer in place */
             if (TIFFWriteEncodedStrip(t, (uint32_t)(y / rps), strip, (tmsize_t)(nr * (int64_t)row_bytes)) < 0) {
                 st = tg_fail(ctx, TG_ERR_IO, "%s: page %lld: write failed (%s)", path, (long long)z + 1,
                              f.err[0] ? f.err : strerror(errno ? errno : EIO));
@@ -287,16 +279,36 @@ done:
     return st;
 }
 
-/* Create a new file next to path: "<path>.tmp<pid>.<k>", mode 0666 minus umask. */
-static int tt_temp(const char *path, char *tmp, size_t n)
+int tg_tiff__temp(const char *path, char *tmp, size_t n)
 {
     static atomic_int counter;
+    const char *slash = strrchr(path, '/');
+    int dirlen = slash ? (int)(slash - path + 1) : 0;
     for (int tries = 0; tries < 100; tries++) {
-        snprintf(tmp, n, "%s.tmp%ld.%d", path, (long)getpid(), atomic_fetch_add(&counter, 1));
+        /* a short hidden name in the same folder: the rename stays atomic, a 250-character name still fits */
+        int k = snprintf(tmp, n, "%.*s.tg-%ld-%d.tmp", dirlen, path, (long)getpid(), atomic_fetch_add(&counter, 1));
+        if (k < 0 || (size_t)k >= n) { errno = ENAMETOOLONG; return -1; }
         int fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0666); /* libtiff reads back IFDs */
         if (fd >= 0 || errno != EEXIST) return fd;
     }
     return -1;
+}
+
+tg_status tg_tiff__publish(tg_ctx *ctx, const char *tmp, const char *path)
+{
+    if (rename(tmp, path) != 0)
+        return tg_fail(ctx, TG_ERR_IO, "%s: cannot rename the finished file: %s", path, strerror(errno));
+    /* make the new name itself durable: sync the folder that holds it (best effort: some file systems refuse) */
+    const char *slash = strrchr(path, '/');
+    char dir[4096];
+    if (!slash) snprintf(dir, sizeof dir, ".");
+    else snprintf(dir, sizeof dir, "%.*s", (int)(slash - path) > 0 ? (int)(slash - path) : 1, path);
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
+    return TG_OK;
 }
 
 tg_status tg_tiff_write(tg_ctx *ctx, const char *path, const tg_volume *v, const tg_tiff_write_opts *opt)
@@ -323,7 +335,7 @@ tg_status tg_tiff_write(tg_ctx *ctx, const char *path, const tg_volume *v, const
     if ((st = tg_tiff__description(ctx, v, &cal, desc, sizeof desc))) return st;
     size_t tn = strlen(path) + 48;
     if (!(tmp = tg_malloc(tn))) return tg_fail(ctx, TG_ERR_NOMEM, "%s: out of memory", path);
-    if ((fd = tt_temp(path, tmp, tn)) < 0) {
+    if ((fd = tg_tiff__temp(path, tmp, tn)) < 0) {
         st = tg_fail(ctx, TG_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
         tg_free(tmp);
         return st;
@@ -336,7 +348,7 @@ tg_status tg_tiff_write(tg_ctx *ctx, const char *path, const tg_volume *v, const
         errno = 0;
         st = tt_write_libtiff(ctx, fd, tmp, path, v, &cal, desc, big, opt->compress); /* closes fd */
     }
-    if (st == TG_OK && rename(tmp, path) != 0) st = tg_fail(ctx, TG_ERR_IO, "%s: cannot rename the finished file: %s", path, strerror(errno));
+    if (st == TG_OK) st = tg_tiff__publish(ctx, tmp, path);
     if (st) unlink(tmp);
     else tg_progress_done(ctx, "write tiff");
     tg_free(tmp);

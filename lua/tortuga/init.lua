@@ -19,6 +19,17 @@ function tg.threads(n)
   return core.threads(n)
 end
 
+--- Read or set the memory budget of streamed operations (stacks larger than memory, processed slab by slab):
+-- tg.memory("4GB"), tg.memory("512MiB"), tg.memory(2^31 bytes as an integer), tg.memory("default").
+-- kB/MB/GB/TB are powers of 1000, KiB/MiB/GiB/TiB and K/M/G/T powers of 1024. The default is half of the physical
+-- memory (or of the cgroup's limit when lower). Every streaming call also takes its own `memory = "..."` option.
+-- Returns the budget in bytes, and true when it is the default.
+function tg.memory(size)
+  local ok, bytes, default = pcall(core.memory, size)
+  if not ok then error(bytes, 2) end
+  return bytes, default
+end
+
 --- Turn the progress bar (stderr) on or off; it is on by default when stderr is a terminal.
 function tg.progress(on)
   core.set_progress(on and true or false)

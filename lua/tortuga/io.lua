@@ -9,6 +9,33 @@
 --   tg.io.info(src)  --> {width, height, pages, dims = {nx, ny, nz}, dtype, spacing = {sx, sy, sz}, units = "m",
 --                         calibrated, z_calibrated, unit, compression, bigtiff, tiled, imagej, rgb, bits,
 --                         sample_format, samples, photometric, note, files (folders and globs)}   (no pixels read)
+--   local st = tg.io.open(src [, {dtype = "f32"}])   -- a stack on disk (tortuga.Stack): nothing decoded yet
+--       src as for tg.io.read (a multi-page TIFF, a folder or a glob of slices). For stacks larger than memory:
+--       every streamed operation (tg.filter.gaussian(st, 2, {out = "g.tif"}), ...) takes a Stack where it takes
+--       a volume, and reads it slab by slab within the memory budget (tg.memory).
+--       st:dims() --> nx, ny, nz     st.dtype     #st --> nz     tostring(st) --> tortuga.Stack(2048x2048x768 u8,
+--       100 nm, on disk)     st:spacing([s]) --> {sx, sy, sz} (sets it: reads and streamed outputs carry it)
+--       st:info() --> {dims, pages, dtype, spacing, spacing_source = "file"|"file (z = x)"|"none"|"set", units,
+--                      format = "tiff", path (the file, or the first slice file), files (1, or the number of slice
+--                      files), compression, bytes (of the whole stack in memory), note}
+--       st:read{z = {a, b}} --> volume of slices a..b (1-based inclusive; default all), only those pages decoded
+--       st:close()  (also when collected, or at the end of a `local st <close> = ...` block)
+--       A page whose size or type differs from page 1, or that fails to decode, raises naming the file and page.
+--   tg.io.is_stack(x) --> true for a tortuga.Stack
+--   local w = tg.io.writer("out.tif", {dims = {nx, ny}, dtype = "u8", spacing = 1e-7, compress = false, bigtiff = nil})
+--       A stack written slab by slab (tortuga.Writer): w:write(volume) appends its slices as the next pages (a volume
+--       of another dtype is converted as v:astype does), w:close() --> path publishes the file: fsync, then an
+--       atomic rename from a short hidden temporary in the same folder (.tg-<pid>-<k>.tmp). Until then nothing is
+--       under the final name; on an error (disk full, a slab of the wrong size), a cancel (Ctrl-C), w:abort(), or a
+--       writer that is garbage-collected or leaves a `local w <close>` block unclosed, the temporary is removed and
+--       nothing appears there (an older file under the name is kept). The file is tg.io.write's: ImageJ-calibrated,
+--       uncompressed in ImageJ's contiguous layout (IFDs written at close) or compressed page by page.
+--       Options (all optional: by default from the first slab): dims = {nx, ny} or {nx, ny, nz} (nz announces the
+--       page count, checked at close), dtype, spacing (metres: a number or {sx, sy, sz}), compress = "deflate" |
+--       "lzw" | "packbits" | false, bigtiff = nil (automatic: uncompressed files decide at close; compressed ones
+--       from dims[3], else classic TIFF, which fails past 4 GiB with a message) | true | false.
+--       w:pages() --> pages written; tostring(w) --> tortuga.Writer(out.tif, 12 pages written)
+--   tg.io.is_writer(x) --> true for a tortuga.Writer
 --   tg.io.write("out.tif", v [, {compress = "deflate"|"lzw"|"packbits"|false, bigtiff = nil|true|false}])
 --       ImageJ-compatible stack that Fiji opens calibrated; BigTIFF automatically past ~4 GiB; written to a
 --       temporary name in the same folder and renamed when complete.
@@ -49,6 +76,7 @@ local util = require "tortuga.util"
 local volume = require "tortuga.volume"
 
 local cio = core.io
+local NIL = util.NIL
 local M = {}
 
 local TIFF_EXT = { tif = true, tiff = true }
@@ -188,7 +216,95 @@ function M.info(src)
   return t
 end
 
+--- True if x is a stack on disk (tg.io.open).
+function M.is_stack(x)
+  local mt = type(x) == "userdata" and getmetatable(x)
+  return type(mt) == "table" and rawget(mt, "__name") == "tortuga.Stack"
+end
+
+local stack_methods = cio.stack_methods
+local cstack_read = stack_methods.read
+
+--- st:read{z = {a, b}}: slices a..b (1-based inclusive) as a volume; only those pages are decoded.
+function stack_methods.read(st, opts)
+  local where = "st:read"
+  local o = util.options(opts, { z = NIL }, where)
+  local z = o.z
+  local ok, v, err
+  if z == nil then ok, v, err = pcall(cstack_read, st)
+  elseif math.type(z) == "integer" then ok, v, err = pcall(cstack_read, st, z, z)
+  elseif type(z) == "table" then ok, v, err = pcall(cstack_read, st, z[1], z[2])
+  else error(where .. ": z must be {first, last} or a slice index, got " .. type(z), 2) end
+  if not ok then error(where .. ": " .. tostring(v), 2) end
+  if not v then error(where .. ": " .. err, 2) end
+  return v
+end
+
+--- Open a stack on disk without reading its pixels (see the header).
+function M.open(src, opts)
+  local where = "tg.io.open"
+  check_source(src, where)
+  local o = util.options(opts, { dtype = NIL }, where)
+  local files = slice_files(src, where)
+  local ok, st, err = pcall(cio.open, files or src, o.dtype)
+  if not ok then error(where .. ": " .. tostring(st), 2) end -- misuse: a bad dtype
+  if not st then error(where .. ": " .. err, 2) end
+  return st
+end
+
 local COMPRESS = { deflate = true, zip = true, lzw = true, packbits = true, none = true }
+
+local function check_compress(c, where)
+  if c ~= false and not COMPRESS[c] then
+    local hint = type(c) == "string" and util.suggest(c, { "deflate", "lzw", "packbits" })
+    error(string.format("%s: compress must be \"deflate\", \"lzw\", \"packbits\" or false, got %s%s", where,
+      tostring(c), hint and string.format(" (did you mean '%s'?)", hint) or ""), 3)
+  end
+end
+
+--- True if x is a writer (tg.io.writer).
+function M.is_writer(x)
+  local mt = type(x) == "userdata" and getmetatable(x)
+  return type(mt) == "table" and rawget(mt, "__name") == "tortuga.Writer"
+end
+
+--- A stack written slab by slab and published atomically on w:close() (see the header).
+function M.writer(path, opts)
+  local where = "tg.io.writer"
+  if type(path) ~= "string" or path == "" then
+    error(string.format("%s: expected a file path, got %s", where, type(path)), 2)
+  end
+  local o = util.options(opts, { dims = NIL, dtype = NIL, spacing = NIL, compress = false, bigtiff = NIL }, where)
+  check_compress(o.compress, where)
+  if o.bigtiff ~= nil and type(o.bigtiff) ~= "boolean" then
+    error(where .. ": bigtiff must be true, false or nil (automatic)", 2)
+  end
+  if o.dims ~= nil and type(o.dims) ~= "table" then error(where .. ": dims must be {nx, ny} or {nx, ny, nz}", 2) end
+  local ok, w, err = pcall(cio.writer, path, o.dims, o.dtype, o.spacing, o.compress, o.bigtiff)
+  if not ok then error(where .. ": " .. tostring(w), 2) end -- misuse: bad dims, dtype, spacing
+  if not w then error(where .. ": " .. err, 2) end
+  return w
+end
+
+local writer_methods = cio.writer_methods
+local cwrite, cclose = writer_methods.write, writer_methods.close
+
+--- w:write(volume): append its slices. An error removes the temporary and closes the writer.
+function writer_methods.write(w, v)
+  if not volume.is_volume(v) then error("w:write: expected a volume, got " .. type(v), 2) end
+  local ok, res, err = pcall(cwrite, w, v)
+  if not ok then error("w:write: " .. tostring(res), 2) end
+  if not res then error("w:write: " .. err, 2) end
+  return w
+end
+
+--- w:close() --> path: finish, sync and rename the file into place.
+function writer_methods.close(w)
+  local ok, res, err = pcall(cclose, w)
+  if not ok then error("w:close: " .. tostring(res), 2) end
+  if not res then error("w:close: " .. err, 2) end
+  return res
+end
 
 --- Write a volume as an ImageJ-compatible (Fiji opens it calibrated) multi-page TIFF.
 function M.write(path, v, opts)
@@ -200,11 +316,7 @@ function M.write(path, v, opts)
     error(string.format("%s: expected a volume as the second argument, got %s", where, type(v)), 2)
   end
   local o = util.options(opts, { compress = false, bigtiff = util.NIL }, where)
-  if o.compress ~= false and not COMPRESS[o.compress] then
-    local hint = type(o.compress) == "string" and util.suggest(o.compress, { "deflate", "lzw", "packbits" })
-    error(string.format("%s: compress must be \"deflate\", \"lzw\", \"packbits\" or false, got %s%s", where,
-      tostring(o.compress), hint and string.format(" (did you mean '%s'?)", hint) or ""), 2)
-  end
+  check_compress(o.compress, where)
   if o.bigtiff ~= nil and type(o.bigtiff) ~= "boolean" then
     error(where .. ": bigtiff must be true, false or nil (automatic)", 2)
   end
