@@ -110,7 +110,7 @@
 --       phases' names are looked up first, then their labels; without phases, the integer keys).
 --     tg.measure.surfaces(labels, {source = "smoothed", sigma = 1})
 --       each phase's indicator smoothed by a Gaussian of sigma voxels (default 1) before meshing.
---     sigma: a number or {sx, sy, sz}, voxels (probabilities: default 0, none). A phase's surface is where its field
+--     sigma: a number or {sx, sy, sz}, voxels (default 1 for both; 0: none). A phase's surface is where its field
 --     stops being the largest (of the listed phases' fields and 1 - their sum); a pair's union where the larger of
 --     the two stops being the largest, so the union of two of three filling phases is the third's surface and the
 --     interfaces (interface_formula = "union") equal Eq. 1. Results as for labels, plus source, sigma,
@@ -607,7 +607,7 @@ local function field_surfaces(input, o, where)
         (volume.is_volume(input) and "a volume" or type(input)), 3)
     end
     list, names = phase_list(nil, o.phases or prob_phases(input), where)
-    sigma = sigma_of(o.sigma, 0, where)
+    sigma = sigma_of(o.sigma, 1.0, where)
     r = core.measure.surfaces_fields(field_list(input, list, names, where), nil, o.convention, o.method, sigma)
   else
     check_labels(input, where)
