@@ -24,7 +24,8 @@ typedef struct source {
     int64_t nx, ny, nz;
 } source;
 
-#define CHUNK 16 /* cube layers per task: each task walks its layers in order with its own buffers */
+#define CHUNK 16 /* least cube layers per task: each task walks its layers in order with its own buffers, and
+                   * smooths 2 r_z slices of halo again, so a task takes at least 8 r_z layers (halo <= 25 %) */
 
 typedef struct job {
     const source *s;
@@ -123,6 +124,14 @@ TG_HOT_CLONES static void wsum(float *restrict out, const float *const *src, con
         for (int64_t x = 0; x < n; x++)
             out[x] = w[0] * s0[x] + w[1] * s1[x] + w[2] * s2[x] + w[3] * s3[x] + w[4] * s4[x] + w[5] * s5[x] +
                      w[6] * s6[x];
+        return;
+    }
+    case 9: { /* sigma 1 with truncate 4: the default */
+        const float *s0 = src[0], *s1 = src[1], *s2 = src[2], *s3 = src[3], *s4 = src[4], *s5 = src[5], *s6 = src[6],
+                    *s7 = src[7], *s8 = src[8];
+        for (int64_t x = 0; x < n; x++)
+            out[x] = w[0] * s0[x] + w[1] * s1[x] + w[2] * s2[x] + w[3] * s3[x] + w[4] * s4[x] + w[5] * s5[x] +
+                     w[6] * s6[x] + w[7] * s7[x] + w[8] * s8[x];
         return;
     }
     default:
@@ -500,7 +509,9 @@ static tg_status run(tg_ctx *ctx, const source *s, const double sp[3], const tg_
         for (int a = 0; a < s->n; a++)
             for (int b = a + 1; b < s->n; b++) J.mask[J.nsets++] = 1u << a | 1u << b;
     int nt = ctx->nthreads > 0 ? ctx->nthreads : 1, stop = 0;
-    int64_t nchunks = (J.D - 1 + CHUNK - 1) / CHUNK, done = 0;
+    for (int k = 0; k < 3; k++) J.r[k] = o->sigma[k] > 0 ? tg_gaussian_radius(o->sigma[k], o->truncate) : 0;
+    int64_t chunk = 8 * (int64_t)J.r[2] > CHUNK ? 8 * (int64_t)J.r[2] : CHUNK;
+    int64_t nchunks = (J.D - 1 + chunk - 1) / chunk, done = 0;
     if (nt > nchunks) nt = (int)nchunks;
     worker *wk = tg_calloc((size_t)nt, sizeof *wk);
     tg_status st = wk ? alloc_job(ctx, &J) : tg_fail(ctx, TG_ERR_NOMEM, "surfaces: out of memory");
@@ -515,7 +526,7 @@ static tg_status run(tg_ctx *ctx, const source *s, const double sp[3], const tg_
             #pragma omp atomic read
             halt = stop;
             if (halt) continue;
-            int64_t e0 = c * CHUNK, e1 = e0 + CHUNK < J.D - 1 ? e0 + CHUNK : J.D - 1;
+            int64_t e0 = c * chunk, e1 = e0 + chunk < J.D - 1 ? e0 + chunk : J.D - 1;
             run_chunk(&J, &wk[tg_thread_num()], e0, e1);
             int64_t d;
             #pragma omp atomic capture
