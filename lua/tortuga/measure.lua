@@ -106,8 +106,9 @@
 --   and every misclassified boundary voxel of a segmentation adds a bump. Two sources put the vertices where a
 --   field that varies smoothly across the interface crosses over:
 --     tg.measure.surfaces(prob, {source = "probabilities", phases = {pore = 0, cam = 1, ise = 2}, sigma = 1})
---       prob: the table rf:predict returns (one f32 volume per class, keyed by name and by label value; the
---       phases' names are looked up first, then their labels; without phases, the integer keys).
+--       prob: the table rf:predict returns (one f32 volume per class, keyed by name and by label value). Named
+--       phases are looked up by name when prob has names (the forest's class labels need not be the phases'
+--       labels), otherwise by label; without phases, prob's integer keys are the phases.
 --     tg.measure.surfaces(labels, {source = "smoothed", sigma = 1})
 --       each phase's indicator smoothed by a Gaussian of sigma voxels (default 1) before meshing.
 --     sigma: a number or {sx, sy, sz}, voxels (default 1 for both; 0: none). A phase's surface is where its field
@@ -570,9 +571,20 @@ end
 
 -- the probability volumes of the listed phases, in list order: prob[name] or prob[label] (rf:predict keys both)
 local function field_list(prob, list, names, where)
-  local fields = {}
+  local fields, named = {}, {}
+  for k, v in pairs(prob) do if type(k) == "string" and volume.is_volume(v) then named[#named + 1] = k end end
+  table.sort(named)
   for i, label in ipairs(list) do
-    local f = names[label] and prob[names[label]] or prob[label]
+    local f
+    if names[label] and #named > 0 then -- by name only: the forest's class labels need not be the phases' labels
+      f = prob[names[label]]
+      if not volume.is_volume(f) then
+        error(string.format("%s: no probability volume named %s (the probabilities are keyed %s)", where, names[label],
+          table.concat(named, ", ")), 4)
+      end
+    else
+      f = prob[label]
+    end
     if not volume.is_volume(f) then
       error(string.format("%s: no probability volume for phase %s (keys: the phase names or labels, as rf:predict " ..
         "returns them)", where, tostring(names[label] or label)), 4)

@@ -296,7 +296,7 @@ describe("tg.measure.surfaces sub-voxel sources", function()
     assert.raises_with(function() tg.measure.surfaces(seg, { sigma = 1 }) end, "sigma is for source")
     assert.raises_with(function() tg.measure.surfaces(seg, { source = "probabilities" }) end, "takes the table of class")
     assert.raises_with(function() tg.measure.surfaces(prob, { source = "probabilities", phases = { pore = 0, foo = 9 } }) end,
-      "no probability volume for phase foo")
+      "no probability volume named foo (the probabilities are keyed cam, ise, pore)")
     assert.raises_with(function() tg.measure.surfaces(seg, { source = "smoothed", sigma = -1 }) end, "sigma must be finite")
     assert.raises_with(function() tg.measure.surfaces(seg, { source = "smoothed", smooth = true }) end, "smooth is for")
     assert.raises_with(function() tg.measure.surfaces({ cam = seg }, { source = "probabilities", phases = { cam = 1 } }) end,
