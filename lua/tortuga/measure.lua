@@ -102,7 +102,7 @@
 --     edge length; the factor used is returned as tpb_correction). The convention and smoothing do not change it.
 --
 --   Sub-voxel surfaces (engine/measure/tg_surfaces_fields.h): marching cubes on hard labels puts every vertex at an
---   edge midpoint, so a smooth interface is measured as its staircase (+6 to +9 % for spheres and oblique planes)
+--   edge midpoint, so a smooth interface is measured as its staircase (+8 to +9 % for spheres, +7 to +13 % for planes)
 --   and every misclassified boundary voxel of a segmentation adds a bump. Two sources put the vertices where a
 --   field that varies smoothly across the interface crosses over:
 --     tg.measure.surfaces(prob, {source = "probabilities", phases = {pore = 0, cam = 1, ise = 2}, sigma = 1})
