@@ -103,7 +103,7 @@ local function beside(d, dt)
     f.cam, ft.cam, f.ise, ft.ise))
 end
 
-local list, table_rows = {}, {}
+local list, table_rows, transport_notes = {}, {}, {}
 for i, design in ipairs(DESIGNS) do
   print(string.format("\n%s: ISE d50 %.2f µm", design.name, design.ise_d50 * 1e6))
   local n, nz = opts.size, opts.slices
@@ -130,6 +130,7 @@ for i, design in ipairs(DESIGNS) do
     surface_source = "smoothed", surface_sigma = opts.sigma })
   print((tostring(d):gsub("\n", "\n  "):gsub("^", "  ")))
   beside(d, dt)
+  for name, note in pairs(d.transport_notes or {}) do transport_notes[#transport_notes + 1] = design.name .. ": " .. note end
   d:write_json(string.format("%s/%s_describe.json", opts.out, design.name))
   tg.io.write(string.format("%s/%s_labels.tif", opts.out, design.name), seg)
   local zc = (select(3, seg:dims()) + 1) // 2
@@ -203,8 +204,9 @@ local path, info = sw:time("report", tg.report.html, opts.out .. "/report.html",
                 "segmentation.accuracy", "segmentation.drift_rms_px", "discharge_capacity_0p1C" },
   notes = string.format("%d × %d × %d voxels of %g nm per sample (cam_d50 %g µm). Raw FIB-SEM stacks rendered by " ..
     "tg.generate.sem, preprocessed, segmented from strokes on three slices, described by tg.describe. %s With three " ..
-    "samples the exact permutation test cannot give p below 1/3.", opts.size, opts.size, opts.slices, spacing * 1e9,
-    cam_d50 * 1e6, trend),
+    "samples the exact permutation test cannot give p below 1/3.%s", opts.size, opts.size, opts.slices, spacing * 1e9,
+    cam_d50 * 1e6, trend, #transport_notes > 0 and (" Flux and random-walk tortuosity: " ..
+    table.concat(transport_notes, ". ") .. ".") or ""),
 })
 print(string.format("\nwrote %s/report.html (%d plots%s), samples.csv, correlations.csv, samples.json, *_describe.json, " ..
   "*_labels.tif in %.1f s", opts.out, info.figures, info.gnuplot and "" or "; gnuplot missing: tables only", sw:total()))

@@ -65,6 +65,10 @@
 --   provenance     {input, sha256 (of the voxels), file_sha256 and file_bytes (when input is a file), dims, dtype, spacing,
 --                   spacing_source, parameters (every option as used), tortuga_version, lua_version, time, host}
 --   timings        { {stage = "surfaces", seconds = 0.2}, ... }
+--   transport_notes {[phase name] = text}: where the flux and random-walk tau of a phase differ by more than
+--                  1.5x along an axis, why, from the data (percolating share, the share of the current in the top
+--                  1 % / 5 % of the conducting voxels from one more solve along that axis with the current map, the
+--                  walkers' RMS displacement); also in notes
 --   units, conventions, notes
 -- d:flat() gives the dotted names -> numbers that tg.analysis uses; tostring(d) the summary.
 local util = require "tortuga.util"
@@ -406,6 +410,26 @@ function M.describe(labels, opts)
         d.tau[name] = e
       end
     end
+    -- where the two tortuosities of a phase disagree by more than 1.5x, say what the data show
+    for _, name in ipairs(tphases) do
+      local e = d.tau[name]
+      if e and e.walk and e.flux then
+        local worst, wr
+        for _, ax in ipairs(axes) do
+          local tw, tf = e.walk.tau[ax], e.flux.tau[ax]
+          if type(tw) == "number" and type(tf) == "number" and tw > 0 and tf > 0 and tw < math.huge then
+            local r = math.max(tf / tw, tw / tf)
+            if r > 1.5 and (not wr or r > wr) then worst, wr = ax, r end
+          end
+        end
+        if worst then
+          local note = stage("transport note", M.transport_note, lv, name, phases[name], e, worst, counts, flux_o)
+          d.notes[#d.notes + 1] = note
+          d.transport_notes = d.transport_notes or {}
+          d.transport_notes[name] = note
+        end
+      end
+    end
     d.conventions.walk = "pytrax: lattice walk, refused moves count, mirrored domain, tau = 1 / slope of MSD"
     d.conventions.flux = string.format("boundary %s, tau = D_mean / sigma_eff with the %s phase fraction", flux_o.boundary,
                                        flux_o.fraction)
@@ -446,6 +470,48 @@ function M.describe(labels, opts)
   }
   if #d.notes == 0 then d.notes = nil end
   return d
+end
+
+-- Why the flux and random-walk tortuosities of a phase differ along `ax` (ratio > 1.5), from the data: the share
+-- of the phase that percolates along the axis, how concentrated the current is (one more solve along that axis
+-- with the current map: the share of the current carried by the top 1 % and 5 % of the conducting voxels; 1 % and
+-- 5 % in a uniform block), and how far the walkers went (RMS displacement along the axis against the box) and
+-- whether their fit is reliable.
+function M.transport_note(lv, name, label, e, ax, counts, flux_o)
+  local tg = tg_lib()
+  local tw, tf = e.walk.tau[ax], e.flux.tau[ax]
+  local parts = { string.format("tau %s along %s: flux %.2f, random walk %.2f (%.1fx)", name, ax, tf, tw,
+    math.max(tf / tw, tw / tf)) }
+  local nx, ny, nz = lv:dims()
+  local n_ax = ({ x = nx, y = ny, z = nz })[ax]
+  local total = e.flux.fraction.total
+  local perc = e.flux.fraction.percolating and e.flux.fraction.percolating[ax]
+  if perc and total and total > 0 then
+    parts[#parts + 1] = string.format("%.1f %% of the phase percolates along %s (the flux counts only that; the walkers " ..
+      "start anywhere in the phase)", 100 * perc / total, ax)
+  end
+  local cond = {}
+  for l in pairs(counts) do cond[l] = 0 end
+  cond[label] = 1
+  local ok, r = pcall(tg.transport.flux, lv, { conductivity = cond, axis = ax, tol = flux_o.tol, boundary = flux_o.boundary,
+                                               fraction = flux_o.fraction, max_iter = flux_o.max_iter, field = true })
+  if ok and r.hotspots and r.hotspots[ax] then
+    local h = r.hotspots[ax]
+    parts[#parts + 1] = string.format("the top 1 %% of its conducting voxels carry %.0f %% of the current and the top 5 %% " ..
+      "carry %.0f %% (1 %% and 5 %% in a uniform block)%s", 100 * h.top1, 100 * h.top5,
+      h.top1 > 0.05 and ": the current squeezes through narrow necks, which the flux feels in full and the walkers, " ..
+      "diffusing locally, hardly meet" or "")
+    r.current[ax]:release()
+    r.potential[ax]:release()
+  end
+  local msd = e.walk.msd and e.walk.msd[ax]
+  local sp = lv:spacing()[({ x = 1, y = 2, z = 3 })[ax]]
+  if type(msd) == "table" and #msd > 0 then
+    local rms = math.sqrt(msd[#msd]) / sp
+    parts[#parts + 1] = string.format("the walkers moved %.0f voxels RMS along %s in a box of %d", rms, ax, n_ax)
+  end
+  if e.walk.reliable and e.walk.reliable[ax] == false then parts[#parts + 1] = "the walk's fit is flagged unreliable" end
+  return table.concat(parts, "; ")
 end
 
 -- ---------------------------------------------------------------- methods

@@ -160,6 +160,34 @@ describe("tg.describe", function()
     assert.are.equal("probabilities", p.provenance.parameters.surface_source)
   end)
 
+  it("explains a flux tau far from the random walk's: a phase joined through a neck, and not for a uniform block", function()
+    local function block(neck)
+      local v = tg.volume.new { 16, 16, 40, dtype = "u8", spacing = 1e-7 }
+      v:fill(1)
+      if neck then -- two slabs of CAM joined through a 2 x 2 voxel hole in a pore wall two voxels thick
+        for y = 1, 16 do for x = 1, 16 do
+          for z = 20, 21 do if not (x >= 8 and x <= 9 and y >= 8 and y <= 9) then v:set(x, y, z, 0) end end
+        end end
+      else
+        v:set(1, 1, 1, 0)
+      end
+      return tg.describe(v, { phases = { pore = 0, cam = 1 }, transport_phases = { "cam" }, chords = false, active = false,
+                              thickness = false, walk = { walkers = 1000, steps = 3000 } })
+    end
+    local n = block(true)
+    assert.is_true(n.tau.cam.flux.tau.z / n.tau.cam.walk.tau.z > 1.5)
+    local note = n.transport_notes.cam
+    assert.matches("tau cam along z", note)
+    assert.matches("narrow necks", note)
+    assert.matches("100.0 %% of the phase percolates", note)
+    local found
+    for _, t in ipairs(n.notes) do found = found or t == note end
+    assert.is_true(found)
+    local u = block(false)
+    assert.is_nil(u.transport_notes)
+    assert.is_true(math.abs(u.tau.cam.flux.tau.z - 1) < 0.01)
+  end)
+
   it("rejects bad input with the reason", function()
     local small = tg.volume.new { 4, 4, 4, dtype = "f32" }
     assert.raises_with(function() tg.describe(labels, { surface_source = "probabilities" }) end, "needs probabilities")
