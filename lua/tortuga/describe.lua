@@ -69,7 +69,8 @@
 --                  1.5x along an axis, why, from the data (percolating share, the share of the current in the top
 --                  1 % / 5 % of the conducting voxels from one more solve along that axis with the current map, the
 --                  walkers' RMS displacement); also in notes
---   units, conventions, notes
+--   units, conventions, notes (one per tau that is not a result: a flux tau that did not converge, a random-walk
+--                  tau flagged unreliable; tostring(d), the CLI and reports mark that number on its line)
 -- d:flat() gives the dotted names -> numbers that tg.analysis uses; tostring(d) the summary.
 local util = require "tortuga.util"
 local error = util.error -- messages blame the caller outside the library
@@ -439,7 +440,9 @@ function M.describe(labels, opts)
         local worst, wr
         for _, ax in ipairs(axes) do
           local tw, tf = e.walk.tau[ax], e.flux.tau[ax]
-          if type(tw) == "number" and type(tf) == "number" and tw > 0 and tf > 0 and tw < math.huge then
+          -- an unconverged flux tau is no result to explain (its own note says so)
+          if type(tw) == "number" and type(tf) == "number" and tw > 0 and tf > 0 and tw < math.huge and
+              transport.doubt(e.flux, ax) ~= "not converged" then
             local r = math.max(tf / tw, tw / tf)
             if r > 1.5 and (not wr or r > wr) then worst, wr = ax, r end
           end
@@ -517,15 +520,15 @@ function M.transport_note(lv, name, label, e, ax, counts, flux_o)
   cond[label] = 1
   local ok, r = pcall(tg.transport.flux, lv, { conductivity = cond, axis = ax, tol = flux_o.tol, boundary = flux_o.boundary,
                                                fraction = flux_o.fraction, max_iter = flux_o.max_iter, field = true })
-  if ok and r.hotspots and r.hotspots[ax] then
+  if ok and r.hotspots and r.hotspots[ax] and r.hotspots[ax].top1 then
     local h = r.hotspots[ax]
     parts[#parts + 1] = string.format("the top 1 %% of its conducting voxels carry %.0f %% of the current and the top 5 %% " ..
       "carry %.0f %% (1 %% and 5 %% in a uniform block)%s", 100 * h.top1, 100 * h.top5,
       h.top1 > 0.05 and ": the current squeezes through narrow necks, which the flux feels in full and the walkers, " ..
       "diffusing locally, hardly meet" or "")
-    r.current[ax]:release()
-    r.potential[ax]:release()
   end
+  if ok and r.current and r.current[ax] then r.current[ax]:release() end
+  if ok and r.potential and r.potential[ax] then r.potential[ax]:release() end
   local msd = e.walk.msd and e.walk.msd[ax]
   local sp = lv:spacing()[({ x = 1, y = 2, z = 3 })[ax]]
   if type(msd) == "table" and #msd > 0 then
