@@ -203,11 +203,13 @@ static void check_shared(const char *rel, const int64_t *labels, const double *o
     char path[1200];
     snprintf(path, sizeof path, "%s/%s", fix ? fix : "../tests/fixtures/data", rel);
     FILE *f = fopen(path, "rb");
+    if (!f && (!base || !base[0])) return; /* no ../shared/data: left out at configure time, which says so */
     if (!f) {
-        snprintf(path, sizeof path, "%s/%s", base ? base : "../shared/data", rel);
+        snprintf(path, sizeof path, "%s/%s", base, rel);
         f = fopen(path, "rb");
     }
-    if (!f) { fprintf(stderr, "skipped: %s not found\n", path); return; }
+    CHECK(f != NULL); /* the shared datasets are there but not this one: a failure, never a skip */
+    if (!f) { fprintf(stderr, "%s not found\n", path); return; }
     fclose(f);
     tg_volume v;
     tg_tiff_read_opts ro = TG_TIFF_READ_OPTS_INIT;
