@@ -13,12 +13,8 @@ local opts = tg.util.script_args(arg, { nx = 300, ny = 300, nz = 112, set = "ful
 os.execute("mkdir -p '" .. opts.out .. "'")
 local here = arg[0]:match("(.*)/") or "bench"
 
-local function now()
-  local p = io.popen("date +%s.%N")
-  local t = tonumber(p:read("l"))
-  p:close()
-  return t
-end
+local B = dofile((arg[0]:match("(.*)/") or ".") .. "/common.lua")
+local now = B.now
 
 local nx, ny, nz = opts.nx, opts.ny, opts.nz
 local sigmas = {}

@@ -12,22 +12,10 @@ local opts = tg.util.script_args(arg, { n = 256, ["repeat"] = 3, slices = 40, si
 os.execute("mkdir -p '" .. opts.out .. "'")
 local here = arg[0]:match("(.*)/") or "bench"
 
-local function now()
-  local p = io.popen("date +%s.%N")
-  local t = tonumber(p:read("l"))
-  p:close()
-  return t
-end
+local B = dofile((arg[0]:match("(.*)/") or ".") .. "/common.lua")
+local now = B.now
 
-local function best_of(k, fn)
-  local best = math.huge
-  for _ = 1, k do
-    local t0 = now()
-    fn()
-    best = math.min(best, now() - t0)
-  end
-  return best
-end
+local best_of = B.best_of
 
 local function python(args)
   local p = io.popen("/usr/bin/python3 " .. here .. "/filter_ref.py " .. args .. " 2>/dev/null")

@@ -8,8 +8,8 @@
 -- (Debian's python3-scipy). tortuga runs with its default tol = 1e-6 on the TRUE residual AND the current
 -- balance, which is stricter. Published figures for TF-500 (TauFactor 2 paper: 447 s per direction on a
 -- 32-core CPU, 26 s on an A6000 GPU; PoreSpy 540 s; PuMA 1201 s) are printed for orientation only, NOT SAME-RUN.
--- Wall time from `date +%s.%N`, CPU time (all threads) from os.clock(); peak memory of this process from
--- /proc/self/status (VmHWM).
+-- Wall time from a monotonic clock, CPU time (all threads) from os.clock(), peak memory of this process (VmHWM):
+-- bench/common.lua.
 local tg = require "tortuga"
 
 local args = { threads = nil, tf500 = true, ref = true, size = 300 }
@@ -26,20 +26,10 @@ end
 if args.threads then tg.threads(args.threads) end
 tg.progress(false)
 
-local function now()
-  local p = io.popen("date +%s.%N")
-  local t = tonumber(p:read("l"))
-  p:close()
-  return t
-end
+local B = dofile((arg[0]:match("(.*)/") or ".") .. "/common.lua")
+local now = B.now
 
-local function peak_mib()
-  local f = io.open("/proc/self/status")
-  if not f then return 0 end
-  local s = f:read("a")
-  f:close()
-  return (tonumber(s:match("VmHWM:%s*(%d+)")) or 0) / 1024
-end
+local peak_mib = B.peak_mib
 
 local here = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
 local shared = os.getenv("TG_SHARED_DATA") or (here .. "../../shared/data")

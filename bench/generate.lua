@@ -6,24 +6,10 @@
 local tg = require "tortuga"
 local opts = tg.util.script_args(arg, { sizes = "200,400", ["repeat"] = 3 }, "bench/generate")
 
-local function now()
-  local p = io.popen("date +%s.%N")
-  local t = tonumber(p:read("l"))
-  p:close()
-  return t
-end
+local B = dofile((arg[0]:match("(.*)/") or ".") .. "/common.lua")
+local now = B.now
 
-local function best_of(k, fn)
-  local best, r1, r2 = math.huge, nil, nil
-  for _ = 1, k do
-    r1, r2 = nil, nil
-    collectgarbage()
-    local t0 = now()
-    r1, r2 = fn()
-    best = math.min(best, now() - t0)
-  end
-  return best, r1, r2
-end
+local best_of = B.best_of
 
 print(string.format("tortuga %s, %d threads", tg.version, tg.threads()))
 for s in tostring(opts.sizes):gmatch("%d+") do

@@ -10,24 +10,10 @@ os.execute("mkdir -p " .. opts.out)
 local n = opts.size
 local compress = opts.compress ~= "none" and opts.compress or false
 
-local function now()
-  local p = io.popen("date +%s.%N")
-  local t = tonumber(p:read("l"))
-  p:close()
-  return t
-end
+local B = dofile((arg[0]:match("(.*)/") or ".") .. "/common.lua")
+local now = B.now
 
-local function median3(f)
-  local t = {}
-  for i = 1, 3 do
-    collectgarbage()
-    local t0 = now()
-    f()
-    t[i] = now() - t0
-  end
-  table.sort(t)
-  return t[2]
-end
+local function median3(f) return B.median_of(3, f) end
 
 -- data: a pseudo-random slice (LCG) with a z-dependent offset, so every page differs
 local function make(dtype)

@@ -8,7 +8,7 @@
 -- file (Debian's python3-scipy). PoreSpy is not installed here (not a Debian package): its chord figure is the
 -- one quoted in issue 5 ("about 7 s per phase for chords and distributions on three axes" on a 300^3 volume on
 -- this machine kind), shown for orientation only and labelled NOT SAME-RUN.
--- Wall time comes from `date +%s.%N` (a few ms of overhead per reading; every timed step takes longer).
+-- Wall time from a monotonic clock (bench/common.lua).
 local tg = require "tortuga"
 
 local args = { size = 300, file = nil, threads = nil, thickness = true }
@@ -23,18 +23,10 @@ while arg and arg[i] do
 end
 if args.threads then tg.threads(args.threads) end
 
-local function now()
-  local p = io.popen("date +%s.%N")
-  local t = tonumber(p:read("l"))
-  p:close()
-  return t
-end
+local B = dofile((arg[0]:match("(.*)/") or ".") .. "/common.lua")
+local now = B.now
 
-local function timed(fn)
-  local t0 = now()
-  local r = fn()
-  return now() - t0, r
-end
+local timed = B.timed
 
 local path = args.file
 if not path then

@@ -9,7 +9,7 @@
 -- printed, with the largest relative difference between the areas.
 -- Memory (state per voxel): tortuga's surfaces keep nothing per voxel beyond the labels (1 byte/voxel, u8);
 -- scikit-image needs the float32 indicator (4 bytes/voxel) plus the mesh of each phase.
--- Wall time comes from `date +%s.%N` (a few ms per reading).
+-- Wall time from a monotonic clock (bench/common.lua).
 local tg = require "tortuga"
 
 local args = { size = 300 }
@@ -23,12 +23,8 @@ while arg and arg[i] do
 end
 if args.threads then tg.threads(args.threads) end
 
-local function now()
-  local p = io.popen("date +%s.%N")
-  local t = tonumber(p:read("l"))
-  p:close()
-  return t
-end
+local B = dofile((arg[0]:match("(.*)/") or ".") .. "/common.lua")
+local now = B.now
 
 local path = args.file
 if not path then

@@ -11,12 +11,8 @@ local labels = tg.generate.cathode{ size = { n, n, n }, spacing = 1e-7, seed = 1
 local path = opts.out .. "/walk_labels.tif"
 tg.io.write(path, labels)
 
-local function now()
-  local p = io.popen("date +%s.%N")
-  local t = tonumber(p:read("l"))
-  p:close()
-  return t
-end
+local B = dofile((arg[0]:match("(.*)/") or ".") .. "/common.lua")
+local now = B.now
 
 local best = math.huge
 local r

@@ -111,7 +111,6 @@ void lt_open_measure(lua_State *L);
 void lt_open_filter(lua_State *L);
 void lt_open_transport(lua_State *L);
 void lt_open_segment(lua_State *L);
-void lt_open_kernel(lua_State *L);
 void lt_open_analysis(lua_State *L);
 
 #endif

@@ -4,7 +4,7 @@
 #include "lbind.h"
 
 #define PARTS(X) X(volume) X(io) X(generate) X(measure) X(filter) X(transport) \
-    X(segment) X(kernel) X(analysis)
+    X(segment) X(analysis)
 
 int luaopen_tortuga_core(lua_State *L)
 {

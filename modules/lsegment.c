@@ -23,7 +23,8 @@
  *   core.segment.train_matrix(X, y, fopts, class_values, meta) -> Forest   X: f32 volume nx = features, ny*nz = rows;
  *       y: u8 volume of label values with one voxel per row
  *   core.segment.predict(forest, channels, feat, want_prob, slab) -> labels (u8), {prob volumes} | nil
- *   core.segment.predict_matrix(forest, X, want_prob) -> labels (u8, rows x 1 x 1), {prob} | nil
+ *   core.segment.predict_matrix(forest, X, want_prob [, width]) -> labels (u8, rows x 1 x 1), {prob} | nil
+ *       (width: the length of the image lines the rows come from, so neighbouring voxels descend together)
  *   core.segment.load(path) -> Forest | nil, "path: reason";  forest:save(path) -> true | nil, "path: reason"
  *   forest:info() -> {features, classes, trees, channels, class_values, importance, meta, nodes, ...}
  *   forest:release()  tostring(forest)
@@ -354,6 +355,7 @@ static int l_predict_matrix(lua_State *L)
     int nf;
     const float *X = matrix_of(L, 2, &rows, &nf);
     int want_prob = lua_toboolean(L, 3);
+    lua_Integer width = luaL_optinteger(L, 4, 0);
     tg_ctx *ctx = lt_ctx(L);
     tg_volume *lab = lt_newvolume(L);
     int64_t dims[3] = {rows, 1, 1};
@@ -362,7 +364,8 @@ static int l_predict_matrix(lua_State *L)
     if (want_prob) push_probs(L, f, dims, NULL, prob);
     else lua_pushnil(L);
     lt_begin(L);
-    lt_end(L, tg_forest_predict(ctx, f, X, rows, nf, want_prob ? prob : NULL, (uint8_t *)lab->buf->data + lab->offset));
+    lt_end(L, tg_forest_predict_grid(ctx, f, X, rows, nf, (int64_t)width, want_prob ? prob : NULL,
+                                     (uint8_t *)lab->buf->data + lab->offset));
     return 2;
 }
 

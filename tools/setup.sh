@@ -13,7 +13,7 @@ packages=(
 )
 if [ "${TG_WITH_PEERS:-0}" = 1 ]; then
   # only for the benchmarks in bench/ (peer tools measured in the same run)
-  packages+=(python3-numpy python3-tifffile python3-scipy python3-skimage)
+  packages+=(python3-numpy python3-tifffile python3-scipy python3-skimage python3-sklearn)
 fi
 
 missing=()

@@ -1,12 +1,12 @@
-/* tg_sha256.h — SHA-256 of a file, streamed, for provenance records.
+/* tg_sha256.h — SHA-256 (FIPS 180-4) of a buffer or of a file, streamed, for provenance records.
  *
- * tg_sha256_file() reads the file in 1 MiB blocks through OpenSSL's EVP interface (libcrypto) and
- * writes the digest as 64 lower-case hex digits plus a terminating NUL. Its size in bytes is returned
+ * tg_sha256_file() reads the file in 1 MiB blocks and writes the digest as 64 lower-case hex digits plus
+ * a terminating NUL (no external library: tg_sha256.c has the compression, with SHA-NI when present). Its size in bytes is returned
  * in *size_bytes when that is not NULL. Failures of the outside world (missing or unreadable file)
  * return TG_ERR_IO with "path: reason" in ctx->msg.
  *
- * Cost: one read of the file; memory: one 1 MiB buffer. Single-threaded (I/O bound; SHA-256 is
- * sequential). Progress is reported by bytes read, and the cancel flag is honoured between blocks.
+ * Cost: one read of the file, about 2 cycles per byte with SHA-NI, 15 without; memory: one 1 MiB buffer.
+ * Single-threaded (SHA-256 is sequential). Progress is reported by bytes read, and the cancel flag is honoured between blocks.
  */
 #ifndef TG_SHA256_H
 #define TG_SHA256_H

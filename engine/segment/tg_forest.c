@@ -577,51 +577,73 @@ done:
     return st;
 }
 
-#define PBLOCK 16    /* rows descending a tree together */
-#define RBLOCK 1024  /* rows per task: each tree is read once per RBLOCK rows, so it stays in cache meanwhile */
-#define PCHECK 2     /* levels descended between two "all rows in leaves?" checks */
+/* ---- prediction ----
+ * Two paths give the same bits (every test is the exact float compare x <= threshold, and each row adds its
+ * trees' leaf values in tree order from 0): the packet path on x86-64 processors with AVX-512 (F, BW, DQ),
+ * the lockstep path everywhere else (or with TG_FOREST_GENERIC=1 in the environment, which the tests use to
+ * run both on one machine). */
+#define PBLOCK 16    /* lockstep path: rows descending a tree together */
+#define RBLOCK 1024  /* rows per task: each tree is read once per task, so it stays in cache meanwhile */
+#define PCHECK 2     /* lockstep path: levels descended between two "all rows in leaves?" checks */
+#define PK 64        /* packet path: rows per packet (one bit each in a 64-bit mask) */
+#define PT (RBLOCK / PK) /* packets per task */
+#define PG 4         /* packets descending one tree interleaved (their dependent loads overlap) */
+#define TILE_W 8     /* with a row width: a packet is a tile of 8 x 8 neighbouring voxels */
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define TG_FOREST_PACKETS 1
+#define PK_TARGET __attribute__((target("avx512f,avx512bw,avx512dq")))
+#include <immintrin.h>
+#else
+#define TG_FOREST_PACKETS 0
+#endif
 
 /* Prediction copy of the trees: the same 12-byte nodes, but a leaf becomes a node that leads to itself whatever
  * the row (threshold NaN, so x <= threshold is false and the step goes to child + 1 = itself), with its value
  * offset kept aside. Every row then takes the same branch-free step at every level, with no list of active rows:
- * the steps of the rows of a block are independent, so they overlap in the processor. */
+ * the steps of the rows of a block are independent, so they overlap in the processor. The packet path uses
+ * `packet` instead: per node the byte offset of its feature's column in a transposed packet (-1: leaf, whose
+ * child is then the offset of its K values), the threshold and the byte offset of the left child from the tree's
+ * first node. */
+typedef struct pk_node { int32_t off; float thr; int32_t child; } pk_node;
 typedef struct pforest {
-    tg_forest_node *nodes; /* all trees, tree t from first[t] (child indices are global) */
-    int32_t *leaf;         /* per node: the offset of its K values in the tree's values (leaves only) */
+    tg_forest_node *nodes; /* lockstep: all trees, tree t from first[t] (child indices are global) */
+    int32_t *leaf;         /* lockstep: per node the offset of its K values in the tree's values (leaves only) */
+    int32_t *depth;        /* lockstep: per tree the largest depth of a leaf (levels to descend) */
+    pk_node *packet;       /* packet path: all trees, tree t from first[t] (child indices are tree-local) */
     int64_t *first;        /* ntrees + 1 */
-    int32_t *depth;        /* per tree: the largest depth of a leaf (levels to descend) */
 } pforest;
 
 static void pforest_free(pforest *p)
 {
     tg_free(p->nodes);
     tg_free(p->leaf);
-    tg_free(p->first);
     tg_free(p->depth);
+    tg_free(p->packet);
+    tg_free(p->first);
 }
 
-static int pforest_make(const tg_forest *f, pforest *p)
+/* The packet copy: node i of tree t at packet[first[t] + i]. */
+static void pforest_fill_packet(const tg_forest *f, pforest *p)
 {
-    memset(p, 0, sizeof *p);
-    int64_t total = tg_forest_nodes(f);
-    if (total >= INT32_MAX) return -1; /* node indices of the copy are int32 */
-    int32_t maxn = 0;
-    for (int t = 0; t < f->ntrees; t++)
-        if (f->trees[t].nnodes > maxn) maxn = f->trees[t].nnodes;
-    p->nodes = tg_malloc(sizeof *p->nodes * (size_t)total);
-    p->leaf = tg_malloc(sizeof *p->leaf * (size_t)total);
-    p->first = tg_malloc(sizeof *p->first * (size_t)(f->ntrees + 1));
-    p->depth = tg_malloc(sizeof *p->depth * (size_t)f->ntrees);
-    int32_t *lev = tg_malloc(sizeof *lev * (size_t)(maxn > 0 ? maxn : 1));
-    if (!p->nodes || !p->leaf || !p->first || !p->depth || !lev) {
-        tg_free(lev);
-        pforest_free(p);
-        return -1;
-    }
-    int64_t o = 0;
     for (int t = 0; t < f->ntrees; t++) {
         const tg_forest_tree *tr = &f->trees[t];
-        p->first[t] = o;
+        pk_node *o = p->packet + p->first[t];
+        for (int32_t i = 0; i < tr->nnodes; i++) {
+            const tg_forest_node *nd = &tr->nodes[i];
+            o[i].off = nd->feature < 0 ? -1 : nd->feature * PK * (int32_t)sizeof(float);
+            o[i].thr = nd->threshold;
+            o[i].child = nd->feature < 0 ? nd->child : nd->child * (int32_t)sizeof(pk_node);
+        }
+    }
+}
+
+/* The lockstep copy (see above). lev: scratch of the largest tree's node count. */
+static void pforest_fill_lockstep(const tg_forest *f, pforest *p, int32_t *lev)
+{
+    for (int t = 0; t < f->ntrees; t++) {
+        const tg_forest_tree *tr = &f->trees[t];
+        const int64_t o = p->first[t];
         int32_t dmax = 0;
         lev[0] = 0;
         for (int32_t i = 0; i < tr->nnodes; i++) { /* children always follow their parent */
@@ -640,15 +662,44 @@ static int pforest_make(const tg_forest *f, pforest *p)
             p->nodes[o + i] = nd;
         }
         p->depth[t] = dmax;
-        o += tr->nnodes;
     }
-    p->first[f->ntrees] = o;
-    tg_free(lev);
-    return 0;
 }
 
+static int pforest_make(const tg_forest *f, int packets, pforest *p)
+{
+    memset(p, 0, sizeof *p);
+    int64_t total = tg_forest_nodes(f);
+    if (total >= INT32_MAX) return -1; /* node indices of the copy are int32 */
+    int32_t maxn = 1;
+    for (int t = 0; t < f->ntrees; t++)
+        if (f->trees[t].nnodes > maxn) maxn = f->trees[t].nnodes;
+    p->first = tg_malloc(sizeof *p->first * (size_t)(f->ntrees + 1));
+    if (!p->first) return -1;
+    p->first[0] = 0;
+    for (int t = 0; t < f->ntrees; t++) p->first[t + 1] = p->first[t] + f->trees[t].nnodes;
+    if (packets) {
+        p->packet = tg_malloc(sizeof *p->packet * (size_t)total);
+        if (!p->packet) goto fail;
+        pforest_fill_packet(f, p);
+        return 0;
+    }
+    p->nodes = tg_malloc(sizeof *p->nodes * (size_t)total);
+    p->leaf = tg_malloc(sizeof *p->leaf * (size_t)total);
+    p->depth = tg_malloc(sizeof *p->depth * (size_t)f->ntrees);
+    int32_t *lev = tg_malloc(sizeof *lev * (size_t)maxn);
+    if (!p->nodes || !p->leaf || !p->depth || !lev) {
+        tg_free(lev);
+        goto fail;
+    }
+    pforest_fill_lockstep(f, p, lev);
+    tg_free(lev);
+    return 0;
+fail:
+    pforest_free(p);
+    return -1;
+}
 
-/* Add the leaf values of tree t for the m <= PBLOCK rows xb into acc (m x K). */
+/* Lockstep path: add the leaf values of tree t for the m <= PBLOCK rows xb into acc (m x K). */
 static void tree_block(const pforest *p, int t, const float *vals, const float *xb, int nf, int m, int K, float *acc)
 {
     const tg_forest_node *nodes = p->nodes;
@@ -672,58 +723,270 @@ static void tree_block(const pforest *p, int t, const float *vals, const float *
         for (int k = 0; k < K; k++) a[k] += v[k];
     }
 }
+
+/* Which rows a task holds: rows[PK * b + j] is the row of lane j of packet b, or -1 (no row). Without a width
+ * (or one narrower than a tile) a task is RBLOCK consecutive rows, a packet PK consecutive rows; with a width W
+ * the rows are lines of W voxels and a packet is a TILE_W x TILE_W tile, a task PT tiles side by side in a band
+ * of TILE_W lines. */
+typedef struct pk_grid { int64_t n, width, lines, tiles_x; int tw, th; } pk_grid;
+
+static pk_grid grid_make(int64_t n, int64_t width)
+{
+    pk_grid g;
+    g.n = n;
+    if (width < TILE_W || width >= n) {
+        g.width = n > 0 ? n : 1;
+        g.tw = PK;
+        g.th = 1;
+    } else {
+        g.width = width;
+        g.tw = TILE_W;
+        g.th = PK / TILE_W;
+    }
+    g.lines = (n + g.width - 1) / g.width;
+    g.tiles_x = (g.width + (int64_t)g.tw * PT - 1) / ((int64_t)g.tw * PT); /* tasks per band */
+    return g;
+}
+
+static int64_t grid_tasks(const pk_grid *g) { return g->tiles_x * ((g->lines + g->th - 1) / g->th); }
+
+static void grid_rows(const pk_grid *g, int64_t task, int64_t *rows)
+{
+    const int64_t band = task / g->tiles_x, x0 = task % g->tiles_x * (int64_t)g->tw * PT;
+    for (int b = 0; b < PT; b++)
+        for (int j = 0; j < PK; j++) {
+            int64_t x = x0 + (int64_t)b * g->tw + j % g->tw, line = band * g->th + j / g->tw;
+            int64_t r = line * g->width + x;
+            rows[b * PK + j] = x < g->width && r < g->n ? r : -1;
+        }
+}
+
+#if TG_FOREST_PACKETS
+/* Lanes (of one 64-row packet column at col) whose value is <= thr; NaN is never <= (so it goes right). */
+PK_TARGET static inline uint64_t pk_le(const char *col, float thr)
+{
+    const __m512 t = _mm512_set1_ps(thr);
+    __mmask16 a = _mm512_cmp_ps_mask(_mm512_loadu_ps((const float *)col), t, _CMP_LE_OQ);
+    __mmask16 b = _mm512_cmp_ps_mask(_mm512_loadu_ps((const float *)(col + 64)), t, _CMP_LE_OQ);
+    __mmask16 c = _mm512_cmp_ps_mask(_mm512_loadu_ps((const float *)(col + 128)), t, _CMP_LE_OQ);
+    __mmask16 d = _mm512_cmp_ps_mask(_mm512_loadu_ps((const float *)(col + 192)), t, _CMP_LE_OQ);
+    return _cvtmask64_u64(_mm512_kunpackd(_mm512_kunpackw(d, c), _mm512_kunpackw(b, a)));
+}
+
+/* acc[k][j] += v[k] for the lanes j in m (acc: K x PK), one IEEE single add per lane as in the lockstep path. */
+PK_TARGET static inline void pk_leaf(float *acc, uint64_t m, const float *v, int K)
+{
+    for (int k = 0; k < K; k++) {
+        const __m512 vk = _mm512_set1_ps(v[k]);
+        float *a = acc + (size_t)k * PK;
+        for (int c = 0; c < PK / 16; c++) {
+            __m512 x = _mm512_loadu_ps(a + 16 * c);
+            _mm512_storeu_ps(a + 16 * c, _mm512_mask_add_ps(x, (__mmask16)(m >> (16 * c)), x, vk));
+        }
+    }
+}
+
+typedef struct pk_state {
+    const pk_node *at;     /* current node (NULL: idle) */
+    uint64_t m;            /* rows of the packet at it */
+    const char *x;         /* the packet's transposed rows: column f at x + f * PK * 4 */
+    float *acc;            /* its K x PK sums */
+    const pk_node **top;   /* next free slot of its stack of waiting nodes ... */
+    uint64_t *mtop;        /* ... and of their rows */
+} pk_state;
+
+/* Start the next packet that holds rows (if any is left) in s at root; returns 1 if it started. */
+static inline int pk_start(pk_state *s, const pk_node *root, int *next, int np, const uint64_t *full,
+                           const float *xT, float *acc, int nf, int K)
+{
+    while (*next < np && !full[*next]) (*next)++;
+    if (*next >= np) { s->at = NULL; return 0; }
+    s->at = root;
+    s->m = full[*next];
+    s->x = (const char *)(xT + (size_t)*next * nf * PK);
+    s->acc = acc + (size_t)*next * K * PK;
+    (*next)++;
+    return 1;
+}
+
+/* Packet path: the np packets of a task (rows transposed in xT: packet b, feature f, lane j at
+ * xT[(b * nf + f) * PK + j]) descend one tree together. A packet starts at the root with all its rows; at a node
+ * one vector compare per 16 rows splits them into those going left and right; when both sides hold rows the right
+ * ones wait on the packet's stack (at most PK - 1 entries: the waiting masks are disjoint and non-empty), and at
+ * a leaf the rows of the packet there add its values. Neighbouring voxels mostly go the same way, so a packet of
+ * 64 visits a few dozen nodes per tree, not 64 paths. PG packets are interleaved one node at a time so that
+ * their dependent loads overlap. Long because the interleaved state machine is one loop. */
+PK_TARGET static void pk_tree(const pk_node *nodes, const float *vals, const float *xT, float *acc,
+                              const uint64_t *full, int np, int nf, int K)
+{
+    pk_state st[PG];
+    const pk_node *sn[PG][PK];
+    uint64_t sm[PG][PK];
+    int next = 0, live = 0;
+    for (int g = 0; g < PG; g++) {
+        st[g].top = sn[g];
+        st[g].mtop = sm[g];
+        live += pk_start(&st[g], nodes, &next, np, full, xT, acc, nf, K);
+    }
+    while (live) {
+        for (int g = 0; g < PG; g++) {
+            pk_state *s = &st[g];
+            if (!s->at) continue;
+            const pk_node q = *s->at;
+            if (q.off < 0) {
+                pk_leaf(s->acc, s->m, vals + q.child, K);
+                if (s->top != sn[g]) {
+                    s->at = *--s->top;
+                    s->m = *--s->mtop;
+                } else if (!pk_start(s, nodes, &next, np, full, xT, acc, nf, K)) {
+                    live--;
+                }
+                continue;
+            }
+            const uint64_t m = s->m, l = m & pk_le(s->x + q.off, q.thr), r = m ^ l;
+            const pk_node *left = (const pk_node *)((const char *)nodes + q.child);
+            const size_t split = (l != 0) & (r != 0);
+            *s->top = left + 1; /* kept only when both sides hold rows */
+            *s->mtop = r;
+            s->top += split;
+            s->mtop += split;
+            s->at = l ? left : left + 1;
+            s->m = l ? l : r;
+        }
+    }
+}
+
+/* One task of the packet path: rows -> transposed packets -> every tree -> sums (acc: PT x K x PK). */
+PK_TARGET static void pk_task(const tg_forest *f, const pforest *p, const float *X, int nf, const int64_t *rows,
+                              float *xT, float *acc)
+{
+    const int K = f->nclasses;
+    uint64_t full[PT];
+    int np = 0;
+    for (int b = 0; b < PT; b++) {
+        full[b] = 0;
+        float *xt = xT + (size_t)b * nf * PK;
+        for (int j = 0; j < PK; j++) {
+            int64_t r = rows[b * PK + j];
+            if (r >= 0) full[b] |= (uint64_t)1 << j;
+            const float *x = X + (size_t)(r >= 0 ? r : 0) * nf;
+            for (int q = 0; q < nf; q++) xt[(size_t)q * PK + j] = r >= 0 ? x[q] : 0.0f;
+        }
+        if (full[b]) np = b + 1;
+    }
+    memset(acc, 0, sizeof(float) * (size_t)np * K * PK);
+    for (int t = 0; t < f->ntrees; t++)
+        pk_tree(p->packet + p->first[t], f->trees[t].values, xT, acc, full, np, nf, K);
+}
+
+/* 1 when the packet path can run: the processor has AVX-512 F/BW/DQ, TG_FOREST_GENERIC is unset (or 0), and
+ * column and child byte offsets fit the copy's int32 fields. */
+static int packets_available(const tg_forest *f)
+{
+    const char *e = getenv("TG_FOREST_GENERIC");
+    if (e && *e && strcmp(e, "0") != 0) return 0;
+    if ((int64_t)f->nfeatures * PK * (int64_t)sizeof(float) >= INT32_MAX) return 0;
+    for (int t = 0; t < f->ntrees; t++)
+        if ((int64_t)f->trees[t].nnodes * (int64_t)sizeof(pk_node) >= INT32_MAX) return 0;
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512dq");
+}
+#else
+static int packets_available(const tg_forest *f) { (void)f; return 0; }
+#endif
+
+/* One task of the lockstep path (rows: consecutive, as grid_rows gives without a width). */
+static void lockstep_task(const tg_forest *f, const pforest *p, const float *X, int nf, const int64_t *rows,
+                          float *xb, float *acc)
+{
+    const int K = f->nclasses;
+    int m = 0;
+    while (m < RBLOCK && rows[m] >= 0) m++;
+    if (!m) return;
+    memcpy(xb, X + (size_t)rows[0] * nf, sizeof(float) * (size_t)m * (size_t)nf);
+    memset(acc, 0, sizeof(float) * (size_t)m * K);
+    for (int t = 0; t < f->ntrees; t++)
+        for (int j0 = 0; j0 < m; j0 += PBLOCK)
+            tree_block(p, t, f->trees[t].values, xb + (size_t)j0 * nf, nf, m - j0 < PBLOCK ? m - j0 : PBLOCK, K,
+                       acc + (size_t)j0 * K);
+}
+
+/* Labels and probabilities of the task's rows from their sums (lane layout: packets, or plain rows). */
+static void task_output(const tg_forest *f, const int64_t *rows, const float *acc, int packets, float *const *prob,
+                        uint8_t *label)
+{
+    const int K = f->nclasses;
+    const float inv = 1.0f / (float)f->ntrees;
+    for (int i = 0; i < RBLOCK; i++) {
+        const int64_t r = rows[i];
+        if (r < 0) continue;
+        const float *a = packets ? acc + (size_t)(i / PK) * K * PK + i % PK : acc + (size_t)i * K;
+        const size_t step = packets ? PK : 1;
+        int bestk = 0;
+        for (int k = 1; k < K; k++)
+            if (a[k * step] > a[bestk * step]) bestk = k;
+        if (label) label[r] = (uint8_t)f->class_values[bestk];
+        if (prob)
+            for (int k = 0; k < K; k++) prob[k][r] = a[k * step] * inv;
+    }
+}
+
 tg_status tg_forest_predict(tg_ctx *ctx, const tg_forest *f, const float *X, int64_t n, int nfeatures,
                             float *const *prob, uint8_t *label)
+{
+    return tg_forest_predict_grid(ctx, f, X, n, nfeatures, 0, prob, label);
+}
+
+tg_status tg_forest_predict_grid(tg_ctx *ctx, const tg_forest *f, const float *X, int64_t n, int nfeatures,
+                                 int64_t width, float *const *prob, uint8_t *label)
 {
     if (!f->trees || f->ntrees < 1) return tg_fail(ctx, TG_ERR_ARG, "forest: the forest is empty (not trained or released)");
     if (nfeatures != f->nfeatures)
         return tg_fail(ctx, TG_ERR_ARG, "forest: trained on %d features, given %d", f->nfeatures, nfeatures);
     if (n < 0) return tg_fail(ctx, TG_ERR_ARG, "forest: negative row count");
-    const int K = f->nclasses, T = f->ntrees;
+    if (width < 0) return tg_fail(ctx, TG_ERR_ARG, "forest: negative row width %lld", (long long)width);
+    const int K = f->nclasses;
     const int nth = ctx->nthreads > 0 ? ctx->nthreads : 1;
-    const float inv = 1.0f / (float)T;
-    int64_t nblocks = (n + RBLOCK - 1) / RBLOCK;
+    const int packets = packets_available(f);
+    const pk_grid g = grid_make(n, packets ? width : 0);
+    const int64_t ntasks = n > 0 ? grid_tasks(&g) : 0;
     pforest pf;
-    if (pforest_make(f, &pf))
+    if (pforest_make(f, packets, &pf))
         return tg_fail(ctx, TG_ERR_NOMEM, "forest: out of memory for the prediction copy of %lld nodes",
                        (long long)tg_forest_nodes(f));
-    float *accs = tg_malloc(sizeof(float) * RBLOCK * (size_t)K * (size_t)nth); /* one accumulator per thread */
-    float *xcopy = tg_malloc(sizeof(float) * RBLOCK * (size_t)nfeatures * (size_t)nth); /* rows of the block */
-    if (!accs || !xcopy) {
+    /* per thread: the task's rows (transposed or copied), its sums, its row map; 64 bytes of slack to align */
+    const size_t xn = (size_t)RBLOCK * (size_t)nfeatures + 16, an = (size_t)RBLOCK * (size_t)K + 16;
+    float *xs = tg_malloc(sizeof(float) * xn * (size_t)nth), *accs = tg_malloc(sizeof(float) * an * (size_t)nth);
+    int64_t *rowss = tg_malloc(sizeof(int64_t) * RBLOCK * (size_t)nth);
+    if (!xs || !accs || !rowss) {
+        tg_free(xs);
         tg_free(accs);
-        tg_free(xcopy);
+        tg_free(rowss);
         pforest_free(&pf);
         return tg_fail(ctx, TG_ERR_NOMEM, "forest: out of memory");
     }
     int cancelled = 0;
     #pragma omp parallel for schedule(dynamic, 1) num_threads(nth) reduction(| : cancelled)
-    for (int64_t bk = 0; bk < nblocks; bk++) {
+    for (int64_t task = 0; task < ntasks; task++) {
         if (cancelled || tg_cancelled(ctx)) { cancelled = 1; continue; }
         int th = tg_thread_num();
-        float *acc = accs + (size_t)th * RBLOCK * K;
-        int64_t r0 = bk * RBLOCK, r1 = r0 + RBLOCK < n ? r0 + RBLOCK : n;
-        int m = (int)(r1 - r0);
-        memset(acc, 0, sizeof(float) * (size_t)m * K);
-        float *xb = xcopy + (size_t)th * RBLOCK * (size_t)nfeatures;
-        memcpy(xb, X + (size_t)r0 * nfeatures, sizeof(float) * (size_t)m * (size_t)nfeatures);
-        /* each row's sum runs over the trees in order, whatever the thread: results do not depend on threads */
-        for (int t = 0; t < T; t++)
-            for (int j0 = 0; j0 < m; j0 += PBLOCK)
-                tree_block(&pf, t, f->trees[t].values, xb + (size_t)j0 * nfeatures, nfeatures,
-                           m - j0 < PBLOCK ? m - j0 : PBLOCK, K, acc + (size_t)j0 * K);
-        for (int j = 0; j < m; j++) {
-            const float *a = acc + (size_t)j * K;
-            int bestk = 0;
-            for (int k = 1; k < K; k++)
-                if (a[k] > a[bestk]) bestk = k;
-            if (label) label[r0 + j] = (uint8_t)f->class_values[bestk];
-            if (prob)
-                for (int k = 0; k < K; k++) prob[k][r0 + j] = a[k] * inv;
-        }
-        if (tg_progress(ctx, (double)bk / (double)nblocks, "forest prediction")) cancelled = 1;
+        float *xb = (float *)(((uintptr_t)(xs + (size_t)th * xn) + 63) & ~(uintptr_t)63);
+        float *acc = (float *)(((uintptr_t)(accs + (size_t)th * an) + 63) & ~(uintptr_t)63);
+        int64_t *rows = rowss + (size_t)th * RBLOCK;
+        grid_rows(&g, task, rows);
+        /* each row's sum runs over the trees in order, whatever the thread or packet: results do not depend on either */
+#if TG_FOREST_PACKETS
+        if (packets) pk_task(f, &pf, X, nfeatures, rows, xb, acc);
+        else
+#endif
+            lockstep_task(f, &pf, X, nfeatures, rows, xb, acc);
+        task_output(f, rows, acc, packets, prob, label);
+        if (tg_progress(ctx, (double)task / (double)ntasks, "forest prediction")) cancelled = 1;
     }
+    tg_free(xs);
     tg_free(accs);
-    tg_free(xcopy);
+    tg_free(rowss);
     pforest_free(&pf);
     if (cancelled) return tg_fail(ctx, TG_ERR_CANCELLED, "forest: prediction cancelled");
     return TG_OK;

@@ -34,23 +34,36 @@
  * Randomness: tree t draws from tg_rng (Philox) keyed by (seed, stream(TG_FOREST_RNG_TAG, t)), so a tree
  * depends only on (data, options, seed, t): results are identical for any thread count.
  * Threading: training in parallel over trees (batches of nthreads trees, each built in per-thread scratch and
- * copied out serially — no allocation in the parallel region); prediction in parallel over blocks of 1024 rows
- * (copied into a per-thread buffer), each block going through the trees one at a time (a tree stays in cache for
- * the block), 16 rows descending a tree together level by level. For prediction the trees are copied once per call
- * with every leaf turned into a node that leads to itself, so each level is the same branch-free step for all 16
- * rows (no list of active rows; the steps are independent, so the processor overlaps them), and the descent stops
- * when all 16 rows stand in leaves (checked every 2 levels) or at the tree's largest leaf depth.
- * Both use num_threads(ctx->nthreads).
+ * copied out serially — no allocation in the parallel region); prediction in parallel over tasks of 1024 rows,
+ * each task going through the trees one at a time (a tree stays in cache for the task). Both use
+ * num_threads(ctx->nthreads).
+ * Prediction, packet path (x86-64 with AVX-512 F/BW/DQ, chosen at run time): a task's rows are transposed into 16
+ * packets of 64 rows (feature-major, so one feature of a packet is four 16-float vectors). A packet descends a
+ * tree as a whole: at a node one compare per 16 rows splits its rows into those going left and right; when both
+ * sides hold rows the right ones wait on the packet's stack, and at a leaf the packet's rows there add its values
+ * with masked vector adds. Neighbouring voxels mostly take the same path, so a packet visits few nodes: on
+ * bench/segment.lua 1.2 node visits per row and tree for 64 consecutive rows, 0.7 when the caller gives the row
+ * width (tg_forest_predict_grid) and a packet is an 8 x 8 tile, against 12 to 15 levels for one row alone (the
+ * "packet traversal" of coherent ray tracing: I. Wald et al., "Interactive rendering with coherent ray tracing",
+ * Computer Graphics Forum 20 (2001) 153-165, doi:10.1111/1467-8659.00508). Four packets are interleaved one node
+ * at a time so that their dependent loads overlap. Random rows (no coherence) still give exact results, at about
+ * the lockstep path's speed.
+ * Prediction, lockstep path (every other processor, or TG_FOREST_GENERIC=1 in the environment): 16 rows descend a
+ * tree together level by level on a copy of the trees where every leaf leads to itself, so each level is the same
+ * branch-free step for all 16 rows, until all stand in leaves (checked every 2 levels).
+ * Both paths compare the f32 features with the f32 thresholds as stored (no quantisation) and add each row's leaf
+ * values in tree order from 0 in f32, then multiply by 1/trees: labels and probabilities are bit-identical
+ * between the paths, for any row width and any thread count (test_forest checks them against a plain descent).
  * Cost: training O(trees * mtry * n * depth) (binned) or O(trees * mtry * n log n * depth) (exact); prediction
- * O(trees * depth) per row.
+ * O(trees * depth) per row, divided by the packet's coherence on the packet path.
  * Memory: training borrows the caller's rows and holds, binned, their codes (1 B per sample and feature); per thread
  * a copy of the tree's rows in node order (4 B, binned 5 B, per sample and feature) and about 60 B per sample of
  * scratch. A tree is a compact array
  * of 12-byte nodes {feature (-1 = leaf), threshold, child} (children adjacent: left = child, right = child+1;
  * a leaf's child is the offset of its K probabilities). Prediction needs no state per row beyond its output:
  * K*4 bytes of probabilities (optional) and 1 byte of label; the caller's feature rows are 4*features bytes.
- * Per call it holds the prediction copy of the trees (16 bytes per node) and per thread 1024 * (features + K)
- * floats.
+ * Per call it holds a prediction copy of the trees (packet path 12 bytes per node, lockstep path 16) and per
+ * thread 1024 * (features + K) floats plus 8 KiB (the task's rows, sums and row map; about 4 KB of packet stacks).
  *
  * File format (tg_forest_save/load), all little-endian:
  *   "TGFOREST" (8 bytes), u32 version (TG_FOREST_VERSION), u32 header bytes, then the header: u32 features,
@@ -130,6 +143,11 @@ tg_status tg_forest_train(tg_ctx *ctx, const float *X, const uint8_t *y, int64_t
  * nfeatures must equal the forest's. */
 tg_status tg_forest_predict(tg_ctx *ctx, const tg_forest *f, const float *X, int64_t n, int nfeatures,
                             float *const *prob, uint8_t *label);
+/* The same, told that the rows are voxels of lines of `width` (x fastest, as a volume's or a slab's voxels):
+ * 8 x 8 tiles of neighbouring voxels then descend together, which is faster; the results are identical for any
+ * width (0 = unknown). */
+tg_status tg_forest_predict_grid(tg_ctx *ctx, const tg_forest *f, const float *X, int64_t n, int nfeatures,
+                                 int64_t width, float *const *prob, uint8_t *label);
 
 /* Save (to a temporary name, then renamed) / load. */
 tg_status tg_forest_save(tg_ctx *ctx, const tg_forest *f, const char *path);

@@ -25,7 +25,7 @@ tg_status tg_predict_stack(tg_ctx *ctx, const tg_forest *f, const tg_volume *con
         int64_t z1 = z0 + slab < nz ? z0 + slab : nz, off = z0 * nx * ny, m = (z1 - z0) * nx * ny;
         st = tg_features_slab(ctx, ch, nch, opt, z0, z1, X);
         for (int k = 0; prob && k < f->nclasses; k++) pk[k] = prob[k] + off;
-        if (st == TG_OK) st = tg_forest_predict(ctx, f, X, m, nf, prob ? pk : NULL, labels + off);
+        if (st == TG_OK) st = tg_forest_predict_grid(ctx, f, X, m, nf, nx, prob ? pk : NULL, labels + off);
     }
     tg_free(X);
     return st;

@@ -21,7 +21,9 @@
 --   density = {cam = 4.7e3, ise = 1.9e3}     kg/m3, for the per-gram areas (default: NCM and Li3PS4-0.5LiI, the
 --                                            paper's materials, when phases has cam / ise; false: none)
 --   per_gram_of = "cam"
---   surfaces = "open" | "closed" | false     the boundary convention (tg.measure.surfaces)
+--   surfaces = "open" | "closed" | false     the boundary convention (tg.measure.surfaces); a list such as
+--                                            {"open", "closed"} measures each: the first gives d.surfaces (and
+--                                            interfaces, tpb, coverage), the others d.surfaces_other
 --   chords = {spacing = 2, trim = "faces", bins = 20} | false
 --   thickness = true, percolation = true
 --   transport = true                         false skips the random walks, the flux solves and the filled-pore tau
@@ -38,7 +40,9 @@
 --
 -- The result (a table; fields may be added, never renamed):
 --   fractions      tg.measure.fractions with by_name
+--   voxels         {[label] = count of every label present, by_name = {name = count (0 when absent)}, total = n}
 --   surfaces       tg.measure.surfaces (label-keyed: phases, interfaces ["1-2"], specific.per_volume / per_gram)
+--   surfaces_other {closed = <tg.measure.surfaces>, ...}: the other conventions when `surfaces` is a list
 --   interfaces     by name: {["cam-ise"] = {area = m2, per_volume = m-1, per_gram = m2/g}, ...}; tpb = {length,
 --                  per_volume, per_gram}; coverage = {cam_ise = S_CAM-ISE / S_CAM, cam_pore = S_CAM-pore / S_CAM}
 --   chords         {cam = {x = {n, mean, median, total}, y = ..., z = ...}, ise = ...} (m)
@@ -49,7 +53,7 @@
 --                   ise = {walk = ..., flux = ..., filled = <flux with the pores as ISE>}}
 --                  (the shape tg.report reads: results.tau)
 --   active_cam     tg.measure.active_cam (without the distance map)
---   provenance     {input, sha256 (of the voxels), file_sha256 (when input is a file), dims, dtype, spacing,
+--   provenance     {input, sha256 (of the voxels), file_sha256 and file_bytes (when input is a file), dims, dtype, spacing,
 --                   spacing_source, parameters (every option as used), tortuga_version, lua_version, time, host}
 --   timings        { {stage = "surfaces", seconds = 0.2}, ... }
 --   units, conventions, notes
@@ -123,8 +127,10 @@ function M.describe(labels, opts)
   end
   local axes = o.axes or AXES
   check_list(axes, { x = true, y = true, z = true }, where, "axes")
-  if o.surfaces ~= false and o.surfaces ~= "open" and o.surfaces ~= "closed" then
-    error(where .. ": surfaces must be \"open\", \"closed\" or false, got " .. tostring(o.surfaces), 2)
+  local conventions = type(o.surfaces) == "table" and o.surfaces or (o.surfaces and { o.surfaces }) or {}
+  if type(o.surfaces) == "table" then check_list(o.surfaces, { open = true, closed = true }, where, "surfaces") end
+  if o.surfaces ~= false and not (conventions[1] == "open" or conventions[1] == "closed") then
+    error(where .. ": surfaces must be \"open\", \"closed\", a list of them or false, got " .. tostring(o.surfaces), 2)
   end
 
   -- the spacing override reaches every measurement through a view; the caller's volume is not touched
@@ -198,11 +204,14 @@ function M.describe(labels, opts)
     local f = io.open(o.input, "rb")
     if f then
       f:close()
-      local hex = tg._core.sha256_file(o.input)
-      prov.file_sha256 = hex
+      local hex, bytes = tg._core.sha256_file(o.input)
+      prov.file_sha256, prov.file_bytes = hex, hex and bytes or nil
     end
   end
   d.provenance = prov
+  d.voxels = { total = nx * ny * nz, by_name = {} }
+  for label, n in pairs(counts) do d.voxels[label] = n end
+  for name, label in pairs(phases) do d.voxels.by_name[name] = counts[label] or 0 end
   if not calibrated then
     d.notes[#d.notes + 1] = "the volume has no spacing (1 m voxels): lengths, areas and reaches are in voxel units"
   end
@@ -210,7 +219,7 @@ function M.describe(labels, opts)
   d.fractions = stage("fractions", tg.measure.fractions, lv, { phases = phases })
 
   if o.surfaces then
-    local s = stage("surfaces", tg.measure.surfaces, lv, { phases = phases, convention = o.surfaces, density = density,
+    local s = stage("surfaces", tg.measure.surfaces, lv, { phases = phases, convention = conventions[1], density = density,
                                                            per_gram_of = per_gram_of })
     d.surfaces = s
     local inter = {}
@@ -236,6 +245,12 @@ function M.describe(labels, opts)
         if e then d.coverage["cam_" .. other] = e.area / scam end
       end
     end
+  end
+
+  for i = 2, #conventions do
+    d.surfaces_other = d.surfaces_other or {}
+    d.surfaces_other[conventions[i]] = stage("surfaces", tg.measure.surfaces, lv, { phases = phases,
+      convention = conventions[i], density = density, per_gram_of = per_gram_of })
   end
 
   local chords_o = o.chords
@@ -358,15 +373,18 @@ function M.describe(labels, opts)
     d.active_cam = a
   end
 
-  d.conventions.surfaces = o.surfaces and (o.surfaces == "open" and "open: marching cubes on the unpadded indicator " ..
-    "(scikit-image)" or "closed: zero padding and 7-voxel smoothing (PoreSpy)") or nil
+  local SURFACE_CONVENTIONS = { open = "open: marching cubes on the unpadded indicator (scikit-image)",
+                                closed = "closed: zero padding and 7-voxel smoothing (PoreSpy)" }
+  local said = {}
+  for i, c in ipairs(conventions) do said[i] = SURFACE_CONVENTIONS[c] .. (i > 1 and " (surfaces_other." .. c .. ")" or "") end
+  d.conventions.surfaces = #said > 0 and table.concat(said, "; ") or nil
   d.conventions.interfaces = "Eq. 1: S_ab = (S_a + S_b - S_c) / 2"
   local unit = calibrated and "m" or "voxel"
   d.units = { fractions = "1", area = unit == "m" and "m2" or "voxel2", length = unit,
               per_volume = unit == "m" and "m-1" or "1/voxel", per_gram = "m2/g", tau = "1", coverage = "1",
               seconds = "s" }
   prov.parameters = {
-    phases = copy(phases), density = copy(density), per_gram_of = per_gram_of, surfaces = o.surfaces,
+    phases = copy(phases), density = copy(density), per_gram_of = per_gram_of, surfaces = copy(o.surfaces),
     chords = copy(chords_o), thickness = o.thickness, percolation = o.percolation, transport = o.transport,
     axes = copy(axes), transport_phases = copy(tphases), walk = o.transport and copy(walk_o) or nil,
     flux = o.transport and copy(flux_o) or nil, filled = o.transport and o.filled or nil, active = copy(active_o),
@@ -383,13 +401,14 @@ function Describe:flat()
   return S:get("d").descriptors
 end
 
---- Write everything as JSON (temporary name, then rename). Returns the path; raises with the reason on failure.
+--- Write everything as JSON (temporary name, then rename). Returns the path and the notes of tortuga.json (NaN or
+-- infinities written as null); raises with the reason on failure.
 function Describe:write_json(path)
   local out = {}
   for k, v in pairs(self) do if k ~= "fields" then out[k] = v end end
   local ok, err = json.write(path, out)
   if not ok then error("describe:write_json: " .. err, 2) end
-  return path
+  return path, err
 end
 
 local function f3(x, scale, fmt)

@@ -1,7 +1,9 @@
---- tortuga — 3D microstructure analysis of battery electrodes.
+--- tortuga — 3D microstructure analysis of battery electrodes: the library.
 --   local tg = require "tortuga"
 -- The public modules (tg.volume, tg.io, tg.generate, tg.measure, ...) are documented in their files
--- under lua/tortuga/ and in DESIGN.md.
+-- under lua/tortuga/; docs/ARCHITECTURE.md has the contract of names and conventions. The library never
+-- requires an application: the tortuga host attaches tg.report, tg.cli, tg.kernel, tg.repl and tg.display
+-- (app/lua/tortuga/app.lua).
 local core = require "tortuga.core"
 
 local tg = {
@@ -34,14 +36,10 @@ function tg.progress(on)
 end
 core.set_progress(core.isatty(2))
 
--- Load the public modules that are present. A module that exists but fails to load is an error.
+-- The library's modules, an explicit list: each must load, and a missing file is an error (require's), never
+-- a silent gap in the API.
 local modules = { "util", "json", "volume", "io", "generate", "measure", "filter", "segment", "transport",
-                  "analysis", "report", "describe", "cli", "repl", "kernel" }
-for _, name in ipairs(modules) do
-  local modname = "tortuga." .. name
-  if package.searchpath(modname, package.path) then
-    tg[name] = require(modname)
-  end
-end
+                  "analysis", "describe" }
+for _, name in ipairs(modules) do tg[name] = require("tortuga." .. name) end
 
 return tg

@@ -577,7 +577,9 @@ function M.is_forest(x) return getmetatable(x) == Forest end
 --   tg.segment.feature_matrix(channels, features_opts [, {z = {first, last}}]) -> f32 volume (nx = features,
 --     ny = voxels of the slices, x fastest), and the feature names.
 --   rf:train_matrix(X, y) trains on rows of X (f32 volume, nx = features) with labels y (u8 volume, one per row);
---   rf:predict_matrix(X [, {probabilities = false}]) -> labels (u8, rows x 1 x 1), prob.
+--   rf:predict_matrix(X [, {probabilities = false, width = nil}]) -> labels (u8, rows x 1 x 1), prob. width: the rows
+--     are voxels of lines of this many (x fastest, as feature_matrix gives them); neighbouring voxels then descend
+--     the trees together, which is faster; the result is the same for any width.
 function M.feature_matrix(channels, fopts, opts)
   local where = "tg.segment.feature_matrix"
   channels = channel_list(channels, where)
@@ -606,8 +608,9 @@ end
 function Forest:predict_matrix(X, opts)
   local where = "tg.segment.forest:predict_matrix"
   local ud = checked(self, where)
-  local o = util.options(opts, { probabilities = false }, where)
-  return C.predict_matrix(ud, X, o.probabilities)
+  local o = util.options(opts, { probabilities = false, width = NIL }, where)
+  check_int(o.width, "width", 1, where)
+  return C.predict_matrix(ud, X, o.probabilities, o.width)
 end
 
 function M.otsu(v, opts)

@@ -5,7 +5,9 @@
 #include "core/tg_rng.h"
 #include "segment/tg_forest.h"
 
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char *tmpdir(void)
@@ -317,6 +319,7 @@ static void test_bad_input(void)
     CHECK_OK(&ctx, tg_forest_train(&ctx, X, y, n, 5, 3, NULL, NULL, &o, &f));
     uint8_t *p = tg_malloc(n);
     CHECK(tg_forest_predict(&ctx, &f, X, n / 2, 4, NULL, p) == TG_ERR_ARG && strstr(ctx.msg, "trained on 5 features, given 4"));
+    CHECK(tg_forest_predict_grid(&ctx, &f, X, n / 2, 5, -3, NULL, p) == TG_ERR_ARG && strstr(ctx.msg, "negative row width -3"));
     tg_forest_free(&f);
     CHECK(tg_forest_predict(&ctx, &f, X, n, 5, NULL, p) == TG_ERR_ARG && strstr(ctx.msg, "empty"));
     /* min_leaf and max_depth shape the trees */
@@ -330,4 +333,123 @@ static void test_bad_input(void)
     tg_free(y);
 }
 
-TG_TEST_MAIN(test_separable, test_xor, test_threads, test_balanced_and_exact_vs_binned, test_save_load, test_bad_input)
+/* The straightforward descent: each row walks each tree from the root (left when x <= threshold), adds the leaf's
+ * values in tree order from 0, takes the mean and the first class of highest sum. */
+static void reference_predict(const tg_forest *f, const float *X, int64_t n, float *const *prob, uint8_t *label)
+{
+    const int K = f->nclasses;
+    float acc[8];
+    for (int64_t r = 0; r < n; r++) {
+        const float *x = X + r * f->nfeatures;
+        for (int k = 0; k < K; k++) acc[k] = 0.0f;
+        for (int t = 0; t < f->ntrees; t++) {
+            const tg_forest_node *nd = f->trees[t].nodes;
+            int32_t i = 0;
+            while (nd[i].feature >= 0) i = x[nd[i].feature] <= nd[i].threshold ? nd[i].child : nd[i].child + 1;
+            for (int k = 0; k < K; k++) acc[k] += f->trees[t].values[nd[i].child + k];
+        }
+        int best = 0;
+        for (int k = 1; k < K; k++)
+            if (acc[k] > acc[best]) best = k;
+        label[r] = (uint8_t)f->class_values[best];
+        for (int k = 0; k < K; k++) prob[k][r] = acc[k] * (1.0f / (float)f->ntrees);
+    }
+}
+
+/* Rows of a 61 x 37 x 2 volume (widths not multiples of the 8 x 8 tiles): smooth fields plus noise, so that
+ * neighbours mostly share paths, with NaN and infinities sprinkled in; every third row labelled for training. */
+static float *field_rows(int64_t n, int nf, uint64_t seed)
+{
+    float *X = tg_malloc(sizeof(float) * (size_t)n * nf);
+    tg_rng r = tg_rng_make(seed, 3);
+    for (int64_t i = 0; i < n; i++) {
+        const double x = (double)(i % 61), y = (double)(i / 61 % 37), z = (double)(i / (61 * 37));
+        for (int q = 0; q < nf; q++)
+            X[i * nf + q] = (float)(sin(0.11 * (q + 1) * x + 0.07 * (q + 2) * y + z) + 0.2 * tg_rng_uniform(&r));
+        if (i % 97 == 5) X[i * nf + i % nf] = NAN;
+        if (i % 89 == 7) X[i * nf + i % nf] = (i & 1) ? INFINITY : -INFINITY;
+    }
+    return X;
+}
+
+/* Both prediction paths (the packets and the lockstep descent), with and without a row width, on 1 and 3 threads,
+ * give exactly the labels and probabilities of the straightforward descent: smooth rows (packets rarely split),
+ * uniform random rows (they split at nearly every node), and a forest of single leaves. */
+static void check_paths(const tg_forest *f, const float *X, int64_t n)
+{
+    const int K = f->nclasses;
+    uint8_t *lr = tg_malloc(n), *lp = tg_malloc(n);
+    float *pr[8], *pp[8];
+    for (int k = 0; k < K; k++) { pr[k] = tg_malloc(4 * n); pp[k] = tg_malloc(4 * n); }
+    reference_predict(f, X, n, pr, lr);
+    const int64_t widths[] = {0, 1, 8, 61, 7, 64, 4 * n};
+    for (int generic = 0; generic <= 1; generic++) {
+        if (generic) setenv("TG_FOREST_GENERIC", "1", 1);
+        for (int th = 1; th <= 3; th += 2)
+            for (size_t w = 0; w < sizeof widths / sizeof *widths; w++) {
+                tg_ctx ctx;
+                tg_ctx_init(&ctx);
+                ctx.nthreads = th;
+                memset(lp, 0, n);
+                CHECK_OK(&ctx, tg_forest_predict_grid(&ctx, f, X, n, f->nfeatures, widths[w], pp, lp));
+                int same = memcmp(lr, lp, n) == 0;
+                for (int k = 0; k < K; k++) same &= memcmp(pr[k], pp[k], 4 * n) == 0;
+                if (!same) fprintf(stderr, "  differs: generic %d, %d threads, width %lld\n", generic, th, (long long)widths[w]);
+                CHECK(same);
+            }
+        unsetenv("TG_FOREST_GENERIC");
+    }
+    for (int k = 0; k < K; k++) { tg_free(pr[k]); tg_free(pp[k]); }
+    tg_free(lr);
+    tg_free(lp);
+}
+
+static void test_fast_paths_match_reference(void)
+{
+    tg_ctx ctx;
+    tg_ctx_init(&ctx);
+    const int nf = 6, K = 4;
+    const int64_t n = 61 * 37 * 2, ntr = n / 3;
+    const int32_t values[4] = {3, 7, 200, 9};
+    float *F = field_rows(n, nf, 5), *U = uniform_rows(n, nf, 6);
+    float *Xtr = tg_malloc(sizeof(float) * (size_t)ntr * nf);
+    uint8_t *y = tg_malloc(ntr);
+    for (int data = 0; data < 2; data++) {
+        const float *X = data ? U : F;
+        tg_rng r = tg_rng_make(9, data);
+        for (int64_t i = 0; i < ntr; i++) { /* class: quadrant of features 0 and 1, 10 % label noise */
+            const float *x = X + 3 * i * nf;
+            memcpy(Xtr + i * nf, x, sizeof(float) * nf);
+            if (Xtr[i * nf] != Xtr[i * nf]) Xtr[i * nf] = 0.0f; /* training rows hold no NaN */
+            if (!isfinite(Xtr[i * nf + (3 * i) % nf])) Xtr[i * nf + (3 * i) % nf] = 0.5f;
+            const float t = data ? 0.5f : 0.0f;
+            y[i] = (uint8_t)((Xtr[i * nf] > t) + 2 * (Xtr[i * nf + 1] > t));
+            if (tg_rng_uniform(&r) < 0.1) y[i] = (uint8_t)(tg_rng_u32(&r) % K);
+        }
+        for (int bins = 0; bins <= 256; bins += 256) {
+            tg_forest f;
+            tg_forest_opts o = TG_FOREST_OPTS_INIT;
+            o.trees = 9;
+            o.bins = bins;
+            CHECK_OK(&ctx, tg_forest_train(&ctx, Xtr, y, ntr, nf, K, values, NULL, &o, &f));
+            check_paths(&f, X, n);
+            tg_forest_free(&f);
+        }
+    }
+    /* constant features: every tree is a single leaf (the root) */
+    for (int64_t i = 0; i < ntr * nf; i++) Xtr[i] = 1.0f;
+    tg_forest f;
+    tg_forest_opts o = TG_FOREST_OPTS_INIT;
+    o.trees = 3;
+    CHECK_OK(&ctx, tg_forest_train(&ctx, Xtr, y, ntr, nf, K, values, NULL, &o, &f));
+    CHECK(f.trees[0].nnodes == 1 && f.trees[2].nnodes == 1);
+    check_paths(&f, F, n);
+    tg_forest_free(&f);
+    tg_free(F);
+    tg_free(U);
+    tg_free(Xtr);
+    tg_free(y);
+}
+
+TG_TEST_MAIN(test_separable, test_xor, test_threads, test_balanced_and_exact_vs_binned, test_save_load, test_bad_input,
+             test_fast_paths_match_reference)

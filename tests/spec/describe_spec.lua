@@ -58,6 +58,11 @@ describe("tg.describe", function()
     local part = labels:view { x = { 2, 39 } }
     assert.are_not.equal(d.provenance.sha256, part:sha256())
     assert.are.equal(part:copy():sha256(), part:sha256())
+    -- an input that is a file is hashed too, with its size
+    local r = tg.describe(labels, { input = path, surfaces = false, chords = false, percolation = false, thickness = false,
+                                    transport = false, active = false })
+    assert.are.equal(hex, r.provenance.file_sha256)
+    assert.are.equal(#labels:bytes(), r.provenance.file_bytes)
   end)
 
   it("writes JSON that reads back, and gives tg.analysis its dotted names", function()
@@ -111,6 +116,22 @@ describe("tg.describe", function()
     assert.are.same(before, labels:spacing())
     -- areas scale with the square of the spacing
     assert.relnear(d.interfaces["cam-ise"].area * (1e-7 / 2.5e-7) ^ 2, r.interfaces["cam-ise"].area, 1e-9)
+  end)
+
+  it("counts the voxels of every label and measures a list of surface conventions", function()
+    local r = tg.describe(labels, { surfaces = { "open", "closed" }, transport = false, active = false, thickness = false,
+                                    chords = false, percolation = false })
+    local counts, nx, ny, nz = labels:counts(), labels:dims()
+    assert.are.equal(nx * ny * nz, r.voxels.total)
+    for label, n in pairs(counts) do assert.are.equal(n, r.voxels[label]) end
+    for name, label in pairs(PHASES) do assert.are.equal(counts[label] or 0, r.voxels.by_name[name]) end
+    local closed = tg.measure.surfaces(labels, { phases = PHASES, convention = "closed" })
+    assert.are.equal(closed.interfaces["1-2"], r.surfaces_other.closed.interfaces["1-2"])
+    assert.are.equal(closed.phases[2], r.surfaces_other.closed.phases[2])
+    assert.are.equal(d.interfaces["cam-ise"].area, r.interfaces["cam-ise"].area) -- the first (open) is d.surfaces
+    assert.are.same({ "open", "closed" }, r.provenance.parameters.surfaces)
+    assert.is_nil(d.surfaces_other)
+    assert.raises_with(function() tg.describe(labels, { surfaces = { "open", "round" } }) end, "surfaces[2] = round")
   end)
 
   it("rejects bad input with the reason", function()

@@ -1,4 +1,4 @@
--- The tortuga host (modules/main.c) run as a program, and tortuga.repl's printing and completion.
+-- The tortuga host (app/main.c) run as a program, and tortuga.repl's printing and completion.
 -- The host's arg table and stdin handling are checked against stock lua5.4 run the same way.
 local repl = require "tortuga.repl"
 local tg = require "tortuga"
@@ -85,9 +85,14 @@ describe("tortuga host", function()
     assert.is_not_nil(cpath, out)
     assert.are.equal(";;", lpath:sub(-2))
     assert.are.equal(";;", cpath:sub(-2))
+    -- the library's folder, then the applications' (app/lua in a build tree; one folder when installed)
     local luadir = lpath:match("^(.-)/%?%.lua;")
-    assert.are.equal(luadir .. "/?.lua;" .. luadir .. "/?/init.lua;;", lpath)
+    local appdir = lpath:match("^[^;]*;[^;]*;(.-)/%?%.lua;") or luadir
+    local want = luadir .. "/?.lua;" .. luadir .. "/?/init.lua;"
+    if appdir ~= luadir then want = want .. appdir .. "/?.lua;" .. appdir .. "/?/init.lua;" end
+    assert.are.equal(want .. ";", lpath)
     assert.truthy(io.open(luadir .. "/tortuga/init.lua"), luadir)
+    assert.truthy(io.open(appdir .. "/tortuga/app.lua"), appdir)
     local sodir = cpath:match("^(.-)/%?%.so;;$")
     assert.truthy(io.open(sodir .. "/tortuga/core.so"), sodir)
 
@@ -98,6 +103,9 @@ describe("tortuga host", function()
       print(tg.version, v:dims())
       print(package.searchpath("tortuga.core", package.cpath))
       print(package.searchpath("tortuga", package.path))
+      print(tg.report, require("tortuga.report").html ~= nil) -- the library alone; the applications by name
+      local app = require("tortuga.app").attach(tg)               -- or attached, as the host does
+      print(app == tg, tg.report == require "tortuga.report", type(tg.kernel.image), type(tg.display))
     ]])
     local sout, serr, scode = run("sh -c " .. q('eval "$(' .. q(EXE) .. ' --paths)" && lua5.4 ' .. q(script)))
     assert.are.equal(0, scode, serr)
@@ -106,6 +114,20 @@ describe("tortuga host", function()
     assert.are.equal(tg.version .. "\t4\t3\t2", lines[1])
     assert.are.equal(sodir .. "/tortuga/core.so", lines[2])
     assert.are.equal(luadir .. "/tortuga/init.lua", lines[3])
+    assert.are.equal("nil\ttrue", lines[4])
+    assert.are.equal("true\ttrue\tfunction\tfunction", lines[5])
+  end)
+
+  it("gives scripts the library with the applications' names attached", function()
+    local script = write(TMP .. "/names.lua", [[
+      local tg = require "tortuga"
+      print(tg.report == require "tortuga.report", tg.cli == require "tortuga.cli", tg.kernel == require "tortuga.kernel",
+            tg.repl == require "tortuga.repl", type(tg.display), tg.volume ~= nil)
+      tg.display({ a = 1 }) -- outside the kernel it prints as the REPL does
+    ]])
+    local out, err, code = run(q(EXE) .. " " .. q(script))
+    assert.are.equal(0, code, err)
+    assert.are.equal("true\ttrue\ttrue\ttrue\tfunction\ttrue\n{ a = 1 }\n", out)
   end)
 
   it("runs -e chunks in order, then exits", function()

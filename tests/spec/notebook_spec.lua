@@ -2,8 +2,8 @@
 -- outputs; a failing cell shows its error, the cells after it are not run and the exit status is 1; --timeout
 -- and Ctrl-C stop a cell; Markdown renders and text is escaped; headless Chromium renders the page when installed.
 local tg = require "tortuga"
-local core = require "tortuga.core"
-local kernel = require "tortuga.kernel"
+local wire = require "tortuga.app.core" -- linked into the host, which runs the specs
+local nbformat = require "tortuga.nbformat"
 local notebook = require "tortuga.notebook"
 local lfs = require "lfs"
 local H = test_helper
@@ -113,7 +113,7 @@ describe("tortuga notebook run", function()
       assert.are.equal(0, code, f .. ": " .. out .. err)
       local page = assert(read(page_path), f .. ": the page was written")
       assert.is_nil(lfs.attributes(page_path .. ".tmp"), "no temporary file left")
-      local cells = kernel.read_notebook(assert(read("notebooks/" .. f)))
+      local cells = nbformat.read_notebook(assert(read("notebooks/" .. f)))
       local ncode = 0
       for _, c in ipairs(cells) do
         if c.cell_type == "code" then
@@ -150,7 +150,7 @@ describe("tortuga notebook run", function()
     end
     local png_path = dir .. "/slice.png"
     tg.io.write_png(png_path, labels, { z = SIZE // 2 + 1, colormap = "labels" })
-    local b64 = core.kernel.base64(read(png_path))
+    local b64 = wire.base64(read(png_path))
     assert.truthy(page:find('src="data:image/png;base64,' .. b64 .. '"', 1, true), "the middle slice is embedded")
     local sec = cell_section(page, 2)
     assert.truthy(sec:find("data:image/png;base64,", 1, true), "the PNG is under cell 2")
@@ -336,7 +336,7 @@ describe("notebook.markdown", function()
     local v = tg.volume.new { 2, 2, 1, dtype = "u8" }
     tg.io.write_png(png, v, { colormap = "grey", range = { 0, 1 } })
     local html = md("![a slice](tiny.png)", dir)
-    assert.are.equal('<p><img alt="a slice" src="data:image/png;base64,' .. core.kernel.base64(read(png)) .. '"></p>', html)
+    assert.are.equal('<p><img alt="a slice" src="data:image/png;base64,' .. wire.base64(read(png)) .. '"></p>', html)
     assert.are.equal('<p><a href="https://example.org/x.png">[image: remote]</a></p>', md("![remote](https://example.org/x.png)"))
     assert.truthy(md("![gone](nothing-here.png)", dir):find("not found", 1, true))
   end)

@@ -129,6 +129,43 @@ describe("tg.segment.forest", function()
     assert.equal(l1:bytes(), l2:bytes())
   end)
 
+  it("predicts the same bits whatever the row width (voxels descending together) and the thread count", function()
+    local rf = tg.segment.forest { trees = 8, features = FEAT, seed = 3 }
+    rf:train({ a, b }, scribbles)
+    local X = tg.segment.feature_matrix({ a, b }, FEAT)
+    local old = tg.threads()
+    tg.threads(1)
+    local lv, pv = rf:predict { a, b } -- told the width of the volume's lines (24)
+    tg.threads(2)
+    for _, width in ipairs { false, 1, 7, 24, 100000 } do
+      local l, p = rf:predict_matrix(X, { probabilities = true, width = width or nil })
+      assert.equal(lv:bytes(), l:bytes())
+      for k = 1, 3 do assert.equal(pv[k]:bytes(), p[k]:bytes()) end
+    end
+    -- uniform random rows, where neighbours share no path: the same again
+    local nf, n, parts, ys = 5, 3001, {}, {}
+    math.randomseed(5)
+    for i = 1, n do
+      local r = {}
+      for q = 1, nf do r[q] = math.random() end
+      parts[i] = string.pack("<fffff", table.unpack(r))
+      ys[i] = string.char(1 + (r[1] > 0.5 and 1 or 0) + (r[2] > 0.5 and 2 or 0))
+    end
+    local R = tg.volume.from_bytes(table.concat(parts), { nf, n, 1, dtype = "f32" })
+    local Y = tg.volume.from_bytes(table.concat(ys), { n, 1, 1, dtype = "u8" })
+    local rr = tg.segment.forest { trees = 6, seed = 2 }:train_matrix(R, Y)
+    local l1, p1 = rr:predict_matrix(R, { probabilities = true })
+    tg.threads(1)
+    for _, width in ipairs { 3, 64, 77 } do
+      local l, p = rr:predict_matrix(R, { probabilities = true, width = width })
+      assert.equal(l1:bytes(), l:bytes())
+      for k = 1, 4 do assert.equal(p1[k]:bytes(), p[k]:bytes()) end
+    end
+    tg.threads(old)
+    assert.is_true(tg.segment.evaluate(l1, Y).accuracy > 0.95)
+    assert.raises_with(function() rr:predict_matrix(R, { width = 0 }) end, "width must be an integer >= 1")
+  end)
+
   it("trains and predicts with convolution features, stored in the model so a reload predicts bit-identically", function()
     local dir = H.tmpdir("segment")
     -- fixed weights, one 1 -> 2 layer using only the centre taps: conv1 = ReLU(v - 30), conv2 = ReLU(70 - v)

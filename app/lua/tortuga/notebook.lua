@@ -1,10 +1,11 @@
---- tg.notebook — run a notebook from the command line into one self-contained HTML page.
+--- tg.notebook — run a notebook from the command line into one self-contained HTML page; convert notebooks.
 --
 --   tortuga notebook run FILE.lua [--out PAGE.html] [--timeout SECONDS]     (FILE.ipynb works too)
+--   tortuga notebook convert IN.lua OUT.ipynb   and   tortuga notebook convert IN.ipynb OUT.lua
 --
 -- The cells run in order, in one fresh table of globals shared by the cells (its __index is _G; `tg` is
 -- loaded), as in the Jupyter kernel (tortuga.kernel): `local` names last one cell; print, io.write,
--- io.stdout and io.stderr are collected per cell (at most kernel.limits.stream_total bytes each); a cell
+-- io.stdout and io.stderr are collected per cell (at most display.limits.stream_total bytes each); a cell
 -- shows the value of its last line when that line is an expression (a trailing `;` hides it), with the
 -- kernel's rich display: a volume as the PNG of its middle slice and a line of text, a table as an HTML
 -- table, a value with a __display metatable as it says, tg.kernel.image(path) as the figure; tg.display(x)
@@ -33,13 +34,20 @@
 --       "error" | "interrupted" | "timeout", failed = <the cell>, seconds=, date=, version=}
 --     or nil, message when the file cannot be read or is not a notebook.
 --   notebook.html(result) -> the page;  notebook.markdown(text, base_dir) -> HTML;  notebook.lua_html(code)
---   notebook.command(args, stdout, stderr) -> exit status (the `tortuga notebook run` command).
+--   notebook.command(args, stdout, stderr) -> exit status (the `tortuga notebook` subcommand: run | convert;
+--   the forms and their conversion are tortuga.nbformat).
 local core = require "tortuga.core"
-local kernel = require "tortuga.kernel"
+-- The applications' C half (app/lkernel.c) is linked into the tortuga host; it is required when first used, so
+-- this module loads in stock lua5.4 too (there only what needs it fails, naming tortuga.app.core).
+local function wire() return require "tortuga.app.core" end
+local display = require "tortuga.display"
+local cellrun = require "tortuga.cells"
+local nbformat = require "tortuga.nbformat"
+local cmdline = require "tortuga.cmdline"
 
 local M = {}
 
-local esc = kernel.html_escape
+local esc = display.html_escape
 
 local function read_file(path)
   local f, err = io.open(path, "rb")
@@ -151,6 +159,8 @@ local function starts_block(line, nextline)
          list_marker(line) or (line:find("|", 1, true) and is_table_rule(nextline))
 end
 
+-- Long because every Markdown block kind (heading, fence, quote, list, table, paragraph) is one branch of the same
+-- loop over lines, and they share the look-ahead that decides where a block ends.
 blocks = function(lines, ctx)
   local out, i = {}, 1
   while i <= #lines do
@@ -286,7 +296,7 @@ local function image_html(base_dir)
     local path = raw:sub(1, 1) == "/" and raw or (base_dir .. "/" .. raw)
     local bytes = mime and read_file(path)
     if not bytes then return '<span class="missing">[image ' .. src .. " not found]</span>" end
-    return '<img alt="' .. alt .. '" src="data:' .. mime .. ";base64," .. core.kernel.base64(bytes) .. '">'
+    return '<img alt="' .. alt .. '" src="data:' .. mime .. ";base64," .. wire().base64(bytes) .. '">'
   end
 end
 
@@ -396,16 +406,18 @@ function M.read(path)
   if not text then return nil, "cannot read " .. tostring(err) end
   local ext = (path:match("%.(%w+)$") or ""):lower()
   if ext == "ipynb" then
-    local cells, why = kernel.from_ipynb(text)
+    local cells, why = nbformat.from_ipynb(text)
     if not cells then return nil, path .. ": " .. why end
     return cells
   end
-  local ok, cells = pcall(kernel.read_notebook, text)
+  local ok, cells = pcall(nbformat.read_notebook, text)
   if not ok then return nil, path .. ": " .. tostring(cells):gsub("^[^:]*:%d+: ", "") end
   return cells
 end
 
 --- Run the notebook at `path`; see the module header for opts and the result.
+-- Long because the run's state (the cells' environment, the output sink, the redirected io, tg.display, the
+-- progress switch, the watchdog) is set up and restored in one place, whatever ends the run.
 function M.run(path, opts)
   opts = opts or {}
   local cells, err = M.read(path)
@@ -431,7 +443,7 @@ function M.run(path, opts)
   local env = setmetatable({}, { __index = _G })
   env._G, env.tg = env, tg
   local current -- the cell running now
-  local limit = kernel.limits.stream_total
+  local limit = display.limits.stream_total
   local sink = {
     write = function(stream, text)
       local o = current
@@ -456,10 +468,10 @@ function M.run(path, opts)
   end
   local saved_display = tg.display
   tg.display = function(...)
-    for i = 1, select("#", ...) do show(kernel.bundle((select(i, ...)))) end
+    for i = 1, select("#", ...) do show(display.bundle((select(i, ...)))) end
   end
   tg.progress(false)
-  local restore = kernel.redirect_io(sink)
+  local restore = cellrun.redirect_io(sink)
   local t_all = core.now()
 
   local function run_cell(c)
@@ -473,23 +485,23 @@ function M.run(path, opts)
     local chunk = ipynb and string.format("%s[%d]", short, c.number) or short
     local pad = (not ipynb and c.line) and string.rep("\n", c.line - 1) or ""
     local t0 = core.now()
-    local f, cerr, quiet = kernel.compile(pad .. c.source, "=" .. chunk, env)
+    local f, cerr, quiet = cellrun.compile(pad .. c.source, "=" .. chunk, env)
     if not f then
       c.status = "error"
       c.outputs[#c.outputs + 1] = { type = "error", ename = "SyntaxError", evalue = cerr, traceback = { cerr } }
     else
       local stop = opts.timeout and watchdog(opts.timeout, self_pid)
-      local r = table.pack(xpcall(f, kernel.error_handler(chunk_pattern(chunk))))
+      local r = table.pack(xpcall(f, cellrun.error_handler(chunk_pattern(chunk))))
       if stop then stop() end
       if r[1] then
         c.status = "ok"
         if r.n > 1 and not quiet then
-          for _, b in ipairs(kernel.value_bundles(table.pack(table.unpack(r, 2, r.n)))) do
+          for _, b in ipairs(display.value_bundles(table.pack(table.unpack(r, 2, r.n)))) do
             show(b.data, b.metadata)
           end
         end
       else
-        local e = kernel.error_content(r[2].msg, r[2].frames)
+        local e = cellrun.error_content(r[2].msg, r[2].frames)
         c.status = "error"
         if is_interrupt(r[2].msg) then
           c.status = (opts.timeout and core.now() - t0 >= opts.timeout * 0.99) and "timeout" or "interrupted"
@@ -622,7 +634,7 @@ local function bundle_html(data, meta)
     local v = data[mime]
     if v then
       v = b64_or_text(v)
-      local b64 = mime == "image/svg+xml" and core.kernel.base64(v) or v:gsub("%s", "")
+      local b64 = mime == "image/svg+xml" and wire().base64(v) or v:gsub("%s", "")
       local m = type(meta) == "table" and type(meta[mime]) == "table" and meta[mime] or {}
       local size = ""
       if math.tointeger(m.width) then size = size .. ' width="' .. math.tointeger(m.width) .. '"' end
@@ -761,8 +773,9 @@ local function parse_args(args)
   return o, pos
 end
 
---- `tortuga notebook run ...` (args after "run"); returns the exit status.
-function M.command(args, out, err)
+--- `tortuga notebook run ...` (args after "run"); returns the exit status. Long because it checks each argument
+-- with its own message before running, then reports each way a run can end (ok, error, interrupt, timeout).
+local function run_command(args, out, err)
   out, err = out or io.stdout, err or io.stderr
   local P = "tortuga notebook run: "
   local o, pos = parse_args(args or {})
@@ -806,7 +819,7 @@ function M.command(args, out, err)
     err:write(P, why, "\n")
     return 1
   end
-  local ok, werr = kernel.write_atomic(page, M.html(result))
+  local ok, werr = nbformat.write_atomic(page, M.html(result))
   if not ok then
     err:write(P, "cannot write ", page, ": ", tostring(werr), "\n")
     return 1
@@ -834,6 +847,39 @@ function M.command(args, out, err)
   end
   err:write(P, "wrote ", page, " (with the error; the cells after it did not run)\n")
   return result.status == "interrupted" and 130 or 1
+end
+
+local NOTEBOOK_USAGE = [[
+usage: tortuga notebook run FILE [--out PAGE.html] [--timeout SECONDS]
+       tortuga notebook convert IN OUT
+
+run: execute a notebook (FILE.lua or FILE.ipynb) cell by cell into one self-contained HTML page with
+the outputs inline (`tortuga notebook run --help` for details); exit status 1 when a cell fails.
+convert: convert a notebook between its plain-text form (a .lua file: Markdown in `--` comment lines,
+cells separated by `-- %%` lines) and Jupyter's .ipynb, in either direction (by the file extensions).
+Outputs of an .ipynb are not kept in the text form.
+
+  -h, --help        this help
+]]
+
+--- `tortuga notebook ...`: run | convert; returns the exit status.
+function M.command(args, out, err)
+  out, err = out or io.stdout, err or io.stderr
+  args = args or {}
+  if args[1] == "run" then return run_command(table.move(args, 2, #args, 1, {}), out, err) end
+  local o, pos = cmdline.parse_cmd(args, {}, "tortuga notebook", "tortuga notebook", NOTEBOOK_USAGE, out, err)
+  if not o then return pos end
+  if pos[1] ~= "convert" or #pos ~= 3 then
+    err:write("tortuga notebook: expected 'run FILE' or 'convert IN OUT'\n", "Try 'tortuga notebook --help'.\n")
+    return 2
+  end
+  local ok, e = nbformat.convert(pos[2], pos[3])
+  if not ok then
+    err:write("tortuga notebook convert: ", e, "\n")
+    return e:match("^expected") and 2 or 1
+  end
+  out:write("wrote ", pos[3], "\n")
+  return 0
 end
 
 return M

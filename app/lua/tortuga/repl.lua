@@ -14,7 +14,7 @@
 --                             tables a C __index closure holds as upvalues) without calling metamethods.
 --   repl.options          the defaults: max_items (array items shown, 10), max_keys (other fields, 50),
 --                             width (80), depth (nesting shown, 6), max_string (bytes shown, 200).
--- Used by the tortuga host (modules/main.c); usable from any Lua program.
+-- Used by the tortuga host (app/main.c); usable from any Lua program.
 local M = {}
 
 M.options = { max_items = 10, max_keys = 50, width = 80, depth = 6, max_string = 200, indent = "  " }

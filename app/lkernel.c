@@ -1,7 +1,12 @@
-/* lkernel.c — core.kernel: the wire side of the Jupyter messaging protocol (5.3) over ZeroMQ, for
- * lua/tortuga/kernel.lua, which holds the kernel's logic and does all JSON (lua-cjson).
+/* lkernel.c — tortuga.app.core: the wire side of the Jupyter messaging protocol (5.3) over ZeroMQ, for
+ * app/lua/tortuga/kernel.lua, which holds the kernel's logic and does all JSON (lua-cjson).
  *
- *   local k = core.kernel.open{transport = "tcp", ip = "127.0.0.1", shell_port = , iopub_port = ,
+ * An application, not part of the library: this module is linked into the tortuga host and preloaded there
+ * (package.preload["tortuga.app.core"]), never into tortuga.core, so `require "tortuga"` needs neither
+ * ZeroMQ nor OpenSSL. It shares the host's copy of the bindings (lt_sigint_filter, lt_begin's handler).
+ *
+ *   local wire = require "tortuga.app.core"
+ *   local k = wire.open{transport = "tcp", ip = "127.0.0.1", shell_port = , iopub_port = ,
  *                              stdin_port = , control_port = , hb_port = , key = "...",
  *                              signature_scheme = "hmac-sha256"}
  *       binds the five sockets (a failure raises, naming the channel and endpoint: "cannot bind the shell
@@ -15,8 +20,8 @@
  *   k:send(channel, idents, header, parent_header, metadata, content)   channel "shell" | "control" |
  *       "iopub" | "stdin"; the four JSON strings are signed here.
  *   k:close()             stop the threads, close the sockets (idempotent; also on collection)
- *   core.kernel.cell(busy)  marks an execute_request as being handled (true) or answered (false)
- *   core.kernel.pcall(msgh, f, ...) --> true, results... | false, msgh(err)
+ *   wire.cell(busy)  marks an execute_request as being handled (true) or answered (false)
+ *   wire.pcall(msgh, f, ...) --> true, results... | false, msgh(err)
  *       xpcall with interrupts: while f runs, SIGINT makes the next Lua instruction raise "interrupted!"
  *       (lua.c's hook), and an engine operation (lt_begin/lt_end) swaps in its own handler that sets the
  *       cancel flag, so Ctrl-C, the manager's SIGINT and an interrupt_request on the control channel all
@@ -25,9 +30,9 @@
  *       operation that never checks the flag (the next lt_begin clears it), or in a pcall inside the cell
  *       that swallows the error; one that comes after the request's execute_input but before its code
  *       runs stops the code at its first instruction. An idle kernel ignores SIGINT.
- *   core.kernel.sign(key, scheme, header, parent, metadata, content) --> hex signature
- *   core.kernel.uuid() --> random (version 4) UUID;  core.kernel.base64(s);  core.kernel.isodate()
- *       (UTC with microseconds);  core.kernel.exe() --> the path of the running executable | nil
+ *   wire.sign(key, scheme, header, parent, metadata, content) --> hex signature
+ *   wire.uuid() --> random (version 4) UUID;  wire.base64(s);  wire.isodate()
+ *       (UTC with microseconds);  wire.exe() --> the path of the running executable | nil
  *
  * Wire format: [identities..., "<IDS|MSG>", HMAC hex, header, parent_header, metadata, content,
  * buffers...]; the HMAC (OpenSSL EVP_MAC, digest named by the scheme "hmac-<digest>") covers the four
@@ -400,7 +405,7 @@ static int l_pcall(lua_State *L)
     return lua_gettop(L);
 }
 
-/* core.kernel.cell(true) when an execute_request starts (before its execute_input goes out), cell(false)
+/* wire.cell(true) when an execute_request starts (before its execute_input goes out), cell(false)
  * when it has been answered: an interrupt in between stops the cell's code, even before it starts. */
 static int l_cell(lua_State *L)
 {
@@ -527,6 +532,9 @@ static void start_thread(lua_State *L, lk_kernel *k, pthread_t *t, void *(*fn)(v
     *started = 1;
 }
 
+/* wire.open{...}: the kernel object with its five channels bound, the control PAIR, the wake pipe, the two
+ * threads and the SIGINT handler. Long because it is one sequence in which each step's failure must close what
+ * the steps before it opened (kernel_close is idempotent and knows what is open), read top to bottom. */
 static int l_open(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
@@ -766,7 +774,7 @@ static int l_exe(lua_State *L)
     return 1;
 }
 
-void lt_open_kernel(lua_State *L)
+int luaopen_tortuga_app_core(lua_State *L)
 {
     static const luaL_Reg methods[] = {{"recv", l_recv},   {"recv_stdin", l_recv_stdin}, {"send", l_send},
                                        {"close", l_close}, {NULL, NULL}};
@@ -781,5 +789,6 @@ void lt_open_kernel(lua_State *L)
     lua_pop(L, 1);
     static const luaL_Reg fns[] = {{"open", l_open}, {"pcall", l_pcall}, {"cell", l_cell},     {"sign", l_sign},   {"uuid", l_uuid},
                                    {"base64", l_base64}, {"isodate", l_isodate}, {"exe", l_exe}, {NULL, NULL}};
-    lt_register(L, "kernel", fns);
+    luaL_newlib(L, fns);
+    return 1;
 }

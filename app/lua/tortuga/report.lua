@@ -280,6 +280,8 @@ function Report:fractions(s, sid)
     table.concat(rows) .. "</table>"
 end
 
+-- Long because chords come in three shapes (one axis, every axis, or ready distributions) for each phase, and
+-- each shape's series must land in the same figure and the same embedded data.
 function Report:chords(s, sid)
   local tm = require "tortuga.measure"
   local src = s.results.cld or s.results.chords
@@ -742,7 +744,9 @@ function M.plot(path, opts)
   return nil, err
 end
 
---- Write the report (see the header); returns path, info.
+--- Write the report (see the header); returns path, info. Long because the page is written top to bottom in the
+-- order a reader sees it (header, samples, correlations, figures, timings, the embedded data), inside one pcall that
+-- removes the temporary figures whatever happens.
 function M.html(path, opts)
   local where = "tg.report.html"
   util.check(type(path) == "string" and path ~= "", where, "expected the output path (.html)")
