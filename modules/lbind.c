@@ -8,6 +8,8 @@
 #define _POSIX_C_SOURCE 200809L
 #include "lbind.h"
 
+#include "io/tg_stream.h"
+
 #include <math.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -67,6 +69,8 @@ static void on_sigint(int sig)
     if (c) atomic_store(&c->cancel, 1);
 }
 
+/* "name [#####.....]  45%", and after the bar the details of a label "name|details" (streamed runs: slabs done,
+ * voxels per second, time left). */
 static int draw_progress(void *ud, double fraction, const char *what)
 {
     lt_state *s = ud;
@@ -74,7 +78,10 @@ static int draw_progress(void *ud, double fraction, const char *what)
     char bar[64];
     for (int i = 0; i < width; i++) bar[i] = i < filled ? '#' : '.';
     bar[width] = '\0';
-    fprintf(stderr, "\r%-12.12s [%s] %3d%%", what ? what : "", bar, (int)(fraction * 100.0 + 0.5));
+    const char *label = what ? what : "", *bar_sep = strchr(label, '|');
+    int nl = bar_sep ? (int)(bar_sep - label) : (int)strlen(label);
+    fprintf(stderr, "\r%-12.*s [%s] %3d%%%s%.60s\033[K", nl < 16 ? nl : 16, label, bar, (int)(fraction * 100.0 + 0.5),
+            bar_sep ? "  " : "", bar_sep ? bar_sep + 1 : "");
     fflush(stderr);
     s->drawn = 1;
     return 0;
@@ -208,6 +215,35 @@ int64_t lt_checkmemory(lua_State *L, int idx, int64_t def, const char *what)
     if (!ok || n < 1) lt_error(L, "%s: expected a size such as \"4GB\" or a number of bytes >= 1, got %s", what,
                                luaL_tolstring(L, idx, NULL));
     return (int64_t)n;
+}
+
+void lt_streamopts(lua_State *L, int idx, tg_stream_opts *o)
+{
+    if (lua_isnoneornil(L, idx)) return;
+    idx = lua_absindex(L, idx);
+    luaL_checktype(L, idx, LUA_TTABLE);
+    lua_getfield(L, idx, "memory");
+    o->memory = lt_checkmemory(L, -1, 0, "option 'memory'");
+    lua_pop(L, 1);
+    lua_Integer m = lt_optinteger(L, idx, "max_slab", 0);
+    if (m < 0) lt_error(L, "option 'max_slab' must be an integer >= 1");
+    o->max_slab = (int64_t)m;
+}
+
+void lt_pushstreamed(lua_State *L, const tg_stream_result *r)
+{
+    lua_createtable(L, 0, 11);
+    lua_pushinteger(L, (lua_Integer)r->slab); lua_setfield(L, -2, "slab");
+    lua_pushinteger(L, (lua_Integer)r->slabs); lua_setfield(L, -2, "slabs");
+    lua_pushinteger(L, (lua_Integer)r->halo); lua_setfield(L, -2, "halo");
+    lua_pushinteger(L, (lua_Integer)r->memory); lua_setfield(L, -2, "memory");
+    lua_pushinteger(L, (lua_Integer)r->planned); lua_setfield(L, -2, "planned");
+    lua_pushinteger(L, (lua_Integer)r->peak); lua_setfield(L, -2, "peak");
+    lua_pushinteger(L, r->passes); lua_setfield(L, -2, "passes");
+    lua_pushinteger(L, (lua_Integer)r->voxels); lua_setfield(L, -2, "voxels");
+    lua_pushnumber(L, r->seconds); lua_setfield(L, -2, "seconds");
+    lua_pushnumber(L, r->voxels_per_second); lua_setfield(L, -2, "voxels_per_second");
+    lua_pushliteral(L, "bytes"); lua_setfield(L, -2, "units");
 }
 
 /* memory([size | "default"]) -> the budget in bytes, true when it is the default (half the physical memory) */

@@ -26,6 +26,8 @@
 
 struct tg_stack;
 struct tg_writer;
+struct tg_stream_opts;
+struct tg_stream_result;
 
 /* Raise a Lua error with the message as it is. Unlike luaL_error no "file:line:" is added: a binding is called
  * by the Lua layer, whose line would mean nothing to the user, and the Lua layer passes these messages on
@@ -61,6 +63,12 @@ struct tg_stack *lt_checkstack(lua_State *L, int idx);
 struct tg_stack *lt_teststack(lua_State *L, int idx);
 /* Writer userdata (modules/lio.c, engine/io/tg_writer.h): raises on anything else, or on a closed writer. */
 struct tg_writer *lt_checkwriter(lua_State *L, int idx);
+/* Streaming options from the table at idx (nil: defaults): memory = size (lt_checkmemory), max_slab = integer >= 1,
+ * into o (a tg_stream_opts, io/tg_stream.h); o->what is left as it is. */
+void lt_streamopts(lua_State *L, int idx, struct tg_stream_opts *o);
+/* Push a streamed run's result: {slab, slabs, halo, memory, planned, peak, passes, voxels, seconds, voxels_per_second,
+ * units = "bytes"} (the `streamed` table of every streamed operation's result). */
+void lt_pushstreamed(lua_State *L, const struct tg_stream_result *r);
 /* Tell the collector about a large allocation. */
 void lt_gcstep(lua_State *L, const tg_volume *v);
 

@@ -28,7 +28,7 @@
  *   core.segment.load(path) -> Forest | nil, "path: reason";  forest:save(path) -> true | nil, "path: reason"
  *   forest:info() -> {features, classes, trees, channels, class_values, importance, meta, nodes, ...}
  *   forest:release()  tostring(forest)
- *   core.segment.otsu(v, classes, bins) -> labels, {thresholds}
+ *   core.segment.otsu(v, classes, bins) -> labels, {thresholds}, {nan, posinf, neginf} (voxels left out)
  *   core.segment.remove_islands(labels, min_size, connectivity) -> labels, islands, voxels
  *   core.segment.majority(labels, radius, dims) -> labels
  *   core.segment.confusion(pred, truth) -> {values}, {{counts}} (rows = truth, columns = prediction, 1-based
@@ -662,6 +662,12 @@ static int l_equal(lua_State *L)
     return 1;
 }
 
+static void setcount(lua_State *L, const char *k, int64_t n)
+{
+    lua_pushinteger(L, (lua_Integer)n);
+    lua_setfield(L, -2, k);
+}
+
 static int l_otsu(lua_State *L)
 {
     tg_volume *v = lt_checkvolume(L, 1);
@@ -669,12 +675,17 @@ static int l_otsu(lua_State *L)
     o.classes = (int)luaL_optinteger(L, 2, 2);
     o.bins = (int)luaL_optinteger(L, 3, 256);
     double thr[TG_OTSU_MAX_CLASSES];
+    tg_stats s;
     tg_volume *lab = lt_newvolume(L);
     lt_begin(L);
-    lt_end(L, tg_otsu(lt_ctx(L), v, &o, thr, lab));
+    lt_end(L, tg_otsu(lt_ctx(L), v, &o, thr, lab, &s));
     lua_createtable(L, o.classes - 1, 0);
     for (int k = 0; k < o.classes - 1; k++) { lua_pushnumber(L, thr[k]); lua_rawseti(L, -2, k + 1); }
-    return 2;
+    lua_createtable(L, 0, 3);
+    setcount(L, "nan", s.nan_count);
+    setcount(L, "posinf", s.posinf_count);
+    setcount(L, "neginf", s.neginf_count);
+    return 3;
 }
 
 static int l_remove_islands(lua_State *L)

@@ -171,25 +171,31 @@ static void setnum(lua_State *L, const char *k, double v)
     lua_setfield(L, -2, k);
 }
 
+static void setcount(lua_State *L, const char *k, int64_t n)
+{
+    lua_pushinteger(L, (lua_Integer)n);
+    lua_setfield(L, -2, k);
+}
+
 static int l_stats(lua_State *L)
 {
     tg_volume *v = lt_checkvolume(L, 1);
     tg_stats s;
     lt_begin(L);
     lt_end(L, tg_volume_stats(lt_ctx(L), v, &s));
-    lua_createtable(L, 0, 6);
+    lua_createtable(L, 0, 8);
     setnum(L, "min", s.min);
     setnum(L, "max", s.max);
     setnum(L, "mean", s.mean);
     setnum(L, "std", s.std);
-    lua_pushinteger(L, s.count);
-    lua_setfield(L, -2, "count");
-    lua_pushinteger(L, s.nan_count);
-    lua_setfield(L, -2, "nan_count");
+    setcount(L, "count", s.count);
+    setcount(L, "nan_count", s.nan_count);
+    setcount(L, "posinf_count", s.posinf_count);
+    setcount(L, "neginf_count", s.neginf_count);
     return 1;
 }
 
-/* histogram(v, bins, lo, hi) -> array of counts */
+/* histogram(v, bins, lo, hi) -> array of counts, {below, above, nan, posinf, neginf} (voxels not binned) */
 static int l_histogram(lua_State *L)
 {
     tg_volume *v = lt_checkvolume(L, 1);
@@ -197,14 +203,21 @@ static int l_histogram(lua_State *L)
     double lo = luaL_checknumber(L, 3), hi = luaL_checknumber(L, 4);
     luaL_argcheck(L, bins >= 1 && bins <= (1 << 24), 2, "bins must be between 1 and 16777216");
     int64_t *counts = lua_newuserdatauv(L, (size_t)bins * sizeof *counts, 0); /* boxed: freed by Lua if we raise */
+    tg_hist_outside out;
     lt_begin(L);
-    lt_end(L, tg_volume_histogram(lt_ctx(L), v, (int)bins, lo, hi, counts));
+    lt_end(L, tg_volume_histogram(lt_ctx(L), v, (int)bins, lo, hi, counts, &out));
     lua_createtable(L, (int)bins, 0);
     for (lua_Integer b = 0; b < bins; b++) {
         lua_pushinteger(L, counts[b]);
         lua_rawseti(L, -2, b + 1);
     }
-    return 1;
+    lua_createtable(L, 0, 5);
+    setcount(L, "below", out.below);
+    setcount(L, "above", out.above);
+    setcount(L, "nan", out.nan);
+    setcount(L, "posinf", out.posinf);
+    setcount(L, "neginf", out.neginf);
+    return 2;
 }
 
 /* counts(v) -> {[value] = voxels} for the values present */

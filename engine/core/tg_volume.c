@@ -7,6 +7,8 @@
  * Determinism: reductions (stats, histogram, counts) accumulate per z-slice in thread-private storage and
  * are combined in slice order, so results do not depend on the thread count.
  * Threading: OpenMP over z slices (static schedule). Progress and cancellation are checked per slice.
+ * Non-finite values: stats and histograms count NaN, +Inf and -Inf apart and never mix them into min, max,
+ * mean, std or bins; sums of values near ±DBL_MAX are taken on scaled values, so they cannot overflow.
  * Memory: a new volume is nx*ny*nz*sizeof(dtype) bytes; stats keep 4 doubles per slice; counts keep one
  * table per thread (256 or 65536 entries for u8/u16, n for i32).
  */
@@ -253,20 +255,63 @@ tg_status tg_volume_fill(tg_ctx *ctx, tg_volume *v, double val)
 
 /* ---- statistics ---- */
 
-typedef struct { double min, max, sum, sumsq; int64_t n, nan; } slice_acc;
+typedef struct { double min, max, sum, sumsq; int64_t n, nan, posinf, neginf; } slice_acc;
 
+/* Non-finite values are counted apart (NaN, +Inf, -Inf) and take no part in min, max, sum. */
 static void acc_row(const tg_volume *in, int64_t y, int64_t z, slice_acc *a)
 {
     const char *s = tg_volume_ptr(in, 0, y, z);
     size_t ss = dtype_sizes[in->dtype] * (size_t)in->strides[0];
     for (int64_t x = 0; x < in->dims[0]; x++) {
         double v = load(s + (size_t)x * ss, in->dtype);
-        if (v != v) { a->nan++; continue; }
+        if (!isfinite(v)) {
+            if (v != v) a->nan++;
+            else if (v > 0) a->posinf++;
+            else a->neginf++;
+            continue;
+        }
         if (v < a->min) a->min = v;
         if (v > a->max) a->max = v;
         a->sum += v;
         a->n++;
     }
+}
+
+/* Sum over the slices of the finite values times k (a power of two, so k = 1 changes nothing), or, with
+ * mean given, of the squared deviations ((v - mean) k)^2. Per-slice partial sums added in slice order. */
+static void scaled_sums(tg_ctx *ctx, const tg_volume *in, double k, double mean, int deviations, slice_acc *acc)
+{
+    int64_t nz = in->dims[2], ny = in->dims[1];
+#pragma omp parallel for schedule(static) num_threads(ctx->nthreads)
+    for (int64_t z = 0; z < nz; z++) {
+        double sum = 0.0;
+        if (!tg_cancelled(ctx))
+            for (int64_t y = 0; y < ny; y++) {
+                const char *s = tg_volume_ptr(in, 0, y, z);
+                size_t es = dtype_sizes[in->dtype] * (size_t)in->strides[0];
+                for (int64_t x = 0; x < in->dims[0]; x++) {
+                    double v = load(s + (size_t)x * es, in->dtype);
+                    if (!isfinite(v)) continue;
+                    double d = deviations ? v * k - mean * k : v * k;
+                    sum += deviations ? d * d : d;
+                }
+            }
+        if (deviations) acc[z].sumsq = sum;
+        else acc[z].sum = sum;
+        tg_progress(ctx, 0.5 + 0.5 * (double)(z + 1) / (double)nz, "stats");
+    }
+}
+
+/* The power of two that brings the largest magnitude near 1, so sums of values near DBL_MAX (and of their
+ * squared deviations) cannot overflow; multiplying by it is exact, so ordinary data give the same bits. */
+static double unit_scale(double lo, double hi)
+{
+    double m = fmax(fabs(lo), fabs(hi));
+    int e = 0;
+    if (m > 0) frexp(m, &e);
+    if (e > 1000) e = 1000; /* ldexp(1, -e) must stay a normal number */
+    if (e < -1000) e = -1000;
+    return ldexp(1.0, -e);
 }
 
 tg_status tg_volume_stats(tg_ctx *ctx, const tg_volume *in, tg_stats *out)
@@ -280,65 +325,82 @@ tg_status tg_volume_stats(tg_ctx *ctx, const tg_volume *in, tg_stats *out)
     /* two passes (mean, then squared deviations) for an accurate standard deviation */
 #pragma omp parallel for schedule(static) num_threads(ctx->nthreads)
     for (int64_t z = 0; z < nz; z++) {
-        slice_acc a = {INFINITY, -INFINITY, 0.0, 0.0, 0, 0};
+        slice_acc a = {INFINITY, -INFINITY, 0.0, 0.0, 0, 0, 0, 0};
         if (!tg_cancelled(ctx))
             for (int64_t y = 0; y < ny; y++) acc_row(in, y, z, &a);
         acc[z] = a;
         tg_progress(ctx, 0.5 * (double)(z + 1) / (double)nz, "stats");
     }
-    slice_acc t = {INFINITY, -INFINITY, 0.0, 0.0, 0, 0};
+    slice_acc t = {INFINITY, -INFINITY, 0.0, 0.0, 0, 0, 0, 0};
     for (int64_t z = 0; z < nz; z++) {
         if (acc[z].min < t.min) t.min = acc[z].min;
         if (acc[z].max > t.max) t.max = acc[z].max;
         t.sum += acc[z].sum;
         t.n += acc[z].n;
         t.nan += acc[z].nan;
+        t.posinf += acc[z].posinf;
+        t.neginf += acc[z].neginf;
     }
+    double k = t.n ? unit_scale(t.min, t.max) : 1.0;
     double mean = t.n ? t.sum / (double)t.n : NAN;
-#pragma omp parallel for schedule(static) num_threads(ctx->nthreads)
-    for (int64_t z = 0; z < nz; z++) {
-        double ss = 0.0;
-        if (!tg_cancelled(ctx))
-            for (int64_t y = 0; y < ny; y++) {
-                const char *s = tg_volume_ptr(in, 0, y, z);
-                size_t es = dtype_sizes[in->dtype] * (size_t)in->strides[0];
-                for (int64_t x = 0; x < in->dims[0]; x++) {
-                    double v = load(s + (size_t)x * es, in->dtype);
-                    if (v == v) ss += (v - mean) * (v - mean);
-                }
-            }
-        acc[z].sumsq = ss;
-        tg_progress(ctx, 0.5 + 0.5 * (double)(z + 1) / (double)nz, "stats");
+    if (t.n && !isfinite(t.sum)) { /* finite values whose sum overflows (near ±DBL_MAX): add them scaled */
+        scaled_sums(ctx, in, k, 0.0, 0, acc);
+        double s = 0.0;
+        for (int64_t z = 0; z < nz; z++) s += acc[z].sum;
+        mean = s / (double)t.n / k; /* between min and max, so finite */
     }
+    scaled_sums(ctx, in, k, mean, 1, acc);
     for (int64_t z = 0; z < nz; z++) t.sumsq += acc[z].sumsq;
     tg_free(acc);
     if ((st = finish(ctx, "stats"))) return st;
     out->count = t.n;
     out->nan_count = t.nan;
+    out->posinf_count = t.posinf;
+    out->neginf_count = t.neginf;
     out->min = t.n ? t.min : NAN;
     out->max = t.n ? t.max : NAN;
     out->mean = mean;
-    out->std = t.n ? sqrt(t.sumsq / (double)t.n) : NAN;
+    out->std = t.n ? sqrt(t.sumsq / (double)t.n) / k : NAN;
     return TG_OK;
 }
 
 /* ---- histogram and counts: one private table per thread, summed in thread order (integers: exact) ---- */
 
-tg_status tg_volume_histogram(tg_ctx *ctx, const tg_volume *in, int bins, double lo, double hi, int64_t *counts)
+/* Bin indices without overflow for any finite lo < hi: bin = (v p - lo p) * scale, where the power of two p
+ * keeps both hi p - lo p and scale = bins / (hi p - lo p) finite (p = 1/2 when hi - lo overflows, as for
+ * [-1e308, 1e308]; p = 2^600 when the range is so narrow that bins / (hi - lo) would). */
+static void hist_scale(double lo, double hi, int bins, double *p, double *scale)
 {
+    *p = 1.0;
+    if (!isfinite(hi - lo)) *p = 0.5;
+    else if (!isfinite((double)bins / (hi - lo))) *p = 0x1p600;
+    *scale = (double)bins / (hi * *p - lo * *p);
+}
+
+enum { H_BELOW, H_ABOVE, H_NAN, H_POSINF, H_NEGINF, H_NEXTRA }; /* extra cells after each thread's bins */
+
+/* Why long: the per-voxel loop sits inside the parallel region, so the thread-private table stays in reach. */
+tg_status tg_volume_histogram(tg_ctx *ctx, const tg_volume *in, int bins, double lo, double hi, int64_t *counts,
+                              tg_hist_outside *outside)
+{
+    if (outside) memset(outside, 0, sizeof *outside);
     tg_status st = check_input(ctx, in);
     if (st) return st;
     if (bins < 1) return tg_fail(ctx, TG_ERR_ARG, "histogram: bins must be at least 1, got %d", bins);
+    if (!isfinite(lo) || !isfinite(hi)) return tg_fail(ctx, TG_ERR_ARG, "histogram: range [%g, %g] must be finite", lo, hi);
     if (!(hi > lo)) return tg_fail(ctx, TG_ERR_ARG, "histogram: range [%g, %g] is empty", lo, hi);
     int nt = ctx->nthreads;
-    int64_t *tables = tg_calloc((size_t)nt * (size_t)bins, sizeof *tables);
+    size_t row = (size_t)bins + H_NEXTRA;
+    int64_t *tables = tg_calloc((size_t)nt * row, sizeof *tables);
     if (!tables) return tg_fail(ctx, TG_ERR_NOMEM, "out of memory in histogram");
     int64_t nz = in->dims[2], ny = in->dims[1], nx = in->dims[0];
-    double scale = (double)bins / (hi - lo);
+    double p, scale;
+    hist_scale(lo, hi, bins, &p, &scale);
+    const double lop = lo * p;
 #pragma omp parallel num_threads(nt)
     {
         int tid = tg_thread_num();
-        int64_t *h = tables + (size_t)tid * (size_t)bins;
+        int64_t *h = tables + (size_t)tid * row, *extra = h + bins;
 #pragma omp for schedule(static)
         for (int64_t z = 0; z < nz; z++) {
             if (tg_cancelled(ctx)) continue;
@@ -347,20 +409,27 @@ tg_status tg_volume_histogram(tg_ctx *ctx, const tg_volume *in, int bins, double
                 size_t es = dtype_sizes[in->dtype] * (size_t)in->strides[0];
                 for (int64_t x = 0; x < nx; x++) {
                     double v = load(s + (size_t)x * es, in->dtype);
-                    if (!(v >= lo && v <= hi)) continue;
-                    int b = (int)((v - lo) * scale);
-                    h[b < bins ? b : bins - 1]++;
+                    if (v >= lo && v <= hi) {
+                        double t = (v * p - lop) * scale; /* in [0, bins] up to rounding */
+                        int b = t < bins ? (int)t : bins - 1;
+                        h[b > 0 ? b : 0]++;
+                    } else if (v < lo) extra[v == -INFINITY ? H_NEGINF : H_BELOW]++;
+                    else if (v > hi) extra[v == INFINITY ? H_POSINF : H_ABOVE]++;
+                    else extra[H_NAN]++;
                 }
             }
             tg_progress(ctx, (double)(z + 1) / (double)nz, "histogram");
         }
     }
-    for (int b = 0; b < bins; b++) {
+    int64_t sum[H_NEXTRA] = {0};
+    for (size_t b = 0; b < row; b++) {
         int64_t c = 0;
-        for (int t = 0; t < nt; t++) c += tables[(size_t)t * (size_t)bins + (size_t)b];
-        counts[b] = c;
+        for (int t = 0; t < nt; t++) c += tables[(size_t)t * row + b];
+        if (b < (size_t)bins) counts[b] = c;
+        else sum[b - (size_t)bins] = c;
     }
     tg_free(tables);
+    if (outside) *outside = (tg_hist_outside){sum[H_BELOW], sum[H_ABOVE], sum[H_NAN], sum[H_POSINF], sum[H_NEGINF]};
     return finish(ctx, "histogram");
 }
 

@@ -73,16 +73,25 @@ tg_status tg_volume_copy(tg_ctx *ctx, const tg_volume *in, tg_volume *out);
 tg_status tg_volume_astype(tg_ctx *ctx, const tg_volume *in, tg_dtype dtype, tg_volume *out);
 
 typedef struct tg_stats {
-    double min, max, mean, std; /* std is the population standard deviation */
-    int64_t count;              /* voxels (NaNs excluded) */
-    int64_t nan_count;
+    double min, max, mean, std; /* over the finite values; std is the population standard deviation */
+    int64_t count;              /* finite voxels */
+    int64_t nan_count;          /* non-finite voxels, counted apart: NaN, +Inf, -Inf */
+    int64_t posinf_count, neginf_count;
 } tg_stats;
 /* Thread-count independent: per-slice partial sums added in slice order. */
 tg_status tg_volume_stats(tg_ctx *ctx, const tg_volume *in, tg_stats *out);
 
-/* Histogram of bins equal-width bins over [lo, hi]; values outside are not counted (NaN neither).
+/* The voxels a histogram did not bin. */
+typedef struct tg_hist_outside {
+    int64_t below, above;        /* finite values outside [lo, hi] */
+    int64_t nan, posinf, neginf; /* non-finite values, never binned */
+} tg_hist_outside;
+
+/* Histogram of bins equal-width bins over [lo, hi] (finite, lo < hi; any such range, even [-DBL_MAX, DBL_MAX]);
+ * values outside and non-finite values are not binned but counted in outside (may be NULL).
  * The last bin includes hi. counts must hold bins entries. */
-tg_status tg_volume_histogram(tg_ctx *ctx, const tg_volume *in, int bins, double lo, double hi, int64_t *counts);
+tg_status tg_volume_histogram(tg_ctx *ctx, const tg_volume *in, int bins, double lo, double hi, int64_t *counts,
+                              tg_hist_outside *outside);
 
 /* Counts of each value of an integer volume. For u8/u16 counts must hold 256/65536 entries, indexed by value.
  * For i32 the values must lie in [vmin, vmin + n) (find them with tg_volume_stats); counts holds n entries. */

@@ -355,3 +355,20 @@ done:
     tg_free(planbuf);
     return st;
 }
+
+void tg_destripe_cost(const tg_destripe_opts *o, int64_t nx, int64_t ny, int nthreads, tg_cost *c)
+{
+    job J;
+    memset(&J, 0, sizeof J);
+    J.o = o;
+    J.f.F = 2 * (o->wavelet > 0 ? o->wavelet : 1);
+    tg_destripe_opts lim = *o;
+    if (lim.levels > MAXLEV) lim.levels = MAXLEV;
+    if (lim.levels < 1) lim.levels = 1;
+    J.o = &lim;
+    plan_levels(NULL, &J, nx, ny, NULL);
+    int nt = nthreads > 0 ? nthreads : 1;
+    c->halo = 0;
+    c->per_voxel = 4.0;
+    c->fixed = (int64_t)(((size_t)nt * J.per_thread + J.tmp + J.cbuf + 32) * sizeof(float));
+}

@@ -21,6 +21,8 @@
  * Memory per voxel: 4 bytes (the output); per thread about 5 slices of floats of workspace.
  * Threading: OpenMP over slices (FFTW plans are made once, executed with the new-array interface from every
  *   thread); bit-identical for any thread count.
+ * Streaming (tg_destripe_cost): slice by slice, no halo; FFTW's plans (FFTW_ESTIMATE, the same alignment) do not
+ *   depend on the slice count, so a slab gives the in-memory result bit for bit. FFTW's own plan memory is not counted.
  */
 #ifndef TG_DESTRIPE_H
 #define TG_DESTRIPE_H
@@ -51,5 +53,8 @@ int tg_daubechies(int order, double *h);
 int tg_destripe_max_levels(int64_t nx, int64_t ny, int order);
 
 tg_status tg_destripe(tg_ctx *ctx, const tg_volume *in, const tg_destripe_opts *opt, tg_volume *out);
+
+/* What tg_destripe allocates for an nx x ny x n slab with nthreads (tg_cost, core/tg_core.h); halo 0. */
+void tg_destripe_cost(const tg_destripe_opts *opt, int64_t nx, int64_t ny, int nthreads, tg_cost *c);
 
 #endif

@@ -261,3 +261,27 @@ done:
     tg_free(Wy);
     return st;
 }
+
+void tg_flatten_cost(const tg_flatten_opts *o, int64_t nx, int64_t ny, int nthreads, tg_cost *c)
+{
+    int nt = nthreads > 0 ? nthreads : 1;
+    c->halo = 0;
+    if (o->order == 0) { /* the blur is the output; tg_gaussian's work per slice (2D) and a row per thread */
+        tg_gaussian_opts g = TG_GAUSSIAN_OPTS_INIT;
+        g.sigma[0] = o->sigma[0];
+        g.sigma[1] = o->sigma[1];
+        g.sigma[2] = 0;
+        g.per_slice = 1;
+        tg_gaussian_cost(&g, nx, ny, nthreads, c);
+        c->fixed += (int64_t)((size_t)nt * (size_t)nx * sizeof(float));
+        return;
+    }
+    int rx = (int)fmin(4.0 * o->sigma[0] + 0.5, (double)(2 * nx)), ry = (int)fmin(4.0 * o->sigma[1] + 0.5, (double)(2 * ny));
+    int64_t hx = (int64_t)(o->sigma[0] / 8), hy = (int64_t)(o->sigma[1] / 8);
+    if (hx < 1) hx = 1;
+    if (hy < 1) hy = 1;
+    int64_t Mx = (nx - 1) / hx + 5, My = (ny - 1) / hy + 5;
+    size_t per_thread = 3 * (size_t)(ny * Mx) + 6 * (size_t)Mx + (size_t)(My * Mx) + (size_t)nx + 8;
+    c->per_voxel = 4.0;
+    c->fixed = (int64_t)(((size_t)nt * per_thread + (size_t)(rx + ry + 4) + 5 * (size_t)(Mx + My)) * sizeof(double));
+}

@@ -28,6 +28,7 @@
  *   multiply-adds per pixel for the interpolation.
  * Memory per voxel: 4 bytes (the f32 output); orders 1-2 per thread 3 (ny x nx / h) + (ny / h)(nx / h) doubles.
  * Threading: OpenMP over slices (and rows, through tg_gaussian); bit-identical for any thread count.
+ * Streaming (tg_flatten_cost): slice by slice, no halo; each slice's result depends on that slice alone.
  */
 #ifndef TG_FLATTEN_H
 #define TG_FLATTEN_H
@@ -43,5 +44,8 @@ typedef struct tg_flatten_opts {
 #define TG_FLATTEN_OPTS_INIT { {50.0, 50.0}, 0 }
 
 tg_status tg_flatten(tg_ctx *ctx, const tg_volume *in, const tg_flatten_opts *opt, tg_volume *out);
+
+/* What tg_flatten allocates for an nx x ny x n slab with nthreads (tg_cost, core/tg_core.h); halo 0. */
+void tg_flatten_cost(const tg_flatten_opts *opt, int64_t nx, int64_t ny, int nthreads, tg_cost *c);
 
 #endif

@@ -233,6 +233,21 @@ done:
     return st;
 }
 
+void tg_gaussian_cost(const tg_gaussian_opts *o, int64_t nx, int64_t ny, int nthreads, tg_cost *c)
+{
+    int nt = nthreads > 0 ? nthreads : 1, rmax = 0;
+    for (int a = 0; a < 3; a++) {
+        int used = o->sigma[a] > 0 && !(a == 2 && o->per_slice);
+        int r = used ? tg_gaussian_radius(o->sigma[a], o->truncate) : 0;
+        if (r > rmax) rmax = r;
+        if (a == 2) c->halo = r;
+    }
+    /* per thread: two rows, a block of max(ny, slab) lines (ny fixed, the slab's per voxel); 3 kernels */
+    size_t per_thread = (size_t)(nx + 2 * rmax) + (size_t)nx + (size_t)ny * BLOCK + BLOCK;
+    c->per_voxel = 4.0 + (double)nt * BLOCK * sizeof(float) / ((double)nx * (double)ny);
+    c->fixed = (int64_t)(nt * per_thread * sizeof(float) + (size_t)(3 * (2 * rmax + 1)) * (sizeof(float) + sizeof(double)));
+}
+
 /* ---- passes into caller-owned buffers ---- */
 
 struct tg_gaussian_work {

@@ -20,6 +20,9 @@
  * Threading: OpenMP over (z, y) rows for the x pass and over (slice or row, 256-column block) for the y and z
  *   passes; every output value is computed by the same arithmetic whatever the thread count (bit-identical).
  * Progress is reported per pass; cancel stops between rows.
+ * Streaming (tg_gaussian_cost): the halo along z is the z kernel's radius (0 per slice); every voxel is the same
+ * weighted sum of the same neighbours wherever the slab starts, so a slab with that halo gives the in-memory result
+ * bit for bit.
  */
 #ifndef TG_GAUSSIAN_H
 #define TG_GAUSSIAN_H
@@ -47,6 +50,10 @@ void tg_gaussian_kernel(double sigma, int order, double truncate, double *w);
 
 /* out: a new f32 volume (out must not be in). */
 tg_status tg_gaussian(tg_ctx *ctx, const tg_volume *in, const tg_gaussian_opts *opt, tg_volume *out);
+
+/* What tg_gaussian allocates for an nx x ny x n slab with nthreads: 4 bytes per voxel (the output) plus a block line
+ * per slice per thread, fixed per-thread rows and kernels; the halo is the z kernel's radius (tg_cost: core/tg_core.h). */
+void tg_gaussian_cost(const tg_gaussian_opts *opt, int64_t nx, int64_t ny, int nthreads, tg_cost *c);
 
 /* ---- passes into caller-owned buffers (feature stacks sharing passes; no allocation per pass) ----
  * tg_gaussian_pass: one 1D pass along `axis` (0 = x, 1 = y, 2 = z) of the contiguous f32 volume `in` of `dims`

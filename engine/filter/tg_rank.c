@@ -219,10 +219,24 @@ done:
     return st;
 }
 
-/* Running box sum over a column block of n lines (blk rows of BLOCK floats): dst row i = mean of rows i-r..i+r. */
-static void box_block(const float *blk, int64_t n, int64_t bw, int r, double *acc, float *dst, int64_t dstride)
+/* Box mean over a column block of n lines (blk rows of BLOCK floats): dst row i = mean of rows i-r..i+r.
+ * running = 1: a running sum (O(1) per line); running = 0: each window summed afresh in the order i-r..i+r, so a line's
+ * value depends only on its window, not on where the block starts (the z pass: streamed slabs give the same bits). */
+static void box_block(const float *blk, int64_t n, int64_t bw, int r, int running, double *acc, float *dst, int64_t dstride)
 {
     double inv = 1.0 / (2 * r + 1);
+    if (!running) {
+        for (int64_t i = 0; i < n; i++) {
+            for (int64_t x = 0; x < bw; x++) acc[x] = 0;
+            for (int64_t j = i - r; j <= i + r; j++) {
+                const float *s = blk + tg_filter__reflect_index(j, n) * BLOCK;
+                for (int64_t x = 0; x < bw; x++) acc[x] += s[x];
+            }
+            float *d = dst + i * dstride;
+            for (int64_t x = 0; x < bw; x++) d[x] = (float)(acc[x] * inv);
+        }
+        return;
+    }
     for (int64_t x = 0; x < bw; x++) acc[x] = 0;
     for (int64_t i = -r; i <= r; i++) {
         const float *s = blk + tg_filter__reflect_index(i, n) * BLOCK;
@@ -286,7 +300,7 @@ tg_status tg_mean(tg_ctx *ctx, const tg_volume *in, const tg_rank_opts *o, tg_vo
             double *acc = (double *)(void *)(((uintptr_t)(blk + (size_t)lines * BLOCK) + 7) & ~(uintptr_t)7);
             float *base = R + (size_t)(ob * ostride + x0);
             for (int64_t i = 0; i < n; i++) memcpy(blk + i * BLOCK, base + i * lstride, (size_t)bw * sizeof(float));
-            box_block(blk, n, bw, r, acc, base, lstride);
+            box_block(blk, n, bw, r, a == 1, acc, base, lstride);
         }
     }
     if (tg_cancelled(ctx)) { st = tg_fail(ctx, TG_ERR_CANCELLED, "filter.mean: cancelled"); goto done; }
@@ -297,4 +311,20 @@ done:
     tg_volume_release(&res);
     tg_free(work);
     return st;
+}
+
+void tg_rank_cost(const tg_rank_opts *o, int median, tg_dtype in, int64_t nx, int64_t ny, int nthreads, tg_cost *c)
+{
+    int r = o->radius > 0 ? o->radius : 1, w = 2 * r + 1, nt = nthreads > 0 ? nthreads : 1;
+    int krows = o->per_slice ? w : w * w;
+    c->halo = o->per_slice ? 0 : r;
+    if (median) {
+        size_t per_thread = (size_t)krows * (size_t)(nx + 2 * r) + (size_t)(krows * w) + (size_t)nx + MED_N * MED_B / 2 + 16;
+        c->per_voxel = (double)tg_dtype_size(in);
+        c->fixed = (int64_t)(nt * per_thread * sizeof(double));
+    } else { /* the column block holds max(ny, slab) lines: ny of them fixed, the slab's per voxel */
+        size_t per_thread = (size_t)(nx + 2 * r) + (size_t)ny * BLOCK + 2 * BLOCK + 2;
+        c->per_voxel = 4.0 + (double)nt * BLOCK * sizeof(float) / ((double)nx * (double)ny);
+        c->fixed = (int64_t)(nt * per_thread * sizeof(float));
+    }
 }

@@ -36,4 +36,8 @@ tg_status tg_median(tg_ctx *ctx, const tg_volume *in, const tg_rank_opts *opt, t
 /* out: a new f32 volume. */
 tg_status tg_mean(tg_ctx *ctx, const tg_volume *in, const tg_rank_opts *opt, tg_volume *out);
 
+/* What tg_median (median = 1) or tg_mean (0) allocates per voxel of an nx x ny x n slab of dtype in, with nthreads,
+ * and the halo along z that a streamed slab needs (tg_cost in core/tg_core.h). */
+void tg_rank_cost(const tg_rank_opts *opt, int median, tg_dtype in, int64_t nx, int64_t ny, int nthreads, tg_cost *c);
+
 #endif

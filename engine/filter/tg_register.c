@@ -361,7 +361,10 @@ static tg_status register_multi(tg_ctx *ctx, const reg_plan *P, int K, float *wo
     return TG_OK;
 }
 
-tg_status tg_register(tg_ctx *ctx, const tg_volume *in, const tg_register_opts *o, double *shifts, double *quality)
+/* tg_register, or (pairs != NULL, sequential mode, K = 1) only the pair shifts of consecutive slices and their
+ * qualities into pairs[2 (nz - 1)] and pairq[nz - 1], without chaining them. */
+static tg_status register_run(tg_ctx *ctx, const tg_volume *in, const tg_register_opts *o, double *shifts, double *quality,
+                              double *pairs, double *pairq)
 {
     tg_status st;
     int64_t lo[2], hi[2];
@@ -486,22 +489,19 @@ tg_status tg_register(tg_ctx *ctx, const tg_volume *in, const tg_register_opts *
         }
     }
     if (tg_cancelled(ctx)) { st = tg_fail(ctx, TG_ERR_CANCELLED, "filter.register: cancelled"); goto done; }
-    shifts[2 * ref] = shifts[2 * ref + 1] = 0;
-    if (o->mode == TG_REGISTER_SEQUENTIAL) {
-        /* outward from the reference: above it slice z moved by pair z - 1 from slice z - 1; below it slice z is
-         * slice z + 1 moved back by pair z */
-        for (int64_t z = ref + 1; z < nz; z++)
-            for (int a = 0; a < 2; a++) shifts[2 * z + a] = shifts[2 * (z - 1) + a] + dk[2 * (z - 1) + a];
-        for (int64_t z = ref - 1; z >= 0; z--)
-            for (int a = 0; a < 2; a++) shifts[2 * z + a] = shifts[2 * (z + 1) + a] - dk[2 * z + a];
-        /* the quality of slice z is that of its pair toward the reference */
-        for (int64_t z = nz - 1; z > ref; z--) qual[z] = qual[z - 1];
+    if (pairs) {
+        memcpy(pairs, dk, (size_t)(2 * (nz - 1)) * sizeof *dk);
+        memcpy(pairq, qual, (size_t)(nz - 1) * sizeof *qual);
+    } else if (o->mode == TG_REGISTER_SEQUENTIAL) {
+        tg_register_chain(nz, ref, dk, qual, shifts, qual); /* in place: qual holds the pair qualities */
+        if (quality) memcpy(quality, qual, (size_t)nz * sizeof *qual);
     } else {
+        shifts[2 * ref] = shifts[2 * ref + 1] = 0;
         for (int64_t z = 0; z < nz; z++)
             if (z != ref) for (int a = 0; a < 2; a++) shifts[2 * z + a] = dk[2 * z + a];
+        qual[ref] = 1;
+        if (quality) memcpy(quality, qual, (size_t)nz * sizeof *qual);
     }
-    qual[ref] = 1;
-    if (quality) memcpy(quality, qual, (size_t)nz * sizeof *qual);
     tg_progress_done(ctx, "register");
     st = TG_OK;
 done:
@@ -518,6 +518,51 @@ done:
     tg_free(owt);
     tg_free(band);
     return st;
+}
+
+tg_status tg_register(tg_ctx *ctx, const tg_volume *in, const tg_register_opts *o, double *shifts, double *quality)
+{
+    return register_run(ctx, in, o, shifts, quality, NULL, NULL);
+}
+
+tg_status tg_register_pairs(tg_ctx *ctx, const tg_volume *in, const tg_register_opts *o, double *pairs, double *quality)
+{
+    if (o->mode != TG_REGISTER_SEQUENTIAL || o->neighbours != 1)
+        return tg_fail(ctx, TG_ERR_ARG, "filter.register: pair shifts are those of sequential mode with one neighbour");
+    if (in->dims[2] < 2) return TG_OK; /* no pair */
+    tg_register_opts p = *o;
+    p.reference = 0;
+    return register_run(ctx, in, &p, NULL, NULL, pairs, quality);
+}
+
+void tg_register_chain(int64_t nz, int64_t ref, const double *pairs, const double *pairq, double *shifts, double *quality)
+{
+    /* outward from the reference: above it slice z moved by pair z - 1 from slice z - 1; below it slice z is slice
+     * z + 1 moved back by pair z */
+    shifts[2 * ref] = shifts[2 * ref + 1] = 0;
+    for (int64_t z = ref + 1; z < nz; z++)
+        for (int a = 0; a < 2; a++) shifts[2 * z + a] = shifts[2 * (z - 1) + a] + pairs[2 * (z - 1) + a];
+    for (int64_t z = ref - 1; z >= 0; z--)
+        for (int a = 0; a < 2; a++) shifts[2 * z + a] = shifts[2 * (z + 1) + a] - pairs[2 * z + a];
+    if (!quality) return;
+    /* the quality of slice z is that of its pair toward the reference (quality may be pairq itself) */
+    for (int64_t z = nz - 1; z > ref; z--) quality[z] = pairq[z - 1];
+    for (int64_t z = ref - 1; z >= 0; z--) quality[z] = pairq[z];
+    quality[ref] = 1;
+}
+
+void tg_register_cost(const tg_register_opts *o, int64_t nx, int64_t ny, int nthreads, tg_cost *c)
+{
+    int nt = nthreads > 0 ? nthreads : 1;
+    int64_t w = o->roi_hi[0] ? o->roi_hi[0] - o->roi_lo[0] : nx, h = o->roi_hi[1] ? o->roi_hi[1] - o->roi_lo[1] : ny;
+    int K = o->mode == TG_REGISTER_SEQUENTIAL ? o->neighbours : 1;
+    size_t real_sz = ((size_t)(w * h) + 15) / 16 * 16 + 16, cplx_sz = (2 * (size_t)(h * (w / 2 + 1)) + 15) / 16 * 16 + 16;
+    size_t per_thread = real_sz + (size_t)nx + 16 + (size_t)(K + 3) * cplx_sz + 16;
+    c->halo = o->mode == TG_REGISTER_SEQUENTIAL ? K : 0;
+    /* per slice: the pair shifts and qualities (3 doubles, more with K > 1) */
+    c->per_voxel = (double)(3 + 4 * K) * sizeof(double) / ((double)nx * (double)ny);
+    c->fixed = (int64_t)(((size_t)nt * per_thread + (size_t)(w + h) + (size_t)(h * (w / 2 + 1)) + cplx_sz + 16) * sizeof(float) +
+                         (size_t)h * sizeof(int64_t));
 }
 
 /* ---- shifting ---- */
@@ -564,7 +609,15 @@ tg_status tg_shift(tg_ctx *ctx, const tg_volume *in, const double *shifts, const
         if (!isfinite(shifts[2 * z]) || !isfinite(shifts[2 * z + 1]))
             return tg_fail(ctx, TG_ERR_ARG, "filter.shift: the shift of slice %lld is not a finite number", (long long)z);
     int64_t lo[2] = {0, 0}, hi[2] = {nx, ny};
-    if (o->crop && tg_shift_valid_region(in->dims, shifts, o->invert, lo, hi))
+    if (o->region_hi[0] > 0 || o->region_hi[1] > 0) {
+        for (int a = 0; a < 2; a++) {
+            lo[a] = o->region_lo[a];
+            hi[a] = o->region_hi[a];
+            if (lo[a] < 0 || hi[a] > in->dims[a] || hi[a] <= lo[a])
+                return tg_fail(ctx, TG_ERR_RANGE, "filter.shift: the region [%lld, %lld) along %c is outside the slice "
+                               "(0..%lld) or empty", (long long)lo[a], (long long)hi[a], "xy"[a], (long long)in->dims[a]);
+        }
+    } else if (o->crop && tg_shift_valid_region(in->dims, shifts, o->invert, lo, hi))
         return tg_fail(ctx, TG_ERR_ARG, "filter.shift: the shifts leave no region valid in every slice (they span more "
                        "than the slice)");
     int64_t dims[3] = {hi[0] - lo[0], hi[1] - lo[1], nz};
@@ -624,4 +677,14 @@ done:
     tg_volume_release(&res);
     tg_free(work);
     return st;
+}
+
+void tg_shift_cost(const tg_shift_opts *o, tg_dtype in, int64_t nx, int64_t ny, int nthreads, tg_cost *c)
+{
+    (void)o;
+    (void)ny;
+    int nt = nthreads > 0 ? nthreads : 1;
+    c->halo = 0;
+    c->per_voxel = (double)tg_dtype_size(in); /* the output: at most the whole frame */
+    c->fixed = (int64_t)((size_t)nt * (7 * (size_t)nx) * sizeof(float));
 }

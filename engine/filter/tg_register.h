@@ -77,6 +77,18 @@ typedef struct tg_register_opts {
  * the reference). The slices must be at least 4 x 4 (the ROI too). */
 tg_status tg_register(tg_ctx *ctx, const tg_volume *in, const tg_register_opts *opt, double *shifts, double *quality);
 
+/* Sequential mode in two steps, for stacks read slab by slab: tg_register_pairs gives the shift of each slice k + 1
+ * relative to slice k (k = 0 .. nz - 2) into pairs[2k], pairs[2k + 1] and its peak height into quality[k] (mode
+ * sequential, neighbours 1; the reference is not used); tg_register_chain accumulates them outward from ref into
+ * shifts (2 nz) and gives each slice the quality of its pair toward ref (quality may be pairq: in place). A pair
+ * depends only on its two slices, so pairs computed over slabs that overlap by one slice, chained, are tg_register's
+ * result bit for bit (tg_register's sequential mode is these two steps). */
+tg_status tg_register_pairs(tg_ctx *ctx, const tg_volume *in, const tg_register_opts *opt, double *pairs, double *quality);
+void tg_register_chain(int64_t nz, int64_t ref, const double *pairs, const double *pairq, double *shifts, double *quality);
+/* What tg_register allocates for nx x ny slices with nthreads (tg_cost, core/tg_core.h): fixed per-thread FFT
+ * buffers; the halo is the neighbour count in sequential mode (pairs reach K slices back), 0 in fixed mode. */
+void tg_register_cost(const tg_register_opts *opt, int64_t nx, int64_t ny, int nthreads, tg_cost *c);
+
 typedef enum tg_shift_interpolation { TG_SHIFT_LINEAR = 0, TG_SHIFT_CUBIC = 1 } tg_shift_interpolation;
 
 typedef struct tg_shift_opts {
@@ -85,9 +97,11 @@ typedef struct tg_shift_opts {
     int fill_nearest;  /* 1: outside samples take the nearest edge pixel instead of fill (the public fill = "nearest") */
     int invert;       /* 1: apply -shift (move the content by +shift) */
     int crop;         /* 1: output only the common valid region */
+    int64_t region_lo[2], region_hi[2]; /* x, y: output only this box [lo, hi) of the frame (overrides crop; a slab of a
+                                         * stack gets the region of the whole stack's shifts); hi = 0: not used */
 } tg_shift_opts;
 
-#define TG_SHIFT_OPTS_INIT { TG_SHIFT_LINEAR, 0.0, 0, 0, 0 }
+#define TG_SHIFT_OPTS_INIT { TG_SHIFT_LINEAR, 0.0, 0, 0, 0, {0, 0}, {0, 0} }
 
 /* shifts: 2 * nz doubles (dx, dy), finite. out: a new volume of the input dtype. */
 tg_status tg_shift(tg_ctx *ctx, const tg_volume *in, const double *shifts, const tg_shift_opts *opt, tg_volume *out);
@@ -95,5 +109,8 @@ tg_status tg_shift(tg_ctx *ctx, const tg_volume *in, const double *shifts, const
 /* The common valid region [lo, hi) in x and y for these shifts (sign as tg_shift with invert). Returns 0, or -1 if
  * it is empty. */
 int tg_shift_valid_region(const int64_t dims[3], const double *shifts, int invert, int64_t lo[2], int64_t hi[2]);
+/* What tg_shift allocates for an nx x ny x n slab of dtype in with nthreads (tg_cost); halo 0: each output slice
+ * depends only on its input slice and shift, so slabs give the in-memory result bit for bit. */
+void tg_shift_cost(const tg_shift_opts *opt, tg_dtype in, int64_t nx, int64_t ny, int nthreads, tg_cost *c);
 
 #endif

@@ -140,7 +140,7 @@ void tg_tiff__description_of(int64_t nz, tg_dtype dtype, const tg_tiff__cal *c, 
 
 tg_status tg_tiff__description(tg_ctx *ctx, const tg_volume *v, const tg_tiff__cal *c, char *d, size_t n)
 {
-    tg_stats s = {0, 0, 0, 0, 0, 0};
+    tg_stats s = {0};
     if (v->dtype == TG_I32 || v->dtype == TG_F32 || v->dtype == TG_F64) {
         tg_status st = tg_volume_stats(ctx, v, &s);
         if (st) return st;

@@ -35,7 +35,17 @@ struct tg_writer {
 };
 
 int64_t tg_writer_pages(const tg_writer *w) { return w->pages; }
+
+int64_t tg_writer_buffer(const tg_writer *w, int64_t nx, int contiguous)
+{
+    int64_t row = nx * (int64_t)(w->o.dtype >= 0 ? tg_dtype_size((tg_dtype)w->o.dtype) : 8);
+    if (w->o.compress != TG_TIFF_RAW) return row > ((int64_t)256 << 10) ? row : (int64_t)256 << 10;
+    if (contiguous) return 0;
+    return row > ((int64_t)4 << 20) ? row : (int64_t)4 << 20;
+}
 const char *tg_writer_path(const tg_writer *w) { return w->path; }
+
+int tg_writer_dtype(const tg_writer *w) { return w->o.dtype; }
 
 int tg_writer_format(const tg_writer *w, int64_t dims[2], tg_dtype *dtype)
 {

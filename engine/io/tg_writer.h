@@ -55,8 +55,14 @@ tg_status tg_writer_close(tg_ctx *ctx, tg_writer *w);
 void tg_writer_abort(tg_writer *w);
 
 int64_t tg_writer_pages(const tg_writer *w);     /* pages written so far */
+/* The most bytes the writer's own buffers take while writing slabs of nx x ny pages (contiguous slabs, or any
+ * strides): a compressed writer's strip (~256 KiB), an uncompressed writer's rows for strided slabs (~4 MiB). A slab
+ * of another dtype adds its converted copy (bytes of the writer's dtype per voxel) on top. */
+int64_t tg_writer_buffer(const tg_writer *w, int64_t nx, int contiguous);
 const char *tg_writer_path(const tg_writer *w);  /* the final path */
 /* The writer's page format, once known (after open if given, else after the first slab): 1 and dims/dtype, else 0. */
 int tg_writer_format(const tg_writer *w, int64_t dims[2], tg_dtype *dtype);
+/* The file's dtype as far as known (given at open, or the first slab's), else -1. */
+int tg_writer_dtype(const tg_writer *w);
 
 #endif

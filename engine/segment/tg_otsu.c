@@ -45,17 +45,20 @@ tg_status tg_otsu_hist(tg_ctx *ctx, const int64_t *hist, int nbins, int classes,
     return TG_OK;
 }
 
-tg_status tg_otsu(tg_ctx *ctx, const tg_volume *in, const tg_otsu_opts *opt, double *thresholds, tg_volume *labels)
+tg_status tg_otsu(tg_ctx *ctx, const tg_volume *in, const tg_otsu_opts *opt, double *thresholds, tg_volume *labels,
+                   tg_stats *stats)
 {
     tg_otsu_opts o = TG_OTSU_OPTS_INIT;
     if (opt) o = *opt;
     if (labels) tg_volume_init(labels);
+    if (stats) memset(stats, 0, sizeof *stats);
     if (!in->buf) return tg_fail(ctx, TG_ERR_ARG, "otsu: the volume is empty");
     if (o.bins < 2 || o.bins > 65536) return tg_fail(ctx, TG_ERR_ARG, "otsu: bins must be between 2 and 65536, got %d", o.bins);
     if (o.classes < 2 || o.classes > TG_OTSU_MAX_CLASSES) return tg_fail(ctx, TG_ERR_ARG, "otsu: classes must be 2 or 3, got %d", o.classes);
     tg_stats stt;
     tg_status st = tg_volume_stats(ctx, in, &stt);
     if (st != TG_OK) return st;
+    if (stats) *stats = stt;
     if (stt.count == 0) return tg_fail(ctx, TG_ERR_ARG, "otsu: the volume has no finite value");
     double lo = stt.min, hi = stt.max;
     if (!(hi > lo)) return tg_fail(ctx, TG_ERR_ARG, "otsu: the volume is constant (%g): nothing to threshold", lo);
@@ -69,12 +72,14 @@ tg_status tg_otsu(tg_ctx *ctx, const tg_volume *in, const tg_otsu_opts *opt, dou
     int64_t *h = tg_calloc((size_t)nb, sizeof *h);
     if (!h) return tg_fail(ctx, TG_ERR_NOMEM, "otsu: out of memory");
     int thr[TG_OTSU_MAX_CLASSES - 1];
-    st = tg_volume_histogram(ctx, in, nb, lo, hi, h);
+    st = tg_volume_histogram(ctx, in, nb, lo, hi, h, NULL);
     if (st == TG_OK) st = tg_otsu_hist(ctx, h, nb, o.classes, thr, NULL);
     tg_free(h);
     if (st != TG_OK) return st;
-    double w = (hi - lo) / nb;
-    for (int k = 0; k < o.classes - 1; k++) thresholds[k] = lo + (thr[k] + 0.5) * w;
+    for (int k = 0; k < o.classes - 1; k++) { /* a blend, not lo + (t + 0.5) (hi - lo) / nb: hi - lo may overflow */
+        double f = (thr[k] + 0.5) / nb;
+        thresholds[k] = lo * (1.0 - f) + hi * f;
+    }
     if (!labels) return TG_OK;
     st = tg_volume_alloc(ctx, in->dims, TG_U8, in->spacing, labels);
     if (st != TG_OK) return st;

@@ -10,7 +10,9 @@
  * Volume convention (scikit-image's threshold_otsu / threshold_multiotsu): the histogram has `bins` equal bins
  * over [min, max] (integer volumes whose range is smaller than `bins` get one bin per integer value), the
  * threshold value is the centre of bin t, and a voxel goes to class k = the number of thresholds it exceeds
- * (v > threshold), labels 0..classes-1 (u8), darkest class 0. NaN voxels are ignored in the histogram and get 0.
+ * (v > threshold), labels 0..classes-1 (u8), darkest class 0. Non-finite voxels take no part in the histogram
+ * (its range is that of the finite values, so any finite range works, even ±1e308); they are counted in the
+ * stats output; NaN and -Inf voxels get class 0, +Inf voxels the brightest class.
  * Cost: O(nbins) for 2 classes, O(nbins^2) for 3 (prefix sums); the volume version adds two passes over the
  * voxels (stats and histogram, tg_volume) and one for the labels. Memory: 1 byte per voxel for the labels.
  * Threading: the volume passes are parallel over slices (num_threads(ctx->nthreads)); results do not depend on
@@ -34,7 +36,9 @@ typedef struct tg_otsu_opts {
 } tg_otsu_opts;
 #define TG_OTSU_OPTS_INIT {2, 256}
 
-/* thresholds[classes-1]: values (bin centres). labels: NULL or out, u8 0..classes-1 with in's dims and spacing. */
-tg_status tg_otsu(tg_ctx *ctx, const tg_volume *in, const tg_otsu_opts *opt, double *thresholds, tg_volume *labels);
+/* thresholds[classes-1]: values (bin centres). labels: NULL or out, u8 0..classes-1 with in's dims and spacing.
+ * stats: NULL or out, the volume's statistics (finite range, and the NaN / +Inf / -Inf counts to report). */
+tg_status tg_otsu(tg_ctx *ctx, const tg_volume *in, const tg_otsu_opts *opt, double *thresholds, tg_volume *labels,
+                  tg_stats *stats);
 
 #endif

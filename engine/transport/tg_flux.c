@@ -11,6 +11,7 @@
  */
 #include "transport/tg_flux.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -230,6 +231,56 @@ static double mismatch_of(double a, double b)
     return m > 0.0 ? fabs(a - b) / m : 0.0;
 }
 
+/* The largest and smallest non-zero face conductances of the (normalised) operator, boundary faces included. */
+static void conductance_range(const tg_mg_fine *F, double *gmin, double *gmax)
+{
+    const int K = F->ncls;
+    *gmin = INFINITY;
+    *gmax = 0.0;
+    for (int a = 0; a < 3; a++)
+        for (int i = 1; i < K * K; i++) {
+            const double g = F->lutd[a][i];
+            if (g > 0.0) { *gmin = fmin(*gmin, g); *gmax = fmax(*gmax, g); }
+        }
+    for (int64_t i = 0; i < F->n[0] * F->n[1]; i++) *gmax = fmax(*gmax, fmax(F->gbin[i], F->gbout[i]));
+}
+
+static double conductance_span(const tg_mg_fine *F)
+{
+    double lo, hi;
+    conductance_range(F, &lo, &hi);
+    return hi / lo;
+}
+
+/* The smallest relative residual ||b - A x|| / ||b|| that double precision can show: potentials in [0, 1] held to
+ * eps, times the strongest face, over the unknowns. Negligible for cubic voxels (~1e-17); voxels 1e5 times longer
+ * along one axis make the other faces 1e10 times stronger and lift it to ~1e-6. */
+static double residual_floor(const tg_mg_fine *F, int64_t unknowns, double bn)
+{
+    double lo, hi;
+    conductance_range(F, &lo, &hi);
+    return bn > 0.0 ? 4.0 * DBL_EPSILON * hi * sqrt((double)unknowns) / bn : 0.0;
+}
+
+/* Sets res->residual and res->mismatch of x; declares convergence (returns 1) when CG has run (ran) and the
+ * residual is below tol, or below the rounding floor of double precision (floor_res > tol only for strongly
+ * anisotropic voxels), and the currents agree within tol. */
+static int floor_converged(const tg_mg_fine *F, double rr_true, double bn, double tol, double floor_res, const double *x,
+                           int ran, tg_flux_result *res)
+{
+    double iin, iout;
+    currents(F, x, &iin, &iout);
+    res->residual = bn > 0 ? sqrt(rr_true) / bn : 0.0;
+    res->mismatch = mismatch_of(iin, iout);
+    if (!(ran && res->residual < fmax(tol, floor_res) && res->mismatch < tol)) return 0;
+    res->converged = 1;
+    if (res->residual >= tol)
+        snprintf(res->message, sizeof res->message,
+                 "relative residual %.2g: the floor of double precision for faces %.2g times stronger than the weakest "
+                 "(anisotropic voxels); the currents agree to %.2g", res->residual, conductance_span(F), res->mismatch);
+    return 1;
+}
+
 /* PCG with the multigrid preconditioner and reliable updates. x holds the initial guess. */
 static tg_status pcg(tg_ctx *ctx, tg_mg *mg, const tg_mg_fine *F, const tg_flux_opts *opt, int64_t cells, double *x,
                      tg_flux_result *res)
@@ -241,6 +292,7 @@ static tg_status pcg(tg_ctx *ctx, tg_mg *mg, const tg_mg_fine *F, const tg_flux_
     if (!r || !p || !q) { st = tg_fail(ctx, TG_ERR_NOMEM, "flux: out of memory for the solver vectors (%lld cells)", (long long)cells); goto done; }
     res->solver_bytes += (size_t)cells * (3 * sizeof(float) + sizeof(double));
     const double bn = sqrt(tg_mg_rhs_norm2(mg)), tol = opt->tol;
+    const double floor_res = residual_floor(F, tg_mg_unknowns(mg, 0), bn);
     double sr, iin, iout;
     double rr_true = tg_mg_residual(ctx, mg, x, r, &sr);
     const double rr0 = rr_true > 0 ? rr_true : 1.0;
@@ -251,7 +303,8 @@ static tg_status pcg(tg_ctx *ctx, tg_mg *mg, const tg_mg_fine *F, const tg_flux_
         currents(F, x, &iin, &iout);
         res->residual = bn > 0 ? sqrt(rr_true) / bn : 0.0;
         res->mismatch = mismatch_of(iin, iout);
-        if (res->residual < tol && res->mismatch < tol) { res->converged = 1; break; }
+        /* never the initial guess alone: CG must have run (unless the guess solves the system exactly) */
+        if (res->residual < tol && res->mismatch < tol && (it > 0 || rr_true == 0.0)) { res->converged = 1; break; }
         if (it >= opt->max_iter) break;
         if (res->residual < tol) target = fmin(target, rr_true) * 1e-2;
         /* CG until the recurrence residual is below target or has fallen 1e-3 below the last check */
@@ -270,24 +323,28 @@ static tg_status pcg(tg_ctx *ctx, tg_mg *mg, const tg_mg_fine *F, const tg_flux_
                 goto done;
             }
             if (rr < target || rr < 1e-6 * rr_check || it >= opt->max_iter) break;
+            if (floor_res > tol && it % 25 == 0) { /* near the floor the recurrence may never reach target: look */
+                double s_;
+                if (floor_converged(F, tg_mg_residual(ctx, mg, x, NULL, &s_), bn, tol, floor_res, x, 1, res)) break;
+            }
             tg_mg_precondition(ctx, mg, r, q);
             double rzn = tg_mg_dot(ctx, mg, r, q);
             tg_mg_xpby(ctx, mg, q, rzn / rz, p);
             rz = rzn;
         }
+        if (res->converged) break;
         double prev = rr_check;
         rr_true = tg_mg_residual(ctx, mg, x, r, &sr);
         rr_check = rr_true;
         if (!(rr_true < prev)) {
             /* the double-precision residual no longer decreases: report what we have */
-            currents(F, x, &iin, &iout);
-            res->residual = bn > 0 ? sqrt(rr_true) / bn : 0.0;
-            res->mismatch = mismatch_of(iin, iout);
-            if (res->residual < tol && res->mismatch < tol) res->converged = 1;
+            floor_converged(F, rr_true, bn, tol, floor_res, x, it > 0 || rr_true == 0.0, res);
             break;
         }
     }
     res->iterations = it;
+    currents(F, x, &iin, &iout);
+    if (res->converged && !(iin > 0.0 && iout > 0.0)) res->converged = 0; /* a percolating solve carries current */
 done:
     tg_free(r);
     tg_free(p);
@@ -526,7 +583,7 @@ tg_status tg_flux(tg_ctx *ctx, const tg_volume *labels, const tg_flux_opts *opt,
                          (long long)bad[z]);
             goto done;
         }
-    double ftot[4096];
+    double ftot[4096], fpc[4096];
     for (int k = 0; k < nl; k++) {
         int64_t c = 0;
         for (int64_t z = 0; z < n2; z++) c += counts[(nl + 1) * z + k];
@@ -543,10 +600,30 @@ tg_status tg_flux(tg_ctx *ctx, const tg_volume *labels, const tg_flux_opts *opt,
     for (int k = 0; k < nl; k++) {
         int64_t c = 0;
         for (int64_t z = 0; z < n2; z++) c += counts[(nl + 1) * z + k];
-        double fp = (double)c / (double)N;
+        double fp = fpc[k] = (double)c / (double)N;
         if (label_frac_perc) label_frac_perc[k] = fp;
         res->d_mean_percolating += fp * o->sigma[k];
         if (o->sigma[k] > 0.0) { res->frac_percolating += fp; nperc += c; }
+    }
+    /* the solver works with conductivities divided by the largest one that carries current (snorm), in single
+     * precision: contrasts past ~1e30 between conducting labels do not fit; D_mean / snorm avoids the underflow
+     * of D_mean itself for tiny (even subnormal) sigmas */
+    double snorm = 0.0, smin = INFINITY, dn_total = 0.0, dn_perc = 0.0;
+    int kmax = 0, kmin = 0;
+    for (int k = 0; k < nl; k++)
+        if (fpc[k] > 0.0 && o->sigma[k] > 0.0) {
+            if (o->sigma[k] > snorm) { snorm = o->sigma[k]; kmax = k; }
+            if (o->sigma[k] < smin) { smin = o->sigma[k]; kmin = k; }
+        }
+    if (nperc > 0 && smin / snorm < 1e-30) {
+        st = tg_fail(ctx, TG_ERR_ARG, "flux: the conductivities of labels %g (%g) and %g (%g) differ by more than 1e30, beyond "
+                     "the solver's precision; give the weaker one 0 (insulating) if it should carry no current",
+                     o->labels[kmin], smin, o->labels[kmax], snorm);
+        goto done;
+    }
+    for (int k = 0; k < nl && snorm > 0.0; k++) {
+        dn_total += ftot[k] * (o->sigma[k] / snorm);
+        dn_perc += fpc[k] * (o->sigma[k] / snorm);
     }
     const int porespy = o->boundary == TG_FLUX_POREPY;
     res->length = (porespy ? (double)(n2 - 1) : (double)n2) * f.s[2];
@@ -591,7 +668,7 @@ tg_status tg_flux(tg_ctx *ctx, const tg_volume *labels, const tg_flux_opts *opt,
     for (int a = 0; a < 3; a++)
         for (int i = 0; i < K; i++)
             for (int j = 0; j < K; j++) {
-                double g = w[a] * hmean(csig[i] / sref, csig[j] / sref);
+                double g = w[a] * hmean(csig[i] / snorm, csig[j] / snorm);
                 lutd[a * K * K + i * K + j] = g;
                 lutf[a * K * K + i * K + j] = (float)g;
             }
@@ -612,11 +689,11 @@ tg_status tg_flux(tg_ctx *ctx, const tg_volume *labels, const tg_flux_opts *opt,
     const uint8_t *cl0 = cls, *cll = cls + plane * (n2 - 1);
     for (int64_t i = 0; i < plane; i++) {
         if (!porespy) {
-            gbin[i] = cl0[i] ? 2.0 * csig[cl0[i]] / sref : 0.0;
-            gbout[i] = cll[i] ? 2.0 * csig[cll[i]] / sref : 0.0;
+            gbin[i] = cl0[i] ? 2.0 * csig[cl0[i]] / snorm : 0.0;
+            gbout[i] = cll[i] ? 2.0 * csig[cll[i]] / snorm : 0.0;
         } else {
-            gbin[i] = hmean(csig[cl0[i]] / sref, csig[cl0[plane + i]] / sref);
-            gbout[i] = hmean(csig[cll[i - plane]] / sref, csig[cll[i]] / sref);
+            gbin[i] = hmean(csig[cl0[i]] / snorm, csig[cl0[plane + i]] / snorm);
+            gbout[i] = hmean(csig[cll[i - plane]] / snorm, csig[cll[i]] / snorm);
         }
     }
     double iin = 0.0, iout = 0.0;
@@ -646,14 +723,15 @@ tg_status tg_flux(tg_ctx *ctx, const tg_volume *labels, const tg_flux_opts *opt,
         mg = NULL;
     }
     const double inorm = 0.5 * (iin + iout);
-    /* physical units: conductance = sigma_ref * (s0 s1 / s2) * normalised conductance */
-    const double gscale = sref * f.s[0] * f.s[1] / f.s[2];
-    res->current_in = iin * gscale;
-    res->current_out = iout * gscale;
+    /* physical units: conductance = snorm * (s0 s1 / s2) * normalised conductance. snorm comes last and tau from
+     * normalised values: a tiny (even subnormal) sigma underflowed sigma_eff to 0, tau to inf */
+    const double geo = f.s[0] * f.s[1] / f.s[2], seff = inorm * (geo * res->length / res->area); /* sigma_eff / snorm */
+    res->current_in = iin * geo * snorm;
+    res->current_out = iout * geo * snorm;
     res->mismatch = mismatch_of(iin, iout);
-    res->sigma_eff = inorm * gscale * res->length / res->area;
-    res->tau_total = res->sigma_eff > 0 ? res->d_mean_total / res->sigma_eff : INFINITY;
-    res->tau_percolating = res->sigma_eff > 0 ? res->d_mean_percolating / res->sigma_eff : INFINITY;
+    res->sigma_eff = seff * snorm;
+    res->tau_total = seff > 0 ? dn_total / seff : INFINITY;
+    res->tau_percolating = seff > 0 ? dn_perc / seff : INFINITY;
     res->tau = o->fraction == TG_FLUX_TOTAL ? res->tau_total : res->tau_percolating;
     if (!res->converged)
         snprintf(res->message, sizeof res->message,

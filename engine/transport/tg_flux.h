@@ -26,8 +26,15 @@
  * or below tol, and replaces the recurrence residual ("reliable updates", Sleijpen & van der Vorst,
  * Computing 56 (1996) 141-163), so the final accuracy is that of double precision.
  * Convergence is declared only when the TRUE relative residual ||b - A x|| / ||b|| < tol AND the inlet and
- * outlet currents agree: |I_in - I_out| / max(|I_in|, |I_out|) < tol. Otherwise converged = 0 and the
- * numbers say how far it got. A volume in which nothing percolates gives tau = +inf, sigma_eff = 0,
+ * outlet currents agree: |I_in - I_out| / max(|I_in|, |I_out|) < tol, after at least one CG iteration (never on
+ * the initial guess alone, unless it solves the system exactly: zero residual), and with positive currents.
+ * Otherwise converged = 0 and the numbers say how far it got. With strongly anisotropic voxels (aspect ratios
+ * past ~1e4) double precision cannot show a relative residual below ~eps * (face conductance ratio): a residual
+ * that stalls at that floor counts when the currents agree, and the message says so.
+ * Conductivities are divided by the largest one that carries current; labels that both carry current with
+ * conductivities more than 1e30 apart are refused (beyond the single-precision preconditioner), and tau and
+ * sigma_eff are formed from normalised values, so tiny (even subnormal) conductivities give finite answers.
+ * A volume in which nothing percolates gives tau = +inf, sigma_eff = 0,
  * percolates = 0 and a message, with no solve.
  *
  * Cost: build O(N) (classes, permutation, connected components); each CG iteration is about 7 passes over

@@ -7,12 +7,13 @@
  * fine vector keeps 0 in the entries that are not unknowns (kernels only write unknowns), so neighbour reads
  * need no activity test: a face to a non-unknown has conductance 0 and its value is 0.
  *
- * Piece levels (1, 2, ...): a grid of blocks (block B = I + nbx*(J + nby*K) covers the 2x2x2 blocks of the
- * level above); the unknowns are the face-connected pieces of each block, numbered block by block, so the
- * pieces of block B are poff[B] .. poff[B+1] and the pieces of a plane K are contiguous. Row p of the
+ * Piece levels (1, 2, ...): a grid of blocks (block B = I + nbx*(J + nby*K) covers 1 << sh[a] cells of the
+ * level above along each axis a, sh in {0, 1} chosen per level by choose_shifts); the unknowns are the
+ * face-connected pieces of each block, numbered block by block, so the pieces of block B are poff[B] .. poff[B+1] and the pieces of a plane K are contiguous. Row p of the
  * Galerkin operator: diag[p] and the off-diagonal conductances aval[aoff[p] .. aoff[p+1]) to the pieces
  * acol[...] (sorted). Level l -> l+1 map: sub[i] (u8, fine voxel -> its piece inside its block, the piece
- * being poff_1[block] + sub[i]) for level 0, parent[p] (global piece id) for the others.
+ * being poff_1[block] + sub[i]) for level 0, parent[p] (global piece id) for the others. gbp[p] is a piece's
+ * boundary conductance, so diag[p] = gbp[p] + sum of its row (the exact forms use it).
  */
 #include "transport/tg_multigrid.h"
 
@@ -23,6 +24,9 @@
 #endif
 
 #define AI static inline __attribute__((always_inline))
+#define TG_MG_MAX_LEVELS 48
+#define TG_MG_SEMI 4.0   /* coarsen along the axes whose coupling is at least 1/TG_MG_SEMI of the strongest */
+#define TG_MG_EXACT 16.0 /* exact forms of the kernels past this ratio of axis strengths */
 
 typedef struct level {
     int64_t n[3], cells, nunk;
@@ -41,16 +45,21 @@ typedef struct level {
     int32_t *acol;
     float *aval, *diag;
     int32_t *parent;    /* piece of the next level that holds this piece */
+    float *gbp;         /* coarse levels: boundary conductance of each piece (its row sum) */
     /* every level */
     float *gb[2];
     int64_t *roff;
     int32_t *runs;
     double *part; /* per-plane partial sums */
+    int sh[3];    /* blocks of the next level: 1 << sh[a] cells of this level along axis a (sh = 0 or 1) */
+    double st[3]; /* coupling strength along each axis (the face conductance a full block face would have) */
+    int gamma;    /* cycles this level gets from the level above (see set_gammas) */
+    int exact;    /* residuals in difference form, Gauss-Seidel in correction form (anisotropic voxels) */
 } level;
 
 struct tg_mg {
     int nlev;
-    level lev[32];
+    level lev[TG_MG_MAX_LEVELS];
     tg_mg_opts opt;
     const tg_mg_fine *fine;
     float *zf;    /* a row of zeros (values, faces) */
@@ -138,6 +147,61 @@ AI float gather(const level *L, const rowp *R, int64_t x, int fine, float *dout)
     return s;
 }
 
+/* b_i - (A v)_i of cell x of the row in difference form, sum_j g_ij (v_i - v_j) + gb_i v_i: each face
+ * contributes its own small difference, so strong faces across which v is nearly constant do not bury the weak
+ * ones in rounding (d v_i - sum g_ij v_j loses every face below eps * d: with voxels 1000 times longer along one
+ * axis the faces along it are 1e-6 of the others, below float's eps). */
+AI float resid(const level *L, const rowp *R, int64_t x, int fine, float b, float *dout)
+{
+    if (!L->exact && !dout) {
+        float d, s = gather(L, R, x, fine, &d);
+        return b + s - d * R->v[x];
+    }
+    const int64_t nx = L->n[0];
+    const float vi = R->v[x], gb = R->gb0[x] + R->gb1[x];
+    float s = gb * vi;
+    if (fine == 2) {
+        const float *w = L->w;
+#define M_(c) ((float)((c) != 0)) /* a neighbour that is not an unknown holds 0 but is no face */
+        float sx = 0.0f;
+        if (x > 0) sx += M_(R->c[x - 1]) * (vi - R->v[x - 1]);
+        else if (L->wrapx) sx += M_(R->c[nx - 1]) * (vi - R->v[nx - 1]);
+        if (x + 1 < nx) sx += M_(R->c[x + 1]) * (vi - R->v[x + 1]);
+        else if (L->wrapx) sx += M_(R->c[0]) * (vi - R->v[0]);
+        const float sy = M_(R->cym[x]) * (vi - R->vym[x]) + M_(R->cyp[x]) * (vi - R->vyp[x]);
+        const float sz = M_(R->czm[x]) * (vi - R->vzm[x]) + M_(R->czp[x]) * (vi - R->vzp[x]);
+#undef M_
+        if (dout) *dout = L->dtab[R->code[x]];
+        return b - (s + w[0] * sx + w[1] * sy + w[2] * sz);
+    }
+    const int K = L->ncls, c = R->c[x];
+    const float *lx = L->lut[0] + c * K, *ly = L->lut[1] + c * K, *lz = L->lut[2] + c * K;
+    float g[6] = {0.0f, 0.0f, ly[R->cym[x]], ly[R->cyp[x]], lz[R->czm[x]], lz[R->czp[x]]};
+    if (x > 0) { g[0] = lx[R->c[x - 1]]; s += g[0] * (vi - R->v[x - 1]); }
+    else if (L->wrapx) { g[0] = lx[R->c[nx - 1]]; s += g[0] * (vi - R->v[nx - 1]); }
+    if (x + 1 < nx) { g[1] = lx[R->c[x + 1]]; s += g[1] * (vi - R->v[x + 1]); }
+    else if (L->wrapx) { g[1] = lx[R->c[0]]; s += g[1] * (vi - R->v[0]); }
+    s += g[2] * (vi - R->vym[x]) + g[3] * (vi - R->vyp[x]);
+    s += g[4] * (vi - R->vzm[x]) + g[5] * (vi - R->vzp[x]);
+    if (dout) *dout = gb + g[0] + g[1] + g[2] + g[3] + g[4] + g[5];
+    return b - s;
+}
+
+/* The Gauss-Seidel update of cell x in correction form, v_i + r_i / d_i: the same value as (b_i + sum_j g_ij
+ * v_j) / d_i in exact arithmetic, but rounding then perturbs v_i by a fraction of the (small) correction, not of
+ * v_i itself: a potential that is flat across strong faces stays flat (the plain form scatters it by eps * v_i,
+ * which strong faces turn into large spurious currents). */
+AI float gs_value(const level *L, const rowp *R, int64_t x, int fine, float b)
+{
+    if (!L->exact) { /* the plain form: cheaper, and as good when the faces are of one size */
+        float d, s = gather(L, R, x, fine, &d);
+        return fine == 2 ? (b + s) * L->itab[R->code[x]] : (b + s) / d;
+    }
+    float d;
+    const float r = resid(L, R, x, fine, b, fine == 2 ? NULL : &d);
+    return R->v[x] + (fine == 2 ? r * L->itab[R->code[x]] : r / d);
+}
+
 /* ---------------------------------------------------------------- smoothing */
 
 /* Gauss-Seidel on the cells of one colour ((x+y+z) % 2 == col) of plane z. rev: rows, runs and cells in
@@ -172,17 +236,11 @@ AI void gs_plane(const tg_mg *mg, const level *L, float *v, const float *b, int6
             }
             const int64_t first = x0 + ((x0 + y + z + col) & 1);
             if (!rev) {
-                for (int64_t x = first; x < x1; x += 2) {
-                    float s = gather(L, &R, x, fine, &d);
-                    vr[x] = fine == 2 ? (br[x] + s) * L->itab[R.code[x]] : (br[x] + s) / d;
-                }
+                for (int64_t x = first; x < x1; x += 2) vr[x] = gs_value(L, &R, x, fine, br[x]);
             } else {
                 int64_t last = x1 - 1;
                 if (((last + y + z) & 1) != col) last--;
-                for (int64_t x = last; x >= x0; x -= 2) {
-                    float s = gather(L, &R, x, fine, &d);
-                    vr[x] = fine == 2 ? (br[x] + s) * L->itab[R.code[x]] : (br[x] + s) / d;
-                }
+                for (int64_t x = last; x >= x0; x -= 2) vr[x] = gs_value(L, &R, x, fine, br[x]);
             }
         }
     }
@@ -209,23 +267,21 @@ AI void restrict_plane(const tg_mg *mg, const level *L, const float *v, const fl
                        int only, int fine)
 {
     const int64_t ncx = C->n[0], ncy = C->n[1];
+    const int s0 = L->sh[0], s1 = L->sh[1], s2 = L->sh[2];
     float *bc = C->b;
     const int64_t q0 = C->poff[ncx * ncy * K], q1 = C->poff[ncx * ncy * (K + 1)];
     memset(bc + q0, 0, sizeof(float) * (size_t)(q1 - q0));
     rowp R;
-    for (int64_t z = 2 * K; z < 2 * K + 2 && z < L->n[2]; z++) {
+    for (int64_t z = K << s2; z < (K + 1) << s2 && z < L->n[2]; z++) {
         for (int64_t y = 0; y < L->n[1]; y++) {
             row_setup(mg, L, v, y, z, &R);
             const int64_t r = y + L->n[1] * z, o = rowoff(L, y, z);
-            const int64_t *pc = C->poff + ncx * ((y >> 1) + ncy * K);
+            const int64_t *pc = C->poff + ncx * ((y >> s1) + ncy * K);
             const uint8_t *sub = L->sub + o;
             for (int64_t k = L->roff[r]; k < L->roff[r + 1]; k++) {
                 const int64_t x0 = L->runs[2 * k], x1 = L->runs[2 * k + 1];
                 const int64_t first = only < 0 ? x0 : x0 + ((x0 + y + z + only) & 1), step = only < 0 ? 1 : 2;
-                for (int64_t x = first; x < x1; x += step) {
-                    float d, s = gather(L, &R, x, fine, &d);
-                    bc[pc[x >> 1] + sub[x]] += b[o + x] + s - d * v[o + x];
-                }
+                for (int64_t x = first; x < x1; x += step) bc[pc[x >> s0] + sub[x]] += resid(L, &R, x, fine, b[o + x], NULL);
             }
         }
     }
@@ -255,10 +311,11 @@ static void prolong(tg_ctx *ctx, const level *L, float *v, const level *C, float
         for (int64_t y = 0; y < ny; y++) {
             const int64_t r = y + ny * z;
             float *vr = v + rowoff(L, y, z);
-            const int64_t *pc = C->poff + ncx * ((y >> 1) + ncy * (z >> 1));
+            const int64_t *pc = C->poff + ncx * ((y >> L->sh[1]) + ncy * (z >> L->sh[2]));
             const uint8_t *sub = L->sub + rowoff(L, y, z);
+            const int s0 = L->sh[0];
             for (int64_t k = L->roff[r]; k < L->roff[r + 1]; k++)
-                for (int64_t x = L->runs[2 * k]; x < L->runs[2 * k + 1]; x++) vr[x] += omega * C->x[pc[x >> 1] + sub[x]];
+                for (int64_t x = L->runs[2 * k]; x < L->runs[2 * k + 1]; x++) vr[x] += omega * C->x[pc[x >> s0] + sub[x]];
         }
     }
 }
@@ -295,9 +352,16 @@ static void pgs_half(tg_ctx *ctx, const level *L, float *v, const float *b, int 
                 const int64_t p0 = poff[ro + x], p1 = poff[ro + x + 1];
                 for (int64_t pp = p0; pp < p1; pp++) {
                     const int64_t p = rev ? p0 + p1 - 1 - pp : pp;
-                    float s = b[p];
-                    for (int64_t k = aoff[p]; k < aoff[p + 1]; k++) s += aval[k] * v[acol[k]];
-                    v[p] = s / diag[p];
+                    const float vp = v[p];
+                    if (!L->exact) {
+                        float s = b[p];
+                        for (int64_t k = aoff[p]; k < aoff[p + 1]; k++) s += aval[k] * v[acol[k]];
+                        v[p] = s / diag[p];
+                        continue;
+                    }
+                    float s = L->gbp[p] * vp; /* correction form, as gs_value() */
+                    for (int64_t k = aoff[p]; k < aoff[p + 1]; k++) s += aval[k] * (vp - v[acol[k]]);
+                    v[p] = vp + (b[p] - s) / diag[p];
                 }
             }
         }
@@ -311,11 +375,18 @@ static void prestrict(tg_ctx *ctx, const level *L, const float *v, const float *
 #pragma omp parallel for schedule(static) num_threads(ctx->nthreads) if (L->nunk > 4096)
     for (int64_t K = 0; K < C->n[2]; K++) {
         for (int64_t q = C->poff[cplane * K]; q < C->poff[cplane * (K + 1)]; q++) C->b[q] = 0.0f;
-        const int64_t z1 = 2 * K + 2 < L->n[2] ? 2 * K + 2 : L->n[2];
-        for (int64_t p = L->poff[plane * 2 * K]; p < L->poff[plane * z1]; p++) {
-            float s = b[p] - L->diag[p] * v[p];
-            for (int64_t k = L->aoff[p]; k < L->aoff[p + 1]; k++) s += L->aval[k] * v[L->acol[k]];
-            C->b[L->parent[p]] += s;
+        const int64_t z0 = K << L->sh[2], z1 = (K + 1) << L->sh[2] < L->n[2] ? (K + 1) << L->sh[2] : L->n[2];
+        for (int64_t p = L->poff[plane * z0]; p < L->poff[plane * z1]; p++) {
+            const float vp = v[p];
+            float s;
+            if (L->exact) { /* difference form, as resid() on the fine level */
+                s = L->gbp[p] * vp;
+                for (int64_t k = L->aoff[p]; k < L->aoff[p + 1]; k++) s += L->aval[k] * (vp - v[L->acol[k]]);
+            } else {
+                s = L->diag[p] * vp;
+                for (int64_t k = L->aoff[p]; k < L->aoff[p + 1]; k++) s -= L->aval[k] * v[L->acol[k]];
+            }
+            C->b[L->parent[p]] += b[p] - s;
         }
     }
 }
@@ -374,10 +445,15 @@ static void cycle(tg_ctx *ctx, tg_mg *mg, int l, float *v, const float *b, int z
     }
     if (fine) restrict_res(ctx, mg, L, v, b, C);
     else prestrict(ctx, L, v, b, C);
-    const int g = l + 1 < mg->nlev - 1 ? mg->opt.gamma : 1;
+    const int g = l + 1 < mg->nlev - 1 ? C->gamma : 1;
     for (int k = 0; k < g; k++) cycle(ctx, mg, l + 1, C->x, C->b, k == 0);
-    if (fine) prolong(ctx, L, v, C, (float)mg->opt.omega);
-    else pprolong(ctx, L, v, C, (float)mg->opt.omega);
+    /* over-correction (Braess) on the fine level and on W-cycled levels only. With B_c <= A_c^-1 below, a W-cycled
+     * level's error propagator lies in (1 - omega, 1), inside (-1, 1) for omega < 2, so squaring it keeps the
+     * preconditioner positive; a V-cycled level keeps B <= A^-1 for the level above only with omega = 1 (its error
+     * propagator is then >= 0). So any mix of V and W levels gives a symmetric positive definite preconditioner. */
+    const float omega = l == 0 || L->gamma == 2 ? (float)mg->opt.omega : 1.0f;
+    if (fine) prolong(ctx, L, v, C, omega);
+    else pprolong(ctx, L, v, C, omega);
     for (int s = 0; s < nu; s++) {
         if (fine) {
             gs_half(ctx, mg, L, v, b, 1, 1, 0);
@@ -413,8 +489,7 @@ AI double apply_plane(const tg_mg *mg, const level *L, const float *p, float *q,
         const int64_t r = y + L->n[1] * z, o = rowoff(L, y, z);
         for (int64_t k = L->roff[r]; k < L->roff[r + 1]; k++) {
             for (int64_t x = L->runs[2 * k]; x < L->runs[2 * k + 1]; x++) {
-                float d, s = gather(L, &R, x, fine, &d);
-                float qq = d * p[o + x] - s;
+                float qq = -resid(L, &R, x, fine, 0.0f, NULL);
                 q[o + x] = qq;
                 acc += (double)p[o + x] * (double)qq;
             }
@@ -668,7 +743,7 @@ static float face(const level *L, int a, int64_t x, int64_t y, int64_t z)
 
 typedef struct sbscr {
     int64_t *id, *nid, *ep; /* members, their neighbours, a piece's external neighbours (as next-level ids) */
-    double *dg;
+    double *gbm;            /* members' boundary conductances */
     float *ng, *eg;
     int *nn, *uf, *lab;
 } sbscr;
@@ -679,16 +754,17 @@ static int uf_find(int *uf, int a)
     return a;
 }
 
-/* The members of superblock (I,J,K) of C (L's unknowns inside its 2x2x2 child blocks), each with its diagonal
- * and its neighbour list; returns their number. */
+/* The members of superblock (I,J,K) of C (L's unknowns inside its child blocks: 2 or 1 along each axis, L->sh),
+ * each with its boundary conductance and its neighbour list; returns their number. */
 static int sb_members(const tg_mg *mg, const level *L, int R, int64_t I, int64_t J, int64_t K, sbscr *S)
 {
     const tg_mg_fine *F = mg->fine;
     const int64_t nx = L->n[0], ny = L->n[1], nz = L->n[2], plane = nx * ny;
+    const int s0 = L->sh[0], s1 = L->sh[1], s2 = L->sh[2];
     int M = 0;
-    for (int64_t z = 2 * K; z < 2 * K + 2 && z < nz; z++)
-        for (int64_t y = 2 * J; y < 2 * J + 2 && y < ny; y++)
-            for (int64_t x = 2 * I; x < 2 * I + 2 && x < nx; x++) {
+    for (int64_t z = K << s2; z < (K + 1) << s2 && z < nz; z++)
+        for (int64_t y = J << s1; y < (J + 1) << s1 && y < ny; y++)
+            for (int64_t x = I << s0; x < (I + 1) << s0 && x < nx; x++) {
                 const int64_t i = x + nx * (y + ny * z);
                 if (L->cls) {
                     const int c = L->cls[i];
@@ -701,20 +777,19 @@ static int sb_members(const tg_mg *mg, const level *L, int R, int64_t I, int64_t
                     if (y + 1 < ny) { js[k] = i + nx; ax[k++] = 1; } else if (L->wrapy) { js[k] = i - plane + nx; ax[k++] = 1; }
                     if (z > 0) { js[k] = i - plane; ax[k++] = 2; }
                     if (z + 1 < nz) { js[k] = i + plane; ax[k++] = 2; }
-                    double d = 0.0;
-                    if (z == 0) d += F->gbin[x + nx * y];
-                    if (z == nz - 1) d += F->gbout[x + nx * y];
+                    double gb = 0.0;
+                    if (z == 0) gb += F->gbin[x + nx * y];
+                    if (z == nz - 1) gb += F->gbout[x + nx * y];
                     int nn = 0;
                     for (int t = 0; t < k; t++) {
                         const float g = L->lut[ax[t]][c * L->ncls + L->cls[js[t]]];
                         if (g == 0.0f) continue;
                         S->nid[M * R + nn] = js[t];
                         S->ng[M * R + nn] = g;
-                        d += g;
                         nn++;
                     }
                     S->id[M] = i;
-                    S->dg[M] = d;
+                    S->gbm[M] = gb;
                     S->nn[M] = nn;
                     M++;
                 } else {
@@ -726,7 +801,7 @@ static int sb_members(const tg_mg *mg, const level *L, int R, int64_t I, int64_t
                             nn++;
                         }
                         S->id[M] = p;
-                        S->dg[M] = L->diag[p];
+                        S->gbm[M] = L->gbp[p];
                         S->nn[M] = nn;
                         M++;
                     }
@@ -747,7 +822,7 @@ static int64_t up_id(const level *L, const level *C, int64_t j)
 {
     if (!L->cls) return L->parent[j];
     const int64_t nx = L->n[0], ny = L->n[1], x = j % nx, y = (j / nx) % ny, z = j / (nx * ny);
-    return C->poff[(x >> 1) + C->n[0] * ((y >> 1) + C->n[1] * (z >> 1))] + L->sub[j];
+    return C->poff[(x >> L->sh[0]) + C->n[0] * ((y >> L->sh[1]) + C->n[1] * (z >> L->sh[2]))] + L->sub[j];
 }
 
 /* mode 0: label the connected pieces of the superblock (sub / parent get the local piece index), return their
@@ -781,14 +856,14 @@ static int64_t sb_process(const tg_mg *mg, level *L, level *C, int R, int64_t I,
     const int64_t base = C->poff[I + C->n[0] * (J + C->n[1] * K)];
     for (int q = 0; q < np; q++) {
         int ne = 0;
-        double d = 0.0;
+        double gb = 0.0;
         for (int m = 0; m < M; m++) {
             if (S->lab[m] != q) continue;
-            d += S->dg[m];
+            gb += S->gbm[m];
             for (int t = 0; t < S->nn[m]; t++) {
                 const int64_t j = S->nid[m * R + t];
                 const float g = S->ng[m * R + t];
-                if (sb_find(S, M, j) >= 0) { d -= g; continue; }
+                if (sb_find(S, M, j) >= 0) continue; /* inside the piece: drops out of P^T A P */
                 const int64_t pj = up_id(L, C, j);
                 int e = 0;
                 while (e < ne && S->ep[e] != pj) e++;
@@ -807,11 +882,16 @@ static int64_t sb_process(const tg_mg *mg, level *L, level *C, int R, int64_t I,
             S->ep[f + 1] = c;
             S->eg[f + 1] = g;
         }
+        /* the diagonal as the row sum (external faces + boundary), never as member diagonals minus inner faces:
+         * that difference cancels catastrophically when strong inner faces dwarf the weak outer ones */
+        double d = gb;
         for (int e = 0; e < ne; e++) {
             C->acol[C->aoff[p] + e] = (int32_t)S->ep[e];
             C->aval[C->aoff[p] + e] = S->eg[e];
+            d += S->eg[e];
         }
         C->diag[p] = (float)d;
+        C->gbp[p] = (float)gb;
     }
     return np;
 }
@@ -835,11 +915,11 @@ static tg_status coarsen_pieces(tg_ctx *ctx, tg_mg *mg, level *L, level *C)
             for (int64_t J = 0; J < ncy; J++)
                 for (int64_t I = 0; I < ncx; I++) {
                     int64_t m = 0;
-                    for (int64_t z = 2 * K; z < 2 * K + 2 && z < L->n[2]; z++)
-                        for (int64_t y = 2 * J; y < 2 * J + 2 && y < L->n[1]; y++) {
+                    for (int64_t z = K << L->sh[2]; z < (K + 1) << L->sh[2] && z < L->n[2]; z++)
+                        for (int64_t y = J << L->sh[1]; y < (J + 1) << L->sh[1] && y < L->n[1]; y++) {
                             const int64_t o = L->n[0] * (y + L->n[1] * z);
-                            const int64_t x1 = 2 * I + 2 < L->n[0] ? 2 * I + 2 : L->n[0];
-                            m += L->poff[o + x1] - L->poff[o + 2 * I];
+                            const int64_t x1 = (I + 1) << L->sh[0] < L->n[0] ? (I + 1) << L->sh[0] : L->n[0];
+                            m += L->poff[o + x1] - L->poff[o + (I << L->sh[0])];
                         }
                     if (m > Mmax) Mmax = m;
                 }
@@ -849,13 +929,13 @@ static tg_status coarsen_pieces(tg_ctx *ctx, tg_mg *mg, level *L, level *C)
         S[t].id = tg_malloc(sizeof(int64_t) * (size_t)Mmax);
         S[t].nid = tg_malloc(sizeof(int64_t) * (size_t)(Mmax * R));
         S[t].ep = tg_malloc(sizeof(int64_t) * (size_t)(Mmax * R));
-        S[t].dg = tg_malloc(sizeof(double) * (size_t)Mmax);
+        S[t].gbm = tg_malloc(sizeof(double) * (size_t)Mmax);
         S[t].ng = tg_malloc(sizeof(float) * (size_t)(Mmax * R));
         S[t].eg = tg_malloc(sizeof(float) * (size_t)(Mmax * R));
         S[t].nn = tg_malloc(sizeof(int) * (size_t)Mmax);
         S[t].uf = tg_malloc(sizeof(int) * (size_t)Mmax);
         S[t].lab = tg_malloc(sizeof(int) * (size_t)Mmax);
-        if (!S[t].id || !S[t].nid || !S[t].ep || !S[t].dg || !S[t].ng || !S[t].eg || !S[t].nn || !S[t].uf || !S[t].lab) {
+        if (!S[t].id || !S[t].nid || !S[t].ep || !S[t].gbm || !S[t].ng || !S[t].eg || !S[t].nn || !S[t].uf || !S[t].lab) {
             st = tg_fail(ctx, TG_ERR_NOMEM, "flux: out of memory for a coarse level");
             goto done;
         }
@@ -888,9 +968,10 @@ static tg_status coarsen_pieces(tg_ctx *ctx, tg_mg *mg, level *L, level *C)
                     for (int64_t J = 0; J < ncy; J++)
                         for (int64_t I = 0; I < ncx; I++) {
                             const int64_t base = C->poff[I + ncx * (J + ncy * K)];
-                            for (int64_t z = 2 * K; z < 2 * K + 2 && z < L->n[2]; z++)
-                                for (int64_t y = 2 * J; y < 2 * J + 2 && y < L->n[1]; y++)
-                                    for (int64_t x = 2 * I; x < 2 * I + 2 && x < L->n[0]; x++) {
+                            const int s0 = L->sh[0], s1 = L->sh[1], s2 = L->sh[2];
+                            for (int64_t z = K << s2; z < (K + 1) << s2 && z < L->n[2]; z++)
+                                for (int64_t y = J << s1; y < (J + 1) << s1 && y < L->n[1]; y++)
+                                    for (int64_t x = I << s0; x < (I + 1) << s0 && x < L->n[0]; x++) {
                                         const int64_t b = x + L->n[0] * (y + L->n[1] * z);
                                         for (int64_t p = L->poff[b]; p < L->poff[b + 1]; p++) L->parent[p] += (int32_t)base;
                                     }
@@ -898,9 +979,10 @@ static tg_status coarsen_pieces(tg_ctx *ctx, tg_mg *mg, level *L, level *C)
             }
             C->aoff = mg_alloc(mg, sizeof(int64_t) * (size_t)(C->nunk + 1), 1);
             C->diag = mg_alloc(mg, sizeof(float) * (size_t)(C->nunk + 1), 1);
+            C->gbp = mg_alloc(mg, sizeof(float) * (size_t)(C->nunk + 1), 1);
             C->x = mg_alloc(mg, sizeof(float) * (size_t)(C->nunk + 1), 1);
             C->b = mg_alloc(mg, sizeof(float) * (size_t)(C->nunk + 1), 1);
-            if (!C->aoff || !C->diag || !C->x || !C->b) {
+            if (!C->aoff || !C->diag || !C->gbp || !C->x || !C->b) {
                 st = tg_fail(ctx, TG_ERR_NOMEM, "flux: out of memory for a coarse level (%lld unknowns)", (long long)C->nunk);
                 goto done;
             }
@@ -917,7 +999,7 @@ static tg_status coarsen_pieces(tg_ctx *ctx, tg_mg *mg, level *L, level *C)
     (void)cplane;
 done:
     for (int t = 0; t < nt; t++) {
-        tg_free(S[t].id); tg_free(S[t].nid); tg_free(S[t].ep); tg_free(S[t].dg); tg_free(S[t].ng);
+        tg_free(S[t].id); tg_free(S[t].nid); tg_free(S[t].ep); tg_free(S[t].gbm); tg_free(S[t].ng);
         tg_free(S[t].eg); tg_free(S[t].nn); tg_free(S[t].uf); tg_free(S[t].lab);
     }
     tg_free(S);
@@ -948,10 +1030,13 @@ static tg_status build_dense(tg_ctx *ctx, tg_mg *mg, level *L)
     }
     double *A = mg->chol;
     if (!L->cls) {
-        for (int64_t p = 0; p < n; p++) {
+        for (int64_t p = 0; p < n; p++) { /* the diagonal as the row sum in double: exactly diagonally dominant */
             mg->dmap[p] = p;
-            A[p * n + p] += L->diag[p];
-            for (int64_t k = L->aoff[p]; k < L->aoff[p + 1]; k++) A[p * n + L->acol[k]] -= L->aval[k];
+            A[p * n + p] += L->gbp[p];
+            for (int64_t k = L->aoff[p]; k < L->aoff[p + 1]; k++) {
+                A[p * n + L->acol[k]] -= L->aval[k];
+                A[p * n + p] += L->aval[k];
+            }
         }
         goto factor;
     }
@@ -999,6 +1084,60 @@ factor:
     return TG_OK;
 }
 
+/* The fine level's coupling strength along each axis: the largest face conductance along it (every class
+ * table is the axis weight times the same conductivity means, so their ratios are those of the axis weights,
+ * i.e. of 1 / spacing^2). */
+static void fine_strengths(const tg_mg_fine *F, double st[3])
+{
+    for (int a = 0; a < 3; a++) {
+        st[a] = 0.0;
+        for (int c = 1; c < F->ncls; c++) st[a] = fmax(st[a], F->lutd[a][c * F->ncls + c]);
+    }
+}
+
+/* Faces along one axis at least TG_MG_EXACT times stronger than along another (voxels 4 times longer along one
+ * axis): the cycle then works in difference and correction form (resid(), gs_value()). */
+static int anisotropic(const level *F)
+{
+    double lo = INFINITY, hi = 0.0;
+    for (int a = 0; a < 3; a++)
+        if (F->n[a] > 1 && F->st[a] > 0.0) { lo = fmin(lo, F->st[a]); hi = fmax(hi, F->st[a]); }
+    return hi >= TG_MG_EXACT * lo;
+}
+
+/* Semi-coarsening: C's blocks join 2 cells of L along the axes whose coupling is within TG_MG_SEMI of the
+ * strongest (of those still longer than one cell), 1 along the others. Point Gauss-Seidel smooths only the
+ * error that oscillates along the strong axes; error that is smooth along them but not along a weak axis must
+ * therefore stay visible on the coarse level, which keeps the weak axis at full resolution (Trottenberg,
+ * Oosterlee & Schueller, "Multigrid" (Academic Press, 2001), sections 5.1-5.2; Dendy, Ida & Rutledge, "A
+ * semicoarsening multigrid algorithm for SIMD machines", SIAM J. Sci. Stat. Comput. 13 (1992) 1460-1469).
+ * Isotropic voxels give 2x2x2 blocks on every level, as before. The aggregated (Galerkin) face conductance
+ * along axis a sums the fine faces of a block face, so its strength grows by the block's extent across a. */
+static void choose_shifts(level *L, level *C)
+{
+    double smax = 0.0;
+    for (int a = 0; a < 3; a++)
+        if (L->n[a] > 1) smax = fmax(smax, L->st[a]);
+    for (int a = 0; a < 3; a++) {
+        L->sh[a] = L->n[a] > 1 && L->st[a] * TG_MG_SEMI >= smax;
+        C->n[a] = L->sh[a] ? (L->n[a] + 1) / 2 : L->n[a];
+    }
+    for (int a = 0; a < 3; a++) C->st[a] = L->st[a] * (double)(1 << (L->sh[(a + 1) % 3] + L->sh[(a + 2) % 3]));
+}
+
+/* Cycles per coarse level: a W-cycle (gamma = 2) only on levels at least 3 times smaller than the one above
+ * (semi-coarsening along one axis halves the unknowns: two cycles per level would double the work on every level
+ * down, and the coarsest solve would run 2^levels times). Mixing is safe because V-cycled levels below the fine
+ * one take no over-correction (see cycle()). */
+static void set_gammas(tg_mg *mg)
+{
+    for (int l = 1; l < mg->nlev; l++) {
+        const level *L = &mg->lev[l - 1];
+        const int64_t above = L->nunk > 0 ? L->nunk : L->cells;
+        mg->lev[l].gamma = l < mg->nlev - 1 && mg->opt.gamma == 2 && mg->lev[l].nunk * 3 <= above ? 2 : 1;
+    }
+}
+
 tg_status tg_mg_build(tg_ctx *ctx, const tg_mg_fine *fine, const tg_mg_opts *opt, tg_mg **out)
 {
     static const tg_mg_opts defaults = TG_MG_OPTS_INIT;
@@ -1007,7 +1146,7 @@ tg_status tg_mg_build(tg_ctx *ctx, const tg_mg_fine *fine, const tg_mg_opts *opt
     tg_mg *mg = tg_calloc(1, sizeof *mg);
     if (!mg) return tg_fail(ctx, TG_ERR_NOMEM, "flux: out of memory");
     mg->opt = opt ? *opt : defaults;
-    if (mg->opt.max_levels < 1 || mg->opt.max_levels > 32) mg->opt.max_levels = 32;
+    if (mg->opt.max_levels < 1 || mg->opt.max_levels > TG_MG_MAX_LEVELS) mg->opt.max_levels = TG_MG_MAX_LEVELS;
     if (mg->opt.gamma < 1 || mg->opt.gamma > 2) mg->opt.gamma = 1;
     mg->fine = fine;
     level *F = &mg->lev[0];
@@ -1038,19 +1177,23 @@ tg_status tg_mg_build(tg_ctx *ctx, const tg_mg_fine *fine, const tg_mg_opts *opt
     mg->bnorm2 = bn;
     if ((st = build_runs(ctx, mg, F, F->cls)) != TG_OK) goto done;
     if (fine->ncls == 2 && (st = build_codes(ctx, mg, F)) != TG_OK) goto done;
+    fine_strengths(fine, F->st);
+    F->exact = anisotropic(F);
     mg->nlev = 1;
     while (mg->nlev < mg->opt.max_levels) {
         level *L = &mg->lev[mg->nlev - 1];
         const int64_t cnt = L->cls ? L->cells : L->nunk;
         if (cnt <= mg->opt.coarsest || (L->n[0] == 1 && L->n[1] == 1 && L->n[2] == 1)) break;
         level *C = &mg->lev[mg->nlev];
-        for (int a = 0; a < 3; a++) C->n[a] = (L->n[a] + 1) / 2;
+        choose_shifts(L, C);
         C->cells = C->n[0] * C->n[1] * C->n[2];
         C->wrapx = fine->periodic[0] && C->n[0] > 1;
         C->wrapy = fine->periodic[1] && C->n[1] > 1;
+        C->exact = F->exact;
         mg->nlev++;
         if ((st = coarsen_pieces(ctx, mg, L, C)) != TG_OK) goto done;
     }
+    set_gammas(mg);
     st = build_dense(ctx, mg, &mg->lev[mg->nlev - 1]);
 done:
     if (st != TG_OK) tg_mg_free(mg);
@@ -1061,7 +1204,7 @@ done:
 void tg_mg_free(tg_mg *mg)
 {
     if (!mg) return;
-    for (int l = 0; l < 32; l++) {
+    for (int l = 0; l < TG_MG_MAX_LEVELS; l++) {
         level *L = &mg->lev[l];
         tg_free(L->x);
         tg_free(L->b);
@@ -1077,6 +1220,7 @@ void tg_mg_free(tg_mg *mg)
         tg_free(L->acol);
         tg_free(L->aval);
         tg_free(L->diag);
+        tg_free(L->gbp);
         tg_free(L->parent);
     }
     tg_free(mg->zf);

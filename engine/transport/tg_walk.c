@@ -12,8 +12,12 @@
  * Randomness: Philox keyed by (seed, walker): walker i's path is the same whatever the thread count.
  * Square displacements are integers (voxels^2) summed exactly in 64-bit integers, so the MSD curve does not
  * depend on the thread count either.
- * Cost: O(walkers * steps), one mask lookup and a quarter of a Philox block per step; walkers run one after the
- * other on each thread, so a walker's neighbourhood stays in cache.
+ * Cost: O(walkers * steps), one mask lookup and a quarter of a Philox block per step (about 1e8 steps per second
+ * per core); walkers run one after the other on each thread, so a walker's neighbourhood stays in cache.
+ * Limits: walkers * steps above TG_WALK_MAX_TOTAL_STEPS (1e14, some twelve days of one core) and more than
+ * TG_WALK_MAX_RECORDS records (steps / stride + 1) are refused with a message naming the option to change.
+ * Cancellation and progress: checked between walkers and every WALK_CHUNK steps inside a walk (a few
+ * milliseconds), so even a single walker of 1e12 steps stops promptly when the cancel flag is set.
  * Memory: the mask (1 byte per voxel, the caller's) + one int64 per row for start sampling (8/nx bytes per
  * voxel) + 3 int64 per record per thread.
  */
@@ -28,6 +32,23 @@
 #include "core/tg_components.h"
 
 #define WALK_STREAM 0x5741u /* "WA": the purpose tag of walker streams */
+#define WALK_CHUNK ((int64_t)1 << 20) /* steps between two looks at the cancel flag inside a walk */
+
+/* Shared by the walkers of one run: the steps done so far, for progress and cancellation. */
+typedef struct {
+    tg_ctx *ctx;
+    int64_t done;
+    double total;
+} walk_progress;
+
+/* Count n more steps done; non-zero when the run must stop (cancel flag, or the progress callback asked). */
+static int walk_advance(walk_progress *w, int64_t n)
+{
+    int64_t d;
+#pragma omp atomic capture
+    d = w->done += n;
+    return tg_progress(w->ctx, (double)d / w->total, "random walk");
+}
 
 void tg_walk_result_free(tg_walk_result *r)
 {
@@ -89,9 +110,10 @@ static void kth_voxel(const tg_volume *m, const tg_volume *s, uint8_t label, con
 
 /* One walker: image position p (inside the volume), mirror signs m (+1: the image runs the same way as
  * real space), real displacement d. Adds its square displacements to acc at every record. The hot loop keeps
- * the walker's byte offset in the mask and updates it incrementally; one Philox word drives one step. */
+ * the walker's byte offset in the mask and updates it incrementally; one Philox word drives one step.
+ * Runs in chunks of WALK_CHUNK steps and returns early (the run is then cancelled) when told to stop. */
 static void walk_one(const tg_volume *mask, const uint32_t thresh[3], const tg_walk_opts *o, int64_t p[3], int64_t *acc,
-                     tg_rng *rng)
+                     tg_rng *rng, walk_progress *wp)
 {
     const uint8_t *base = (const uint8_t *)mask->buf->data + mask->offset;
     const int64_t stride[3] = {mask->strides[0], mask->strides[1], mask->strides[2]};
@@ -101,28 +123,50 @@ static void walk_one(const tg_volume *mask, const uint32_t thresh[3], const tg_w
     int m[3] = {1, 1, 1};
     int64_t *r = acc + 3;
     int64_t until_record = o->stride;
-    for (int64_t t = 1; t <= o->steps; t++) {
-        uint32_t w = tg_rng_u32(rng);
-        int dir = (w & 1u) ? 1 : -1;
-        uint32_t u = w >> 1;
-        int a = u < thresh[0] ? 0 : (u < thresh[1] ? 1 : 2);
-        int64_t step = m[a] * dir, q = p[a] + step;
-        if (q < 0 || q >= n[a]) {
-            m[a] = -m[a]; /* crossing into the mirror image: the walker stays on its voxel */
-            d[a] += dir;
-        } else if (base[off + step * stride[a]] == o->label) {
-            p[a] = q;
-            off += step * stride[a];
-            d[a] += dir;
+    for (int64_t t0 = 0; t0 < o->steps; t0 += WALK_CHUNK) {
+        int64_t len = o->steps - t0 < WALK_CHUNK ? o->steps - t0 : WALK_CHUNK;
+        for (int64_t t = 0; t < len; t++) {
+            uint32_t w = tg_rng_u32(rng);
+            int dir = (w & 1u) ? 1 : -1;
+            uint32_t u = w >> 1;
+            int a = u < thresh[0] ? 0 : (u < thresh[1] ? 1 : 2);
+            int64_t step = m[a] * dir, q = p[a] + step;
+            if (q < 0 || q >= n[a]) {
+                m[a] = -m[a]; /* crossing into the mirror image: the walker stays on its voxel */
+                d[a] += dir;
+            } else if (base[off + step * stride[a]] == o->label) {
+                p[a] = q;
+                off += step * stride[a];
+                d[a] += dir;
+            }
+            if (--until_record == 0) {
+                until_record = o->stride;
+                r[0] += d[0] * d[0];
+                r[1] += d[1] * d[1];
+                r[2] += d[2] * d[2];
+                r += 3;
+            }
         }
-        if (--until_record == 0) {
-            until_record = o->stride;
-            r[0] += d[0] * d[0];
-            r[1] += d[1] * d[1];
-            r[2] += d[2] * d[2];
-            r += 3;
-        }
+        if (walk_advance(wp, len)) return;
     }
+}
+
+/* Refuse runs whose time or memory is absurd, naming the option to change. */
+static tg_status check_size(tg_ctx *ctx, const tg_walk_opts *o)
+{
+    if ((double)o->walkers * (double)o->steps > TG_WALK_MAX_TOTAL_STEPS)
+        return tg_fail(ctx, TG_ERR_ARG,
+                       "random walk: walkers x steps = %lld x %lld = %.3g lattice steps would take about %.0f days of "
+                       "one core (limit %.0e); lower steps or walkers",
+                       (long long)o->walkers, (long long)o->steps, (double)o->walkers * (double)o->steps,
+                       (double)o->walkers * (double)o->steps / 1e8 / 86400.0, TG_WALK_MAX_TOTAL_STEPS);
+    int64_t nrec = o->steps / o->stride + 1;
+    if (nrec > TG_WALK_MAX_RECORDS)
+        return tg_fail(ctx, TG_ERR_ARG,
+                       "random walk: steps / stride = %lld records of the mean square displacement (limit %lld); "
+                       "raise stride to at least %lld",
+                       (long long)nrec, (long long)TG_WALK_MAX_RECORDS, (long long)(o->steps / (TG_WALK_MAX_RECORDS - 1) + 1));
+    return TG_OK;
 }
 
 tg_status tg_random_walk(tg_ctx *ctx, const tg_volume *mask, const tg_volume *start, const tg_walk_opts *o,
@@ -138,6 +182,8 @@ tg_status tg_random_walk(tg_ctx *ctx, const tg_volume *mask, const tg_volume *st
     if (o->steps < 1) return tg_fail(ctx, TG_ERR_ARG, "random walk: steps must be at least 1, got %lld", (long long)o->steps);
     if (o->stride < 1 || o->stride > o->steps)
         return tg_fail(ctx, TG_ERR_ARG, "random walk: stride must be between 1 and steps, got %lld", (long long)o->stride);
+    tg_status st = check_size(ctx, o);
+    if (st) return st;
 
     /* axis probabilities, as thresholds on a 31-bit uniform */
     double w[3], sum = 0.0;
@@ -158,7 +204,7 @@ tg_status tg_random_walk(tg_ctx *ctx, const tg_volume *mask, const tg_volume *st
     out->dims_active = active;
 
     int64_t *rows = NULL, total = 0, *acc = NULL;
-    tg_status st = row_counts(ctx, mask, start, o->label, &rows, &total);
+    st = row_counts(ctx, mask, start, o->label, &rows, &total);
     if (st) return st;
     out->start_voxels = total;
     if (total == 0) {
@@ -175,7 +221,7 @@ tg_status tg_random_walk(tg_ctx *ctx, const tg_volume *mask, const tg_volume *st
         goto done;
     }
     out->nrec = nrec;
-    int64_t finished = 0;
+    walk_progress wp = {ctx, 0, (double)o->walkers * (double)o->steps};
 #pragma omp parallel num_threads(nt)
     {
         int tid = tg_thread_num();
@@ -187,11 +233,7 @@ tg_status tg_random_walk(tg_ctx *ctx, const tg_volume *mask, const tg_volume *st
             uint64_t pick = ((uint64_t)tg_rng_u32(&rng) << 32) | tg_rng_u32(&rng);
             int64_t p[3];
             kth_voxel(mask, start, o->label, rows, (int64_t)(pick % (uint64_t)total), p);
-            walk_one(mask, thresh, o, p, my, &rng);
-            int64_t f;
-#pragma omp atomic capture
-            f = ++finished;
-            tg_progress(ctx, (double)f / (double)o->walkers, "random walk");
+            walk_one(mask, thresh, o, p, my, &rng, &wp);
         }
     }
     if (tg_cancelled(ctx)) {

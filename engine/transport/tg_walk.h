@@ -12,6 +12,8 @@ typedef struct tg_walk_opts {
     uint8_t label;    /* walkers live on the voxels of the mask equal to label (a u8 label volume walks directly) */
 } tg_walk_opts;
 #define TG_WALK_OPTS_INIT {2000, 5000, 1, 1, 1}
+#define TG_WALK_MAX_TOTAL_STEPS 1e14            /* walkers * steps: about 12 days of one core */
+#define TG_WALK_MAX_RECORDS ((int64_t)10000000) /* steps / stride + 1 */
 
 typedef struct tg_walk_result {
     int64_t nrec;      /* records: steps 0, stride, 2*stride, ..., up to `steps` */

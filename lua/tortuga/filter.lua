@@ -13,6 +13,19 @@
 --
 -- Axes: x = columns, y = rows, z = slices. Sigmas and radii are in voxels unless given with a unit
 -- ("200nm", or units = "m"), then the volume's spacing converts them per axis.
+--
+-- Stacks larger than memory: every filter above (and register, shift, correct_drift) takes a stack on disk
+-- (tg.io.open) where it takes a volume, with three more options:
+--   out = "result.tif" or a writer (tg.io.writer, for compression or BigTIFF), required; memory = "2GB" (default:
+--   tg.memory()); max_slab = n (at most n slices per slab: finer progress, tests).
+-- The stack is read slab by slab with the halo the kernel needs along z (3D Gaussian, median and mean: the z radius;
+-- slice-wise filters: none) and the result written slab by slab, bit-identical to the in-memory call. The slab
+-- height comes from the budget and the filter's memory per voxel. Returns the result opened as a stack (or the
+-- writer, still open, when out is a writer: close it yourself) and info = {out = path, streamed = {slab, slabs, halo,
+-- memory, planned, peak, passes, voxels, seconds, voxels_per_second, units = "bytes"}} (normalize: stack, ranges,
+-- info; register: shifts, info with streamed; correct_drift: stacks, shifts, info with streamed). A failure or Ctrl-C
+-- removes the temporary: no file appears under out. normalize with per_slice = false reads the stack 2 times (u8,
+-- u16), 3 (i32, f32) or 5 (f64): exact percentiles first, then the stretch.
 -- Output types: gaussian, mean, flatten and destripe give f32 for every input type (nothing can overflow);
 -- median and shift keep the input type (shift rounds and saturates); normalize keeps u8/u16 (full range)
 -- and gives f32 in [0, 1] otherwise. Memory per voxel: the output, plus what each engine file header states.
@@ -20,13 +33,58 @@
 local core = require "tortuga.core"
 local util = require "tortuga.util"
 local volume = require "tortuga.volume"
+local tio = require "tortuga.io"
 
 local C = core.filter
 local NIL = util.NIL
 local M = {}
 
 local function check_volume(v, where)
-  if not volume.is_volume(v) then error(string.format("%s: expected a volume, got %s", where, type(v)), 3) end
+  if not volume.is_volume(v) and not tio.is_stack(v) then
+    error(string.format("%s: expected a volume or a stack (tg.io.open), got %s", where, type(v)), 3)
+  end
+end
+
+-- the streaming options every filter takes (for stacks on disk)
+local function with_stream(defaults)
+  defaults.out, defaults.memory, defaults.max_slab = NIL, NIL, NIL
+  return defaults
+end
+
+-- The writer for out (a path: a new writer that this call owns and closes), or raise.
+local function writer_for(out, where)
+  if type(out) == "string" and out ~= "" then return tio.writer(out), true end
+  if tio.is_writer(out) then return out, false end
+  error(string.format("%s: a stack on disk needs out = a path or a writer (tg.io.writer), got %s", where,
+    tostring(out)), 4)
+end
+
+-- Run call(writer, stream_opts) for a stack, or call() for a volume (then out, memory and max_slab must be unset).
+-- A stack: the result opened as a stack (or the caller's writer), the engine's extra results, info.
+local function dispatch(v, o, where, call)
+  if not tio.is_stack(v) then
+    if o.out ~= nil or o.memory ~= nil or o.max_slab ~= nil then
+      error(where .. ": out, memory and max_slab are for stacks on disk (tg.io.open); write a volume with tg.io.write", 3)
+    end
+    return call()
+  end
+  local w, own = writer_for(o.out, where)
+  local r = table.pack(pcall(call, w, { memory = o.memory, max_slab = o.max_slab }))
+  if not r[1] then
+    w:abort()
+    error(where .. ": " .. tostring(r[2]), 3)
+  end
+  local info = { streamed = r[2], out = own and o.out or nil }
+  local extra = r.n >= 3 and r[3] or nil
+  if own then
+    local ok, err = pcall(w.close, w)
+    if not ok then error(where .. ": " .. tostring(err), 3) end
+    local res = tio.open(o.out)
+    if extra ~= nil then return res, extra, info end
+    return res, info
+  end
+  if extra ~= nil then return w, extra, info end
+  return w, info
 end
 
 local function is_number(x) return type(x) == "number" and x == x and x ~= math.huge and x ~= -math.huge end
@@ -53,7 +111,7 @@ end
 function M.gaussian(v, sigma, opts)
   local where = "tg.filter.gaussian"
   check_volume(v, where)
-  local o = util.options(opts, { per_slice = false, order = NIL, truncate = 4.0, units = "voxels" }, where)
+  local o = util.options(opts, with_stream { per_slice = false, order = NIL, truncate = 4.0, units = "voxels" }, where)
   util.check(o.units == "voxels" or o.units == "m", where, "units must be 'voxels' or 'm', got '%s'", tostring(o.units))
   util.check(is_number(o.truncate) and o.truncate > 0, where, "truncate must be a positive number")
   local s = {}
@@ -76,7 +134,7 @@ function M.gaussian(v, sigma, opts)
     local k = order[a] or 0
     util.check(math.type(k) == "integer" and k >= 0 and k <= 2, where, "order[%d] must be 0, 1 or 2, got %s", a, tostring(k))
   end
-  return C.gaussian(v, s, order, o.per_slice, o.truncate)
+  return dispatch(v, o, where, function(w, so) return C.gaussian(v, s, order, o.per_slice, o.truncate, w, so) end)
 end
 
 local function radius_of(r, where)
@@ -89,16 +147,20 @@ end
 --- Median over a (2r+1)^3 cube, or a (2r+1)^2 square per slice with per_slice = true; scipy's mode "reflect".
 -- Keeps the input type. NaN sorts after every number.
 function M.median(v, radius, opts)
-  check_volume(v, "tg.filter.median")
-  local o = util.options(opts, { per_slice = false }, "tg.filter.median")
-  return C.median(v, radius_of(radius, "tg.filter.median"), o.per_slice)
+  local where = "tg.filter.median"
+  check_volume(v, where)
+  local o = util.options(opts, with_stream { per_slice = false }, where)
+  local r = radius_of(radius, where)
+  return dispatch(v, o, where, function(w, so) return C.median(v, r, o.per_slice, w, so) end)
 end
 
 --- Mean (box) filter over a (2r+1)^3 cube or a (2r+1)^2 square per slice; scipy's uniform_filter, mode "reflect". f32.
 function M.mean(v, radius, opts)
-  check_volume(v, "tg.filter.mean")
-  local o = util.options(opts, { per_slice = false }, "tg.filter.mean")
-  return C.mean(v, radius_of(radius, "tg.filter.mean"), o.per_slice)
+  local where = "tg.filter.mean"
+  check_volume(v, where)
+  local o = util.options(opts, with_stream { per_slice = false }, where)
+  local r = radius_of(radius, where)
+  return dispatch(v, o, where, function(w, so) return C.mean(v, r, o.per_slice, w, so) end)
 end
 
 --- Illumination correction: each slice divided by a strong blur of itself, then scaled so the slice keeps its mean
@@ -111,7 +173,7 @@ end
 function M.flatten(v, opts)
   local where = "tg.filter.flatten"
   check_volume(v, where)
-  local o = util.options(opts, { sigma = NIL, units = "voxels", order = 0 }, where)
+  local o = util.options(opts, with_stream { sigma = NIL, units = "voxels", order = 0 }, where)
   util.check(o.order == 0 or o.order == 1 or o.order == 2, where, "order must be 0, 1 or 2, got %s", tostring(o.order))
   local nx, ny = v:dims()
   local sigma = o.sigma or math.max(nx, ny) / 8
@@ -121,7 +183,7 @@ function M.flatten(v, opts)
     s[a] = to_voxels(sa, a, v, o.units, where, "sigma")
     util.check(s[a] > 0, where, "sigma must be > 0, got %s", tostring(sa))
   end
-  return C.flatten(v, s[1], s[2], o.order)
+  return dispatch(v, o, where, function(w, so) return C.flatten(v, s[1], s[2], o.order, w, so) end)
 end
 
 --- The Münch et al. (2009) wavelet–FFT stripe filter (Fiji Xlib's "Stripes Filter"), per slice.
@@ -138,7 +200,7 @@ end
 function M.destripe(v, opts)
   local where = "tg.filter.destripe"
   check_volume(v, where)
-  local o = util.options(opts, { levels = NIL, wavelet = 4, sigma = 0.5, direction = "vertical" }, where)
+  local o = util.options(opts, with_stream { levels = NIL, wavelet = 4, sigma = 0.5, direction = "vertical" }, where)
   util.check(math.type(o.wavelet) == "integer" and o.wavelet >= 1 and o.wavelet <= 20, where,
     "wavelet must be the Daubechies order 1..20, got %s", tostring(o.wavelet))
   util.check(is_number(o.sigma) and o.sigma > 0, where, "sigma must be a positive number, got %s", tostring(o.sigma))
@@ -150,7 +212,7 @@ function M.destripe(v, opts)
   local levels = o.levels or math.min(3, maxl)
   util.check(math.type(levels) == "integer" and levels >= 1 and levels <= maxl, where,
     "levels must be an integer in 1..%d for %dx%d slices with db%d, got %s", maxl, nx, ny, o.wavelet, tostring(levels))
-  return C.destripe(v, levels, o.wavelet, o.sigma, o.direction)
+  return dispatch(v, o, where, function(w, so) return C.destripe(v, levels, o.wavelet, o.sigma, o.direction, w, so) end)
 end
 
 --- The 2N coefficients of the Daubechies scaling filter dbN (minimum phase; PyWavelets' rec_lo).
@@ -162,14 +224,21 @@ end
 --- Percentile contrast stretch (ImageJ Process > Enhance Contrast, "Normalize"): saturated % of the voxels
 -- (half at each end) saturate; per_slice = true (ImageJ's default on stacks) or one range for the volume.
 -- u8/u16 keep their type over the full range; other types give f32 in [0, 1].
+-- range = {lo, hi}: map this range instead of finding one (e.g. another stack's), as one range for the volume.
 -- Returns the volume and the ranges used: { {lo=, hi=}, ... } (one per slice, or one).
 function M.normalize(v, opts)
   local where = "tg.filter.normalize"
   check_volume(v, where)
-  local o = util.options(opts, { saturated = 0.35, per_slice = true }, where)
+  local o = util.options(opts, with_stream { saturated = 0.35, per_slice = true, range = NIL }, where)
   util.check(is_number(o.saturated) and o.saturated >= 0 and o.saturated < 100, where,
     "saturated must be a percentage in [0, 100), got %s", tostring(o.saturated))
-  return C.normalize(v, o.saturated, o.per_slice)
+  local lo, hi
+  if o.range ~= nil then
+    util.check(type(o.range) == "table" and is_number(o.range[1]) and is_number(o.range[2]) and o.range[1] <= o.range[2],
+      where, "range must be {lo, hi} with finite numbers lo <= hi")
+    lo, hi = o.range[1], o.range[2]
+  end
+  return dispatch(v, o, where, function(w, so) return C.normalize(v, o.saturated, o.per_slice, lo, hi, w, so) end)
 end
 
 --- Slice drift by phase correlation. Returns shifts = { {x=0, y=0}, {x=0.4, y=-1.2}, ... } (pixels, one per slice:
@@ -188,7 +257,8 @@ function M.register(v, opts)
   local where = "tg.filter.register"
   check_volume(v, where)
   local o = util.options(opts, { reference = 1, mode = "sequential", roi = NIL, subpixel = true, window = true,
-                                 lowpass = 0.3, ignore_axes = true, whiten = 1.0, neighbours = 1 }, where)
+                                 lowpass = 0.3, ignore_axes = true, whiten = 1.0, neighbours = 1, memory = NIL,
+                                 max_slab = NIL }, where)
   local _, _, nz = v:dims()
   util.check(math.type(o.reference) == "integer" and o.reference >= 1 and o.reference <= nz, where,
     "reference must be a slice index in 1..%d, got %s", nz, tostring(o.reference))
@@ -197,12 +267,17 @@ function M.register(v, opts)
   util.check(is_number(o.whiten) and o.whiten >= 0 and o.whiten <= 1, where, "whiten must be in [0, 1]")
   util.check(math.type(o.neighbours) == "integer" and o.neighbours >= 1 and o.neighbours <= 16, where,
     "neighbours must be an integer in 1..16, got %s", tostring(o.neighbours))
+  local stack = tio.is_stack(v)
+  util.check(stack or (o.memory == nil and o.max_slab == nil), where, "memory and max_slab are for stacks on disk")
+  util.check(not stack or o.mode == "fixed" or o.neighbours == 1, where,
+    "a stack on disk is registered with neighbours = 1 (sequential) or mode = 'fixed'")
   local roi = o.roi and util.options(o.roi, { x = NIL, y = NIL }, where .. " roi") or {}
-  local shifts, quality = C.register(v, { x = roi.x, y = roi.y, reference = o.reference, mode = o.mode,
-                                          subpixel = o.subpixel, window = o.window, lowpass = o.lowpass,
-                                          ignore_axes = o.ignore_axes, whiten = o.whiten,
-                                          neighbours = o.mode == "sequential" and o.neighbours or 1 })
-  return shifts, { quality = quality, reference = o.reference, mode = o.mode, units = "px" }
+  local ok, shifts, quality, streamed = pcall(C.register, v, {
+    x = roi.x, y = roi.y, reference = o.reference, mode = o.mode, subpixel = o.subpixel, window = o.window,
+    lowpass = o.lowpass, ignore_axes = o.ignore_axes, whiten = o.whiten,
+    neighbours = o.mode == "sequential" and o.neighbours or 1, memory = o.memory, max_slab = o.max_slab })
+  if not ok then error(where .. ": " .. tostring(shifts), 2) end
+  return shifts, { quality = quality, reference = o.reference, mode = o.mode, units = "px", streamed = streamed }
 end
 
 local function check_shifts(v, shifts, where)
@@ -216,16 +291,21 @@ end
 --- Undo a drift: out(x, y, z) = v(x + dx_z, y + dy_z, z), with the shifts of tg.filter.register (or info.drift).
 -- Options: interpolation = "linear" | "cubic" (Keys, a = -0.5), fill = 0 (value outside the slice) or "nearest",
 -- invert = false (true: apply the opposite, i.e. create the drift), crop = false (true: keep only the region
--- valid in every slice). Keeps the input type (rounded, saturated).
+-- valid in every slice), region = {x = {first, last}, y = {first, last}} (keep only this box of the frame, 1-based
+-- inclusive; instead of crop). Keeps the input type (rounded, saturated).
 function M.shift(v, shifts, opts)
   local where = "tg.filter.shift"
   check_volume(v, where)
   check_shifts(v, shifts, where)
-  local o = util.options(opts, { interpolation = "linear", fill = 0, invert = false, crop = false }, where)
+  local o = util.options(opts, with_stream { interpolation = "linear", fill = 0, invert = false, crop = false,
+                                             region = NIL }, where)
   util.check(o.interpolation == "linear" or o.interpolation == "cubic", where,
     "interpolation must be 'linear' or 'cubic', got '%s'", tostring(o.interpolation))
   util.check(o.fill == "nearest" or is_number(o.fill), where, "fill must be a number or 'nearest', got %s", tostring(o.fill))
-  return C.shift(v, shifts, o.interpolation, o.fill, o.invert, o.crop)
+  local region = o.region and util.options(o.region, { x = NIL, y = NIL }, where .. " region")
+  return dispatch(v, o, where, function(w, so)
+    return C.shift(v, shifts, o.interpolation, o.fill, o.invert, o.crop, w, so, region)
+  end)
 end
 
 --- The region valid in every slice after shift(v, shifts): {x = {first, last}, y = {first, last}} (1-based), or nil.
@@ -235,18 +315,33 @@ end
 -- frame's rows; e.g. the specimen below a protective cap used as the roi). Returns the list of aligned stacks,
 -- the shifts, and info = {region = {x = {x1, x2}, y = {y1, y2}} (the output's place in the frame, 1-based),
 -- register = <register's info>}. Raises when the drift leaves nothing valid, or rows fall outside the region.
+-- Stacks on disk (all of them): out = {path or writer, ...} (one per stack), memory, max_slab; registration reads
+-- stack 1 once (pairs of consecutive slices, or each slice against the reference), then each stack is shifted and
+-- cropped slab by slab; info.streamed = {register = {...}, shift = {{...}, ...}}.
 function M.correct_drift(stacks, opts)
   local where = "tg.filter.correct_drift"
   util.check(type(stacks) == "table" and #stacks >= 1, where, "expected a list of stacks {bse, se, ...}")
-  local o = util.options(opts, { roi = NIL, mode = NIL, reference = NIL, interpolation = "cubic", rows = NIL }, where)
+  local o = util.options(opts, { roi = NIL, mode = NIL, reference = NIL, interpolation = "cubic", rows = NIL,
+                                 out = NIL, memory = NIL, max_slab = NIL }, where)
   local nx, ny, nz = nil, nil, nil
+  local on_disk = tio.is_stack(stacks[1])
   for i, v in ipairs(stacks) do
     check_volume(v, where)
+    util.check(tio.is_stack(v) == on_disk, where, "stack %d is %s but stack 1 is %s: give all volumes or all stacks on disk",
+      i, on_disk and "a volume" or "on disk", on_disk and "on disk" or "a volume")
     local a, b, c = v:dims()
     if i == 1 then nx, ny, nz = a, b, c
     else util.check(a == nx and b == ny and c == nz, where, "stack %d is %dx%dx%d, stack 1 is %dx%dx%d", i, a, b, c, nx, ny, nz) end
   end
-  local shifts, rinfo = M.register(stacks[1], { roi = o.roi, mode = o.mode, reference = o.reference })
+  if on_disk then
+    util.check(type(o.out) == "table" and #o.out == #stacks, where,
+      "stacks on disk need out = {path or writer, ...}, one per stack (%d)", #stacks)
+  else
+    util.check(o.out == nil and o.memory == nil and o.max_slab == nil, where,
+      "out, memory and max_slab are for stacks on disk (tg.io.open)")
+  end
+  local shifts, rinfo = M.register(stacks[1], { roi = o.roi, mode = o.mode, reference = o.reference,
+                                                memory = o.memory, max_slab = o.max_slab })
   local region = M.valid_region(stacks[1], shifts)
   util.check(region ~= nil, where, "the drift is larger than the slices: no pixel is valid in every slice")
   local y1, y2 = region.y[1], region.y[2]
@@ -257,15 +352,25 @@ function M.correct_drift(stacks, opts)
     util.check(y1 <= y2, where, "rows %d..%d are outside the valid region y %d..%d", o.rows[1], o.rows[2], region.y[1],
       region.y[2])
   end
-  local out = {}
+  local out, streamed = {}, nil
   for i, v in ipairs(stacks) do
-    local a = M.shift(v, shifts, { interpolation = o.interpolation, crop = true })
-    if y1 ~= region.y[1] or y2 ~= region.y[2] then
-      a = a:view { y = { y1 - region.y[1] + 1, y2 - region.y[1] + 1 } }:copy()
+    if on_disk then -- the valid region and the rows in one pass: the same values as crop, then the rows' view
+      local a, ainfo = M.shift(v, shifts, { interpolation = o.interpolation, region = { x = region.x, y = { y1, y2 } },
+                                            out = o.out[i], memory = o.memory, max_slab = o.max_slab })
+      out[i] = a
+      streamed = streamed or { register = rinfo.streamed, shift = {} }
+      streamed.shift[i] = ainfo.streamed
+    else
+      local a = M.shift(v, shifts, { interpolation = o.interpolation, crop = true })
+      if y1 ~= region.y[1] or y2 ~= region.y[2] then
+        a = a:view { y = { y1 - region.y[1] + 1, y2 - region.y[1] + 1 } }:copy()
+      end
+      out[i] = a
     end
-    out[i] = a
   end
-  return out, shifts, { region = { x = { region.x[1], region.x[2] }, y = { y1, y2 } }, register = rinfo }
+  rinfo.streamed = nil
+  return out, shifts, { region = { x = { region.x[1], region.x[2] }, y = { y1, y2 } }, register = rinfo,
+                        streamed = streamed }
 end
 
 function M.valid_region(v, shifts, opts)

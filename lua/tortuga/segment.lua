@@ -36,7 +36,9 @@
 --   rf:save(path);  tg.segment.load(path) -> forest     (versioned binary model with a SHA-256 checksum; a corrupt,
 --     truncated, foreign or other-version file raises a clear error; the reloaded forest is bit-identical)
 --   rf:info() -> {trees, classes, features, channels, nodes, class_values, names, feature_names, ...}
---   tg.segment.otsu(v, {classes = 2 | 3, bins = 256}) -> labels (u8 0..classes-1, darkest 0), {thresholds = {...}}
+--   tg.segment.otsu(v, {classes = 2 | 3, bins = 256}) -> labels (u8 0..classes-1, darkest 0), {thresholds = {...},
+--     classes, nan, posinf, neginf}: the histogram spans the finite values; the non-finite voxels are counted
+--     (nan, posinf, neginf) and labelled 0 (NaN, -Inf) or classes-1 (+Inf)
 --   tg.segment.evaluate(pred, truth [, {ignore = nil}]) -> { accuracy, confusion = {[truth label] = {[pred label] = n}},
 --     iou = {[label] = ...}, dice = {[label] = ...}, mean_iou, mean_dice, fraction = {pred = {..}, truth = {..}},
 --     fraction_error = {[label] = pred - truth}, max_fraction_error, labels = {...}, voxels, units = "1" }
@@ -619,8 +621,8 @@ function M.otsu(v, opts)
   local o = util.options(opts, { classes = 2, bins = 256 }, where)
   if o.classes ~= 2 and o.classes ~= 3 then error(where .. ": classes must be 2 or 3, got " .. tostring(o.classes), 2) end
   check_int(o.bins, "bins", 2, where)
-  local labels, thr = C.otsu(v, o.classes, o.bins)
-  return labels, { thresholds = thr, classes = o.classes }
+  local labels, thr, left = C.otsu(v, o.classes, o.bins)
+  return labels, { thresholds = thr, classes = o.classes, nan = left.nan, posinf = left.posinf, neginf = left.neginf }
 end
 
 function M.evaluate(pred, truth, opts)

@@ -38,6 +38,11 @@
 --   rw.tau_late.z, rw.r2_late.z                   -- slope (with intercept) over the late part of the curve
 --   rw.trend.z                                    -- tau (pytrax fit) over the first 25, 50, 75, 100 % of the walk
 --   rw.msd.steps, rw.msd.x, ...                   -- the mean square displacement curves, in m^2
+--   rw.reliable.z, rw.warnings                    -- false (and a warning saying why) when tau.z cannot be trusted:
+--                                                 -- R^2 of the fit below 0.9 (walkers confined, as in closed
+--                                                 -- pores), walkers moved less than 3 voxels (RMS) along the
+--                                                 -- axis (too few steps, or strongly anisotropic voxels), or no
+--                                                 -- net displacement at all (tau = inf)
 --
 -- Options: phase (label value walkers live in; required), walkers (2000), steps (5000), seed (1),
 -- start = "phase" (anywhere in the phase) | "percolating" (only in voxels whose cluster spans the volume along
@@ -223,6 +228,34 @@ local function fit_line(t, y, i0, i1)
   return a, syy > 0 and (a * sty) / syy or 1.0
 end
 
+local MIN_R2, MIN_RMS = 0.9, 3 -- below these a tau is flagged as unreliable
+
+-- Flag each tau the walk cannot support (result.reliable, result.warnings): a fit that is no straight line
+-- through the origin (confinement), or walkers that hardly moved along the axis (rms: voxels, at the end).
+local function assess(result, rms)
+  local reliable, warnings = {}, {}
+  for _, a in ipairs { "x", "y", "z", "mean" } do
+    local tau, r2, why = result.tau[a], result.r2[a], nil
+    if tau ~= nil then
+      local p = result.axis_probability[a]
+      if tau == math.huge then why = "no net displacement (tau = inf)"
+      elseif r2 < MIN_R2 then
+        why = string.format("the MSD is not a straight line through the origin (R^2 = %.2f): walkers are confined " ..
+          "(closed pores) or the walk is too short; try start = 'percolating' or more steps", r2)
+      elseif rms[a] and rms[a] < MIN_RMS then
+        why = string.format("walkers moved only %.2g voxels (RMS) along %s in %.3g attempted moves along it: %s", rms[a], a,
+          p * result.steps, p * result.steps < 10 * MIN_RMS ^ 2 and "too few steps for this axis (strongly anisotropic " ..
+          "voxels make moves along the coarse axis rare); use more steps" or "walkers are confined along it")
+      elseif a == "mean" and not (reliable.x ~= false and reliable.y ~= false and reliable.z ~= false) then
+        why = "an axis is unreliable"
+      end
+      reliable[a] = why == nil
+      if why then warnings[#warnings + 1] = string.format("tau.%s = %.4g is unreliable: %s", a, tau, why) end
+    end
+  end
+  result.reliable, result.warnings = reliable, warnings
+end
+
 local function tau_of(slope)
   if slope == nil then return nil end
   if slope <= 0 then return math.huge end
@@ -235,6 +268,7 @@ function M.random_walk(labels, opts)
                                  connectivity = 6, fit = { from = 0.5, to = 1.0 }, stride = util.NIL },
                          "tg.transport.random_walk")
   local where = "tg.transport.random_walk"
+  for _, k in ipairs { "walkers", "steps", "stride" } do o[k] = math.tointeger(o[k]) or o[k] end -- 1e6 is an integer
   util.check(type(o.phase) == "number", where, "option 'phase' (the label walkers live in) is required")
   util.check(math.type(o.walkers) == "integer" and o.walkers >= 1, where, "walkers must be an integer >= 1, got %s", tostring(o.walkers))
   util.check(math.type(o.steps) == "integer" and o.steps >= 1, where, "steps must be an integer >= 1, got %s", tostring(o.steps))
@@ -277,7 +311,7 @@ function M.random_walk(labels, opts)
   }
   local i0 = math.max(1, math.floor(fit.from * (nrec - 1)) + 1)
   local i1 = math.max(i0, math.floor(fit.to * (nrec - 1)) + 1)
-  local total = {}
+  local total, rms = {}, {}
   for i = 1, nrec do total[i] = 0.0 end
   for a, name in ipairs(AXIS_NAMES) do
     local p = r.prob[name]
@@ -289,6 +323,7 @@ function M.random_walk(labels, opts)
         total[i] = total[i] + r[name][i]
       end
       result.msd[name] = phys
+      rms[name] = math.sqrt(r[name][nrec])
       local s, r2 = fit_origin(t, y, nrec)
       result.tau[name], result.r2[name] = tau_of(s), r2
       local sl, r2l = fit_line(t, y, i0, i1)
@@ -305,6 +340,7 @@ function M.random_walk(labels, opts)
   result.tau.mean, result.r2.mean = tau_of(s), r2
   local sl, r2l = fit_line(t, total, i0, i1)
   result.tau_late.mean, result.r2_late.mean = tau_of(sl), r2l
+  assess(result, rms)
   return result
 end
 

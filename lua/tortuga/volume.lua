@@ -7,8 +7,10 @@
 --   v:view{x = {1, 50}, z = {10, 20}}                  zero-copy sub-volume, 1-based inclusive ranges
 --   v:slice(z)                                         zero-copy view of one slice
 --   v:copy()  v:astype("f32")  v:fill(0)
---   v:stats()                --> {min, max, mean, std, count, nan_count}
---   v:histogram{bins = 256, range = {lo, hi}} --> {counts = {...}, edges = {...}, bins = 256}
+--   v:stats()                --> {min, max, mean, std, count, nan_count, posinf_count, neginf_count}
+--                                (min .. std over the finite values; NaN, +Inf, -Inf are counted apart)
+--   v:histogram{bins = 256, range = {lo, hi}} --> {counts = {...}, edges = {...}, bins = 256, range = {lo, hi},
+--                                below, above, nan, posinf, neginf}  (voxels not binned, counted apart)
 --   v:counts()               --> {[label] = voxels}  (integer volumes)
 --   v:map{[1] = 2, [2] = 1}  v:eq(label)  v:threshold(t)     (masks are u8 0/1; threshold is value >= t)
 --   v:release()              frees the data now; also on garbage collection and at the end of a
@@ -56,24 +58,40 @@ function methods.slice(v, z)
   return cview(v, nil, nil, z)
 end
 
+local function finite(x) return type(x) == "number" and x == x and x ~= math.huge and x ~= -math.huge end
+
+--- Equal bins over [lo, hi] (default: the finite min and max). Voxels not binned are counted, never dropped
+--- unseen: below / above (finite, outside the range), nan, posinf, neginf.
 function methods.histogram(v, o)
   o = util.options(o, { bins = 256, range = NIL }, "v:histogram")
   if math.type(o.bins) ~= "integer" or o.bins < 1 then error("v:histogram: bins must be a positive integer", 2) end
   local lo, hi
   if o.range then
+    if type(o.range) ~= "table" then error("v:histogram: range must be {lo, hi} with lo < hi", 2) end
     lo, hi = o.range[1], o.range[2]
+    if type(lo) == "number" and type(hi) == "number" and not (finite(lo) and finite(hi)) then
+      error(string.format("v:histogram: range must be finite, got {%s, %s}", tostring(lo), tostring(hi)), 2)
+    end
   else
     local s = v:stats()
+    if s.count == 0 then
+      error(string.format("v:histogram: the volume has no finite value (%d NaN, %d +Inf, %d -Inf); give a range",
+        s.nan_count, s.posinf_count, s.neginf_count), 2)
+    end
     lo, hi = s.min, s.max
     if hi == lo then hi = lo + 1 end
   end
   if type(lo) ~= "number" or type(hi) ~= "number" or not (hi > lo) then
     error("v:histogram: range must be {lo, hi} with lo < hi", 2)
   end
-  local counts = chist(v, o.bins, lo, hi)
+  local counts, out = chist(v, o.bins, lo, hi)
   local edges, w = {}, (hi - lo) / o.bins
-  for i = 0, o.bins do edges[i + 1] = lo + i * w end
-  return { counts = counts, edges = edges, bins = o.bins, range = { lo, hi } }
+  for i = 0, o.bins do
+    if finite(w) then edges[i + 1] = lo + i * w
+    else edges[i + 1] = lo * (1 - i / o.bins) + hi * (i / o.bins) end -- hi - lo overflows (e.g. ±1e308)
+  end
+  return { counts = counts, edges = edges, bins = o.bins, range = { lo, hi },
+           below = out.below, above = out.above, nan = out.nan, posinf = out.posinf, neginf = out.neginf }
 end
 
 --- v:map{[from] = to, ...} [, {dtype = ...}] — replace values; others are kept.

@@ -373,7 +373,8 @@ static void test_normalize(void)
     tg_ctx_init(&ctx);
     tg_volume v, out, f, fo;
     random_volume(40, 30, 3, TG_U8, 9, 200, &v);
-    tg_normalize_opts o = {2.0, 1};
+    tg_normalize_opts o = TG_NORMALIZE_OPTS_INIT;
+    o.saturated = 2.0;
     double lohi[6];
     CHECK_OK(&ctx, tg_normalize(&ctx, &v, &o, &out, lohi));
     CHECK(out.dtype == TG_U8);

@@ -8,6 +8,7 @@
 #include <tiffio.h>
 
 #include "tg_test.h"
+#include "core/tg_rng.h"
 #include "transport/tg_flux.h"
 #include "transport/tg_multigrid.h"
 
@@ -401,6 +402,250 @@ static void test_pieces(void)
     tg_volume_release(&v);
 }
 
+/* ---- strongly anisotropic voxels (issue 14: from aspect ~300 on the multigrid broke down: tau 1.0 after zero
+ * iterations, sigma_eff < 0, or "the coarsest operator is not positive definite") ---- */
+
+static const double aniso_sp[][3] = {{1e-7, 1e-7, 3e-5}, {3e-5, 3e-5, 1e-7}, {1e-7, 3e-5, 1e-7},
+                                     {1e-9, 1e-9, 1e-3}, {1e-3, 1e-9, 1e-9}, {1e-9, 1e-3, 1e-3}};
+#define NSP ((int)(sizeof aniso_sp / sizeof aniso_sp[0]))
+
+static tg_status run_sp(tg_volume *v, const double sp[3], int axis, const double *lab, const double *sig, int n,
+                        tg_flux_result *r)
+{
+    memcpy(v->spacing, sp, sizeof v->spacing);
+    tg_status st = run(v, axis, TG_FLUX_TAUFACTOR, 0, lab, sig, n, r);
+    v->spacing[0] = v->spacing[1] = v->spacing[2] = 1.0;
+    return st;
+}
+
+/* Layers of sigma 1 and 0.5, five voxels each, normal to axis a: in series along a (tau = 1.125 exactly, the
+ * TauFactor convention makes the discrete answer the continuum one), in parallel across (tau = 1). Every spacing,
+ * every axis: converged, after at least one iteration unless the initial guess is exact. */
+static void test_anisotropic_layers(void)
+{
+    const double lab[] = {1, 2}, sig[] = {1.0, 0.5};
+    for (int a = 0; a < 3; a++) {
+        tg_volume v;
+        int64_t d[3] = {6, 7, 8};
+        d[a] = 10;
+        vol(d[0], d[1], d[2], &v);
+        for (int64_t i = 0; i < d[0] * d[1] * d[2]; i++) {
+            const int64_t p[3] = {i % d[0], i / d[0] % d[1], i / (d[0] * d[1])};
+            vox(&v)[i] = p[a] < 5 ? 1 : 2;
+        }
+        for (int s = 0; s < NSP; s++)
+            for (int b = 0; b < 3; b++) {
+                tg_flux_result r;
+                CHECK_OK(&ctx, run_sp(&v, aniso_sp[s], b, lab, sig, 2, &r));
+                const double want = b == a ? 1.125 : 1.0;
+                /* in parallel the linear initial guess is the exact solution (zero residual): nothing to iterate */
+                CHECK(r.converged && (b != a || r.iterations >= 1));
+                CHECK(r.iterations >= 1 || r.residual == 0.0);
+                NEAR(r.tau, want, 1e-6 * want);
+                CHECK(r.sigma_eff > 0.0);
+            }
+        tg_volume_release(&v);
+    }
+}
+
+/* Straight one-voxel channels along each axis in an insulator: tau = 1 along them, whatever the spacing. */
+static void test_anisotropic_channels(void)
+{
+    const double lab[] = {0, 1}, sig[] = {0.0, 1.0};
+    for (int a = 0; a < 3; a++) {
+        tg_volume v;
+        vol(9, 9, 9, &v);
+        for (int64_t i = 0; i < 729; i++) {
+            const int64_t p[3] = {i % 9, i / 9 % 9, i / 81};
+            const int64_t u = p[(a + 1) % 3], w = p[(a + 2) % 3];
+            vox(&v)[i] = u % 3 == 1 && w % 4 == 1;
+        }
+        for (int s = 0; s < NSP; s++) {
+            tg_flux_result r;
+            CHECK_OK(&ctx, run_sp(&v, aniso_sp[s], a, lab, sig, 2, &r));
+            CHECK(r.converged);
+            NEAR(r.tau, 1.0, 1e-6);
+        }
+        tg_volume_release(&v);
+    }
+}
+
+/* A random section extruded along axis e: the potential does not vary along e, so tau across e does not depend
+ * on the spacing along e. The isotropic solve is the reference for spacings 300 and 1e6 times longer along e. */
+static void test_extruded_vs_isotropic(void)
+{
+    const double lab[] = {0, 1}, sig[] = {0.0, 1.0};
+    tg_rng g = tg_rng_make(7, 1);
+    uint8_t sec[24 * 24];
+    for (int i = 0; i < 24 * 24; i++) sec[i] = tg_rng_uniform(&g) < 0.62;
+    for (int e = 0; e < 3; e++) {
+        tg_volume v;
+        int64_t d[3] = {24, 24, 24};
+        d[e] = 5;
+        vol(d[0], d[1], d[2], &v);
+        for (int64_t i = 0; i < d[0] * d[1] * d[2]; i++) {
+            const int64_t p[3] = {i % d[0], i / d[0] % d[1], i / (d[0] * d[1])};
+            vox(&v)[i] = sec[p[(e + 1) % 3] + 24 * p[(e + 2) % 3]];
+        }
+        for (int k = 1; k <= 2; k++) {
+            const int b = (e + k) % 3;
+            tg_flux_result iso, an;
+            const double one[3] = {1e-6, 1e-6, 1e-6};
+            CHECK_OK(&ctx, run_sp(&v, one, b, lab, sig, 2, &iso));
+            CHECK(iso.converged && iso.percolates && iso.tau > 1.2);
+            for (int s = 0; s < 2; s++) {
+                double sp[3] = {1e-7, 1e-7, 1e-7};
+                sp[e] = s == 0 ? 3e-5 : 1e-1;
+                CHECK_OK(&ctx, run_sp(&v, sp, b, lab, sig, 2, &an));
+                CHECK(an.converged);
+                NEAR(an.tau, iso.tau, 1e-6 * iso.tau);
+            }
+        }
+        tg_volume_release(&v);
+    }
+}
+
+/* Voxels 1e6 times longer along z than across: the in-plane faces are 1e12 times stronger, so each in-plane
+ * connected piece of the percolating phase is one equipotential node to 1e-12, and the problem is the Kirchhoff
+ * network of these nodes (z faces between them, half-voxel faces to the end planes): solved here by a dense
+ * Cholesky factorisation, independently of the multigrid. A random 60 % phase percolates in 3D but makes many
+ * pieces per plane. */
+static int64_t find_root(int64_t *p, int64_t i)
+{
+    while (p[i] != i) i = p[i] = p[p[i]];
+    return i;
+}
+
+static void join(int64_t *p, int64_t a, int64_t b)
+{
+    a = find_root(p, a);
+    b = find_root(p, b);
+    if (a != b) p[a > b ? a : b] = a < b ? a : b;
+}
+
+static void test_anisotropic_network(void)
+{
+    enum { NX = 20, NY = 18, NZ = 14, N = NX * NY * NZ };
+    static uint8_t on[N];
+    static int64_t par[N + 2], node[N];
+    tg_rng g = tg_rng_make(3, 5);
+    for (int i = 0; i < N; i++) on[i] = tg_rng_uniform(&g) < 0.6;
+    /* percolating voxels: 6-connected (3D) to both z faces; N and N+1 stand for the two faces */
+    for (int i = 0; i < N + 2; i++) par[i] = i;
+    for (int i = 0; i < N; i++) {
+        if (!on[i]) continue;
+        const int x = i % NX, y = i / NX % NY, z = i / (NX * NY);
+        if (x + 1 < NX && on[i + 1]) join(par, i, i + 1);
+        if (y + 1 < NY && on[i + NX]) join(par, i, i + NX);
+        if (z + 1 < NZ && on[i + NX * NY]) join(par, i, i + NX * NY);
+        if (z == 0) join(par, i, N);
+        if (z == NZ - 1) join(par, i, N + 1);
+    }
+    CHECK(find_root(par, N) == find_root(par, N + 1));
+    int64_t eps = 0;
+    for (int i = 0; i < N; i++) {
+        if (on[i]) eps++;
+        on[i] = on[i] && find_root(par, i) == find_root(par, N);
+    }
+    /* in-plane pieces of the percolating voxels: the network's nodes */
+    for (int i = 0; i < N; i++) par[i] = i;
+    for (int i = 0; i < N; i++) {
+        if (!on[i]) continue;
+        const int x = i % NX, y = i / NX % NY;
+        if (x + 1 < NX && on[i + 1]) join(par, i, i + 1);
+        if (y + 1 < NY && on[i + NX]) join(par, i, i + NX);
+    }
+    int nn = 0;
+    for (int i = 0; i < N; i++) node[i] = on[i] && find_root(par, i) == i ? nn++ : -1;
+    for (int i = 0; i < N; i++) if (on[i]) node[i] = node[find_root(par, i)];
+    double *A = calloc((size_t)nn * nn, sizeof *A), *b = calloc((size_t)nn, sizeof *b), *gin = calloc((size_t)nn, sizeof *gin);
+    for (int i = 0; i < N; i++) {
+        if (!on[i]) continue;
+        const int z = i / (NX * NY), p = (int)node[i];
+        if (z == 0) { A[p * nn + p] += 2.0; b[p] += 2.0; gin[p] += 2.0; }
+        if (z == NZ - 1) A[p * nn + p] += 2.0;
+        if (z + 1 < NZ && on[i + NX * NY]) {
+            const int q = (int)node[i + NX * NY];
+            A[p * nn + p] += 1.0; A[q * nn + q] += 1.0; A[p * nn + q] -= 1.0; A[q * nn + p] -= 1.0;
+        }
+    }
+    for (int j = 0; j < nn; j++) { /* Cholesky, then the two triangular solves */
+        for (int k = 0; k < j; k++) A[j * nn + j] -= A[j * nn + k] * A[j * nn + k];
+        A[j * nn + j] = sqrt(A[j * nn + j]);
+        for (int i = j + 1; i < nn; i++) {
+            for (int k = 0; k < j; k++) A[i * nn + j] -= A[i * nn + k] * A[j * nn + k];
+            A[i * nn + j] /= A[j * nn + j];
+        }
+    }
+    for (int i = 0; i < nn; i++) { for (int k = 0; k < i; k++) b[i] -= A[i * nn + k] * b[k]; b[i] /= A[i * nn + i]; }
+    for (int i = nn - 1; i >= 0; i--) { for (int k = i + 1; k < nn; k++) b[i] -= A[k * nn + i] * b[k]; b[i] /= A[i * nn + i]; }
+    double current = 0.0; /* through the inlet, for unit sigma, unit potential difference, unit z faces */
+    for (int p = 0; p < nn; p++) current += gin[p] * (1.0 - b[p]);
+    const double tau_net = ((double)eps / N) * (NX * NY) / (current * NZ);
+    free(A); free(b); free(gin);
+
+    tg_volume v;
+    vol(NX, NY, NZ, &v);
+    tg_rng g2 = tg_rng_make(3, 5);
+    for (int i = 0; i < N; i++) vox(&v)[i] = tg_rng_uniform(&g2) < 0.6;
+    const double lab[] = {0, 1}, sig[] = {0.0, 1.0}, sp[3] = {1e-9, 1e-9, 1e-3};
+    tg_flux_result r;
+    CHECK_OK(&ctx, run_sp(&v, sp, 2, lab, sig, 2, &r));
+    CHECK(r.converged && r.iterations >= 1 && r.sigma_eff > 0.0);
+    NEAR(r.tau, tau_net, 1e-6 * tau_net);
+    /* and voxels 300 times longer: close to the network, from above (finite in-plane faces only add resistance) */
+    const double sp300[3] = {1e-7, 1e-7, 3e-5};
+    CHECK_OK(&ctx, run_sp(&v, sp300, 2, lab, sig, 2, &r));
+    CHECK(r.converged && r.tau >= tau_net * (1 - 1e-9) && r.tau < 1.01 * tau_net);
+    tg_volume_release(&v);
+    /* semi-coarsened levels keep results independent of the thread count (a volume past the kernels' threshold
+     * for running in parallel, 32768 cells) */
+    vol(48, 40, 24, &v);
+    for (int i = 0; i < 48 * 40 * 24; i++) vox(&v)[i] = tg_rng_uniform(&g2) < 0.6;
+    tg_flux_result r1;
+    ctx.nthreads = 1;
+    CHECK_OK(&ctx, run_sp(&v, sp300, 2, lab, sig, 2, &r1));
+    ctx.nthreads = 3;
+    CHECK_OK(&ctx, run_sp(&v, sp300, 2, lab, sig, 2, &r));
+    ctx.nthreads = 2;
+    CHECK(r1.converged && r1.levels >= 4);
+    CHECK(r1.tau == r.tau && r1.iterations == r.iterations && r1.residual == r.residual);
+    tg_volume_release(&v);
+}
+
+static void test_anisotropic(void)
+{
+    test_anisotropic_layers();
+    test_anisotropic_channels();
+    test_extruded_vs_isotropic();
+    test_anisotropic_network();
+}
+
+/* Issue 14: a subnormal conductivity underflowed sigma_eff to 0 (tau = inf, converged) — the scale is applied
+ * last now; a contrast beyond the solver's single-precision preconditioner is refused with a clear message. */
+static void test_tiny_sigma(void)
+{
+    tg_volume v;
+    vol(5, 4, 6, &v);
+    tg_volume_fill(&ctx, &v, 1);
+    const double lab[] = {1, 2};
+    const double sp[3] = {1e-7, 1e-7, 1e-7};
+    for (int k = 0; k < 3; k++) {
+        const double sig[] = {k == 0 ? 1e-300 : k == 1 ? 1e-310 : 4.9406564584124654e-324, 1.0};
+        tg_flux_result r;
+        CHECK_OK(&ctx, run_sp(&v, sp, 2, lab, sig, 1, &r));
+        CHECK(r.converged);
+        NEAR(r.tau, 1.0, 1e-9);
+        CHECK(r.sigma_eff > 0.0 && fabs(r.sigma_eff / sig[0] - 1.0) < 1e-6);
+    }
+    vox(&v)[7] = 2; /* one voxel of sigma 1 inside the 1e-300 conductor */
+    const double sig[] = {1e-300, 1.0};
+    tg_flux_result r;
+    CHECK(run_sp(&v, sp, 2, lab, sig, 2, &r) == TG_ERR_ARG);
+    CHECK(strstr(ctx.msg, "labels 1 (1e-300) and 2 (1) differ by more than 1e30") != NULL);
+    tg_volume_release(&v);
+}
+
 static void setup(void)
 {
     tg_ctx_init(&ctx);
@@ -408,4 +653,4 @@ static void setup(void)
 }
 
 TG_TEST_MAIN(setup, test_uniform_block, test_layers, test_channel_and_dead_ends, test_periodic_path, test_maxwell, test_tiny,
-             test_field, test_pieces, test_threads, test_bad_input, test_synth100)
+             test_field, test_pieces, test_threads, test_bad_input, test_synth100, test_anisotropic, test_tiny_sigma)

@@ -113,7 +113,7 @@ static void test_volume(void)
         p[i] = (uint8_t)(40 + 80 * k + (int)(10 * tg_rng_uniform(&r)) - 5);
     }
     double thr[2];
-    CHECK_OK(&ctx, tg_otsu(&ctx, &v, &(tg_otsu_opts){3, 256}, thr, &lab));
+    CHECK_OK(&ctx, tg_otsu(&ctx, &v, &(tg_otsu_opts){3, 256}, thr, &lab, NULL));
     const uint8_t *l = lab.buf->data;
     int wrong = 0;
     for (int i = 0; i < 6000; i++) wrong += l[i] != truth[i];
@@ -122,7 +122,7 @@ static void test_volume(void)
     tg_volume_release(&lab);
     /* f32 copy, two classes: the 0 class against the rest */
     CHECK_OK(&ctx, tg_volume_astype(&ctx, &v, TG_F32, &f));
-    CHECK_OK(&ctx, tg_otsu(&ctx, &f, NULL, thr, &lab));
+    CHECK_OK(&ctx, tg_otsu(&ctx, &f, NULL, thr, &lab, NULL));
     l = lab.buf->data;
     wrong = 0;
     for (int i = 0; i < 6000; i++) wrong += l[i] != (p[i] > thr[0]);
@@ -132,9 +132,41 @@ static void test_volume(void)
     tg_volume_release(&f);
     /* a constant volume has nothing to threshold */
     CHECK_OK(&ctx, tg_volume_fill(&ctx, &v, 7));
-    CHECK(tg_otsu(&ctx, &v, NULL, thr, &lab) == TG_ERR_ARG && strstr(ctx.msg, "constant"));
+    CHECK(tg_otsu(&ctx, &v, NULL, thr, &lab, NULL) == TG_ERR_ARG && strstr(ctx.msg, "constant"));
     CHECK(lab.buf == NULL);
     tg_volume_release(&v);
 }
 
-TG_TEST_MAIN(test_spikes, test_mixtures, test_volume)
+/* Non-finite voxels and ranges near ±DBL_MAX (issue 14: they crashed): the thresholds come from the finite
+ * values, the non-finite ones are counted, NaN and -Inf get class 0 and +Inf the top class. */
+static void test_nonfinite(void)
+{
+    tg_ctx ctx;
+    tg_ctx_init(&ctx);
+    int64_t dims[3] = {10, 10, 2};
+    tg_volume v, lab;
+    CHECK_OK(&ctx, tg_volume_alloc(&ctx, dims, TG_F64, NULL, &v));
+    for (const double *big = (const double[]){1.0, 1e308}; ; big++) {
+        for (int64_t i = 0; i < 200; i++) tg_volume_set(&v, i % 10, i / 10 % 10, i / 100, i < 100 ? -*big : *big);
+        tg_volume_set(&v, 0, 0, 0, INFINITY);
+        tg_volume_set(&v, 1, 0, 0, -INFINITY);
+        tg_volume_set(&v, 2, 0, 0, NAN);
+        tg_volume_set(&v, 3, 0, 1, INFINITY);
+        double thr[1];
+        tg_stats s;
+        CHECK_OK(&ctx, tg_otsu(&ctx, &v, NULL, thr, &lab, &s));
+        CHECK(s.posinf_count == 2 && s.neginf_count == 1 && s.nan_count == 1 && s.count == 196);
+        CHECK(fabs(thr[0]) < *big && isfinite(thr[0]));
+        CHECK(tg_volume_get(&lab, 0, 0, 0) == 1 && tg_volume_get(&lab, 1, 0, 0) == 0 && tg_volume_get(&lab, 2, 0, 0) == 0);
+        CHECK(tg_volume_get(&lab, 3, 0, 1) == 1 && tg_volume_get(&lab, 5, 5, 0) == 0 && tg_volume_get(&lab, 5, 5, 1) == 1);
+        tg_volume_release(&lab);
+        if (*big > 1) break;
+    }
+    /* nothing finite: a clear error */
+    CHECK_OK(&ctx, tg_volume_fill(&ctx, &v, INFINITY));
+    double thr[1];
+    CHECK(tg_otsu(&ctx, &v, NULL, thr, &lab, NULL) == TG_ERR_ARG && strstr(ctx.msg, "no finite value"));
+    tg_volume_release(&v);
+}
+
+TG_TEST_MAIN(test_spikes, test_mixtures, test_volume, test_nonfinite)

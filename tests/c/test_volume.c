@@ -1,6 +1,7 @@
 /* test_volume.c — the volume engine against values computed by hand. */
 #include "tg_test.h"
 
+#include <float.h>
 #include <string.h>
 
 static tg_ctx ctx;
@@ -119,13 +120,13 @@ static void test_histogram_counts(void)
             for (int x = 0; x < 10; x++) expect[(x + y + z) % 3]++;
     CHECK(c[0] == expect[0] && c[1] == expect[1] && c[2] == expect[2] && c[3] == 0);
     int64_t h[3];
-    CHECK_OK(&ctx, tg_volume_histogram(&ctx, &v, 3, 0.0, 3.0, h));
+    CHECK_OK(&ctx, tg_volume_histogram(&ctx, &v, 3, 0.0, 3.0, h, NULL));
     CHECK(h[0] == expect[0] && h[1] == expect[1] && h[2] == expect[2]);
     /* the top edge belongs to the last bin */
     int64_t h2[2];
-    CHECK_OK(&ctx, tg_volume_histogram(&ctx, &v, 2, 0.0, 2.0, h2));
+    CHECK_OK(&ctx, tg_volume_histogram(&ctx, &v, 2, 0.0, 2.0, h2, NULL));
     CHECK(h2[0] == expect[0] && h2[1] == expect[1] + expect[2]);
-    CHECK(tg_volume_histogram(&ctx, &v, 0, 0.0, 2.0, h2) == TG_ERR_ARG);
+    CHECK(tg_volume_histogram(&ctx, &v, 0, 0.0, 2.0, h2, NULL) == TG_ERR_ARG);
     /* thread-count independence */
     ctx.nthreads = 1;
     int64_t c1[256];
@@ -157,6 +158,69 @@ static void test_map_masks(void)
     tg_volume_release(&m);
     tg_volume_release(&e);
     tg_volume_release(&t);
+}
+
+/* Non-finite values are counted apart and never binned (issue 14: ±Inf made scale 0 and a NaN bin index);
+ * ranges whose width overflows (±1e308) or is subnormal still bin correctly. */
+static void test_nonfinite(void)
+{
+    tg_volume v;
+    make(&v, 8, 2, 3, TG_F32);
+    for (int z = 0; z < 3; z++)
+        for (int y = 0; y < 2; y++)
+            for (int x = 0; x < 8; x++) tg_volume_set(&v, x, y, z, x); /* 0..7, six times each */
+    tg_volume_set(&v, 0, 0, 0, INFINITY);
+    tg_volume_set(&v, 0, 1, 0, INFINITY);
+    tg_volume_set(&v, 0, 0, 1, -INFINITY);
+    tg_volume_set(&v, 0, 1, 1, NAN);
+    tg_stats s;
+    CHECK_OK(&ctx, tg_volume_stats(&ctx, &v, &s));
+    CHECK(s.count == 44 && s.nan_count == 1 && s.posinf_count == 2 && s.neginf_count == 1);
+    NEAR(s.min, 0, 0);
+    NEAR(s.max, 7, 0);
+    NEAR(s.mean, (6.0 * 28 - 0) / 44, 1e-12); /* the four changed voxels held 0 */
+    int64_t h[8];
+    tg_hist_outside out;
+    CHECK_OK(&ctx, tg_volume_histogram(&ctx, &v, 8, 0.0, 8.0, h, &out));
+    CHECK(h[0] == 2 && h[1] == 6 && h[7] == 6);
+    CHECK(out.posinf == 2 && out.neginf == 1 && out.nan == 1 && out.below == 0 && out.above == 0);
+    CHECK_OK(&ctx, tg_volume_histogram(&ctx, &v, 4, 2.0, 5.0, h, &out));
+    CHECK(h[0] == 6 && h[1] == 6 && h[2] == 6 && h[3] == 6 && out.below == 8 && out.above == 12);
+    CHECK(tg_volume_histogram(&ctx, &v, 4, 0.0, INFINITY, h, NULL) == TG_ERR_ARG && strstr(ctx.msg, "finite"));
+    CHECK(tg_volume_histogram(&ctx, &v, 4, NAN, 1.0, h, NULL) == TG_ERR_ARG);
+    tg_volume_release(&v);
+
+    /* a range wider than DBL_MAX: -1e308, 0, 1e308 fall in the first, middle and last bins */
+    make(&v, 4, 1, 1, TG_F64);
+    tg_volume_set(&v, 0, 0, 0, -1e308);
+    tg_volume_set(&v, 1, 0, 0, 0.0);
+    tg_volume_set(&v, 2, 0, 0, 1e308);
+    tg_volume_set(&v, 3, 0, 0, 1e308);
+    CHECK_OK(&ctx, tg_volume_stats(&ctx, &v, &s));
+    NEAR(s.mean, 0.25e308, 1e293);       /* the plain sum overflows */
+    NEAR(s.std, 1e308 * sqrt((1.5625 + 0.0625 + 2 * 0.5625) / 4), 1e294);
+    CHECK(isfinite(s.mean) && isfinite(s.std));
+    int64_t h3[3];
+    CHECK_OK(&ctx, tg_volume_histogram(&ctx, &v, 3, -1e308, 1e308, h3, &out));
+    CHECK(h3[0] == 1 && h3[1] == 1 && h3[2] == 2);
+    CHECK_OK(&ctx, tg_volume_histogram(&ctx, &v, 3, -DBL_MAX, DBL_MAX, h3, &out));
+    CHECK(h3[0] == 1 && h3[1] == 1 && h3[2] == 2);
+    /* a subnormal range: bins / (hi - lo) overflows */
+    const double u = 0x1p-1070; /* subnormal */
+    tg_volume_set(&v, 0, 0, 0, 0.0);
+    tg_volume_set(&v, 1, 0, 0, u);
+    tg_volume_set(&v, 2, 0, 0, 3 * u);
+    tg_volume_set(&v, 3, 0, 0, 4 * u);
+    CHECK_OK(&ctx, tg_volume_histogram(&ctx, &v, 4, 0.0, 4 * u, h, &out));
+    CHECK(h[0] == 1 && h[1] == 1 && h[2] == 0 && h[3] == 2);
+    /* ordinary data: the scaled sums give the same bits as the plain formula */
+    double vals[4] = {0.1, 0.7, 1.3, 2.9}, m = 0, var = 0;
+    for (int i = 0; i < 4; i++) { tg_volume_set(&v, i, 0, 0, vals[i]); m += vals[i]; }
+    m /= 4;
+    for (int i = 0; i < 4; i++) var += (vals[i] - m) * (vals[i] - m);
+    CHECK_OK(&ctx, tg_volume_stats(&ctx, &v, &s));
+    CHECK(s.mean == m && s.std == sqrt(var / 4));
+    tg_volume_release(&v);
 }
 
 /* every allocation of an operation fails in turn: a clean error, no leak, no half result */
@@ -205,5 +269,5 @@ static void test_cancel(void)
 
 static void setup(void) { tg_ctx_init(&ctx); }
 
-TG_TEST_MAIN(setup, test_alloc_layout, test_saturation, test_views, test_astype_stats, test_histogram_counts, test_map_masks,
+TG_TEST_MAIN(setup, test_alloc_layout, test_saturation, test_views, test_astype_stats, test_histogram_counts, test_nonfinite, test_map_masks,
              test_failing_allocations, test_cancel)

@@ -1,7 +1,9 @@
 /* test_walk.c — lattice random walks against free space, straight channels and exact determinism. */
 #include "tg_test.h"
 
+#include <pthread.h>
 #include <string.h>
+#include <time.h>
 
 #include "transport/tg_walk.h"
 
@@ -189,7 +191,98 @@ static void test_bad_input(void)
     tg_volume_release(&m);
 }
 
+/* Long walks are cut into chunks (to look at the cancel flag): the chunk boundary changes nothing, so a run of
+ * 2^21 + 7 steps starts exactly as a run of 2^20 + 14 steps with the same seed and stride. */
+static void test_chunk_boundary(void)
+{
+    tg_volume m;
+    int64_t d[3] = {9, 8, 7};
+    CHECK_OK(&ctx, tg_volume_alloc(&ctx, d, TG_U8, NULL, &m));
+    for (int z = 0; z < 7; z++)
+        for (int y = 0; y < 8; y++)
+            for (int x = 0; x < 9; x++) tg_volume_set(&m, x, y, z, ((x * 5 + y * 3 + z) % 7) < 5);
+    tg_walk_opts o = TG_WALK_OPTS_INIT;
+    o.walkers = 3;
+    o.stride = 7;
+    o.steps = ((int64_t)1 << 21) + 7;
+    tg_walk_result a, b;
+    CHECK_OK(&ctx, tg_random_walk(&ctx, &m, NULL, &o, &a));
+    o.steps = ((int64_t)1 << 20) + 14;
+    ctx.nthreads = 2;
+    CHECK_OK(&ctx, tg_random_walk(&ctx, &m, NULL, &o, &b));
+    ctx.nthreads = tg_default_threads();
+    CHECK(b.nrec < a.nrec && b.nrec == o.steps / 7 + 1);
+    for (int k = 0; k < 3; k++) CHECK(memcmp(a.msd[k], b.msd[k], (size_t)b.nrec * sizeof(double)) == 0);
+    CHECK(a.msd[0][b.nrec] != 0.0); /* the long run went on past the boundary */
+    tg_walk_result_free(&a);
+    tg_walk_result_free(&b);
+    tg_volume_release(&m);
+}
+
+static void *cancel_later(void *arg)
+{
+    struct timespec ts = {0, 200 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    atomic_store(&((tg_ctx *)arg)->cancel, 1);
+    return NULL;
+}
+
+static int stop_now(void *ud, double fraction, const char *what) { return ++*(int *)ud >= 2; }
+
+/* Issue 14: a single walker of 1e12 steps (hours of work) stops promptly when the cancel flag is set from
+ * another thread (Ctrl-C) or the progress callback asks; the run fails cleanly with no result. */
+static void test_cancel_long_walk(void)
+{
+    tg_volume m;
+    make_mask(&m, 6, 6, 6, NULL);
+    tg_walk_opts o = TG_WALK_OPTS_INIT;
+    o.walkers = 3;
+    o.steps = 1000000000000LL;
+    o.stride = 1000000000LL;
+    tg_walk_result r;
+    for (int nt = 1; nt <= 3; nt += 2) {
+        ctx.nthreads = nt;
+        pthread_t th;
+        CHECK(pthread_create(&th, NULL, cancel_later, &ctx) == 0);
+        tg_status st = tg_random_walk(&ctx, &m, NULL, &o, &r);
+        pthread_join(th, NULL);
+        CHECK(st == TG_ERR_CANCELLED && r.steps == NULL && strstr(ctx.msg, "interrupted"));
+        atomic_store(&ctx.cancel, 0);
+    }
+    ctx.nthreads = 1;
+    int calls = 0;
+    ctx.progress = stop_now;
+    ctx.progress_ud = &calls;
+    CHECK(tg_random_walk(&ctx, &m, NULL, &o, &r) == TG_ERR_CANCELLED && calls == 2);
+    ctx.progress = NULL;
+    atomic_store(&ctx.cancel, 0);
+    ctx.nthreads = tg_default_threads();
+    tg_volume_release(&m);
+}
+
+/* Sizes whose time or memory is absurd are refused at once, naming the option to change. */
+static void test_absurd_sizes(void)
+{
+    tg_volume m;
+    make_mask(&m, 4, 4, 4, NULL);
+    tg_walk_opts o = TG_WALK_OPTS_INIT;
+    tg_walk_result r;
+    o.walkers = 2000;
+    o.steps = 1000000000000LL;
+    o.stride = 1000000000LL;
+    CHECK(tg_random_walk(&ctx, &m, NULL, &o, &r) == TG_ERR_ARG && r.steps == NULL);
+    CHECK(strstr(ctx.msg, "walkers x steps = 2000 x 1000000000000") && strstr(ctx.msg, "lower steps or walkers"));
+    o.walkers = 1;
+    o.steps = 1000000000LL;
+    o.stride = 1;
+    CHECK(tg_random_walk(&ctx, &m, NULL, &o, &r) == TG_ERR_ARG);
+    CHECK(strstr(ctx.msg, "raise stride to at least 101"));
+    o.stride = 101; /* just within: 9900991 records; only checked, not run */
+    CHECK(o.steps / o.stride + 1 <= TG_WALK_MAX_RECORDS);
+    tg_volume_release(&m);
+}
+
 static void setup(void) { tg_ctx_init(&ctx); }
 
 TG_TEST_MAIN(setup, test_free_space, test_anisotropic_free_space, test_2d, test_channels, test_thread_independence,
-             test_start_mask, test_bad_input)
+             test_start_mask, test_bad_input, test_chunk_boundary, test_cancel_long_walk, test_absurd_sizes)

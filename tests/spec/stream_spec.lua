@@ -263,3 +263,227 @@ describe("tg.io.writer", function()
     assert.equal(0, hidden_files(dir))
   end)
 end)
+
+-- The offset of the first strip of page `page` (1-based) of a TIFF file: the IFD chain read by hand.
+local function strip_offset(path, page)
+  local f = assert(io.open(path, "rb"))
+  local data = f:read("a")
+  f:close()
+  local e = data:sub(1, 2) == "II" and "<" or ">"
+  local big = string.unpack(e .. "I2", data, 3) == 43
+  local ifd = big and string.unpack(e .. "I8", data, 9) or string.unpack(e .. "I4", data, 5)
+  for _ = 2, page do
+    local n = big and string.unpack(e .. "I8", data, ifd + 1) or string.unpack(e .. "I2", data, ifd + 1)
+    local at = ifd + 1 + (big and 8 or 2) + n * (big and 20 or 12)
+    ifd = big and string.unpack(e .. "I8", data, at) or string.unpack(e .. "I4", data, at)
+  end
+  local n = big and string.unpack(e .. "I8", data, ifd + 1) or string.unpack(e .. "I2", data, ifd + 1)
+  for i = 0, n - 1 do
+    local at = ifd + 1 + (big and 8 or 2) + i * (big and 20 or 12)
+    local tag, typ = string.unpack(e .. "I2I2", data, at)
+    if tag == 273 then
+      local val = at + (big and 12 or 8)
+      if typ == 16 then return (string.unpack(e .. "I8", data, val)) end
+      if typ == 4 then return (string.unpack(e .. "I4", data, val)) end
+      return (string.unpack(e .. "I2", data, val))
+    end
+  end
+end
+
+describe("streamed filters on a 256 x 256 x 200 stack #heavy", function()
+  local dir = tmpdir("filters")
+  local threads
+  local bse, st
+
+  setup(function()
+    threads = tg.threads()
+    tg.threads(2) -- the budgets below are sized for two threads' scratch
+    local labels = tg.generate.cathode { size = { 256, 256, 200 }, spacing = 1e-7, seed = 3 }
+    bse = tg.generate.sem(labels, { seed = 3 })
+    tg.io.write(dir .. "/bse.tif", bse)
+    st = tg.io.open(dir .. "/bse.tif")
+  end)
+  teardown(function() tg.threads(threads) end)
+
+  -- the streamed result equals the in-memory one, bit for bit, in at least 20 slabs within the budget
+  local function same(expected, result, info, budget)
+    assert.equal(expected:sha256(), result:read():sha256())
+    local s = info.streamed
+    assert.is_true(s.slabs >= 20, "only " .. s.slabs .. " slabs")
+    assert.equal(budget, s.memory)
+    assert.is_true(s.peak <= s.memory, string.format("peak %d above the budget %d", s.peak, s.memory))
+    assert.equal(0, hidden_files(dir))
+  end
+
+  it("gaussian and a Gaussian derivative", function()
+    local g, info = tg.filter.gaussian(st, 1.5, { out = dir .. "/g.tif", memory = "7MB" })
+    same(tg.filter.gaussian(bse, 1.5), g, info, 7e6)
+    assert.equal(6, info.streamed.halo)
+    assert.equal(dir .. "/g.tif", info.out)
+    local d, dinfo = tg.filter.gaussian(st, { 1, 1, 2 }, { order = { 0, 0, 1 }, out = dir .. "/d.tif", memory = "8MB" })
+    same(tg.filter.gaussian(bse, { 1, 1, 2 }, { order = { 0, 0, 1 } }), d, dinfo, 8e6)
+  end)
+
+  it("median and mean in 3D", function()
+    local m, info = tg.filter.median(st, 1, { out = dir .. "/m.tif", memory = "1.6MB" })
+    same(tg.filter.median(bse, 1), m, info, 1.6e6)
+    local a, ainfo = tg.filter.mean(st, 2, { out = dir .. "/a.tif", memory = "5MB" })
+    same(tg.filter.mean(bse, 2), a, ainfo, 5e6)
+  end)
+
+  it("flatten and destripe", function()
+    local f, info = tg.filter.flatten(st, { sigma = 8, out = dir .. "/f.tif", memory = "3.6MB" })
+    same(tg.filter.flatten(bse, { sigma = 8 }), f, info, 3.6e6)
+    local d, dinfo = tg.filter.destripe(st, { out = dir .. "/s.tif", memory = "5MB" })
+    same(tg.filter.destripe(bse), d, dinfo, 5e6)
+  end)
+
+  it("normalize per slice and over the whole stack (two passes)", function()
+    local n, ranges, info = tg.filter.normalize(st, { out = dir .. "/n.tif", memory = "2.4MB" })
+    local en, eranges = tg.filter.normalize(bse)
+    same(en, n, info, 2.4e6)
+    assert.same(eranges, ranges)
+    local g, granges, ginfo = tg.filter.normalize(st, { per_slice = false, out = dir .. "/ng.tif", memory = "1.8MB" })
+    local eg, egranges = tg.filter.normalize(bse, { per_slice = false })
+    same(eg, g, ginfo, 1.8e6)
+    assert.same(egranges, granges)
+    assert.equal(2, ginfo.streamed.passes)
+    -- f32 data: exact percentiles by radix selection (2 passes), then the stretch
+    local sm = tg.filter.gaussian(bse, 1)
+    tg.io.write(dir .. "/smooth.tif", sm)
+    local fst = tg.io.open(dir .. "/smooth.tif")
+    local fg, franges, finfo = tg.filter.normalize(fst, { per_slice = false, out = dir .. "/nf.tif", memory = "3MB" })
+    local efg, efranges = tg.filter.normalize(sm, { per_slice = false })
+    same(efg, fg, finfo, 3e6)
+    assert.same(efranges, franges)
+    assert.equal(3, finfo.streamed.passes)
+  end)
+
+  it("shift and correct_drift: the same shifts and the same aligned stacks", function()
+    local labels = tg.generate.cathode { size = { 256, 256, 200 }, spacing = 1e-7, seed = 4 }
+    local drifted, se = tg.generate.sem(labels, { seed = 4, drift = 6 })
+    tg.io.write(dir .. "/drifted.tif", drifted)
+    tg.io.write(dir .. "/se.tif", se)
+    local dst, sst = tg.io.open(dir .. "/drifted.tif"), tg.io.open(dir .. "/se.tif")
+    local aligned, shifts, info = tg.filter.correct_drift({ drifted, se }, { rows = { 20, 240 } })
+    local saligned, sshifts, sinfo = tg.filter.correct_drift({ dst, sst }, {
+      rows = { 20, 240 }, out = { dir .. "/al1.tif", dir .. "/al2.tif" }, memory = "3.6MB" })
+    assert.same(shifts, sshifts)
+    assert.same(info.region, sinfo.region)
+    assert.equal(aligned[1]:sha256(), saligned[1]:read():sha256())
+    assert.equal(aligned[2]:sha256(), saligned[2]:read():sha256())
+    assert.is_true(sinfo.streamed.register.slabs >= 20)
+    assert.is_true(sinfo.streamed.register.peak <= 3.6e6)
+    -- the shift pass alone with a budget for 20 slabs or more
+    local s, shinfo = tg.filter.shift(dst, shifts, { interpolation = "cubic", crop = false, out = dir .. "/sh.tif",
+                                                     memory = "1.2MB" })
+    same(tg.filter.shift(drifted, shifts, { interpolation = "cubic" }), s, shinfo, 1.2e6)
+    -- fixed mode registers each slice to the reference, read once
+    local fshifts = tg.filter.register(drifted, { mode = "fixed", reference = 50 })
+    local sfshifts, finfo = tg.filter.register(dst, { mode = "fixed", reference = 50, memory = "4MB" })
+    assert.same(fshifts, sfshifts)
+    assert.is_true(finfo.streamed.slabs >= 20)
+  end)
+
+  it("writes into a writer the caller closes, converting to its dtype", function()
+    local w = tg.io.writer(dir .. "/w.tif", { dtype = "u16", compress = "deflate" })
+    local res, info = tg.filter.gaussian(st, 1, { out = w, memory = "7MB" })
+    assert.equal(w, res)
+    assert.equal(200, w:pages())
+    w:close()
+    assert.equal(tg.filter.gaussian(bse, 1):astype("u16"):sha256(), tg.io.read(dir .. "/w.tif"):sha256())
+    assert.is_true(info.streamed.peak <= 7e6, "peak " .. info.streamed.peak)
+  end)
+
+  it("names the budget that cannot hold a slab, and leaves nothing", function()
+    assert.raises_with(function() tg.filter.gaussian(st, 1.5, { out = dir .. "/x.tif", memory = "300kB" }) end,
+      "gaussian: a memory budget of 293 KiB cannot hold one slab")
+    assert.is_false(exists(dir .. "/x.tif"))
+    assert.equal(0, hidden_files(dir))
+    assert.raises_with(function() tg.filter.gaussian(st, 1.5) end, "needs out = a path or a writer")
+    assert.raises_with(function() tg.filter.gaussian(bse, 1.5, { out = dir .. "/x.tif" }) end, "for stacks on disk")
+    assert.raises_with(function() tg.filter.gaussian(st, 1.5, { out = dir .. "/x.tif", memory = "lots" }) end,
+      "'lots' is not a size")
+  end)
+end)
+
+describe("streamed filters on bad input", function()
+  local dir = tmpdir("bad")
+  local v = pattern(64, 48, 30, "u8")
+
+  it("names the slice whose size or type changes midway, and writes nothing", function()
+    for _, case in ipairs { { "size", pattern(63, 48, 1, "u8"), "slice 17 is 63x48 8-bit unsigned" },
+                            { "type", pattern(64, 48, 1, "u16"), "slice 17 is 64x48 16-bit unsigned" } } do
+      local folder = dir .. "/" .. case[1]
+      os.execute("mkdir -p '" .. folder .. "'")
+      for z = 1, 30 do
+        tg.io.write(string.format("%s/s%02d.tif", folder, z), z == 17 and case[2] or v:view { z = { z, z } })
+      end
+      local st = tg.io.open(folder)
+      local out = dir .. "/out_" .. case[1] .. ".tif"
+      assert.raises_with(function() tg.filter.median(st, 1, { out = out, max_slab = 4 }) end, case[3])
+      assert.raises_with(function() tg.filter.median(st, 1, { out = out, max_slab = 4 }) end, "s17.tif")
+      assert.is_false(exists(out))
+      assert.equal(0, hidden_files(dir))
+    end
+  end)
+
+  it("names the page that fails to decode, and writes nothing", function()
+    local path = dir .. "/deflate.tif"
+    tg.io.write(path, pattern(64, 48, 30, "u16"), { compress = "deflate" })
+    local at = strip_offset(path, 23)
+    local f = assert(io.open(path, "r+b"))
+    f:seek("set", at)
+    f:write(string.rep("\xA5\x5A", 40))
+    f:close()
+    local st = tg.io.open(path)
+    local out = dir .. "/out_decode.tif"
+    assert.raises_with(function() tg.filter.gaussian(st, 1, { out = out, max_slab = 5 }) end, "deflate.tif: page 23")
+    assert.is_false(exists(out))
+    assert.equal(0, hidden_files(dir))
+  end)
+
+  it("stops on Ctrl-C with the temporary removed", function()
+    local src = dir .. "/cancel_src.tif"
+    tg.io.write(src, pattern(128, 128, 60, "u8"))
+    local out = dir .. "/cancelled.tif"
+    local script = dir .. "/cancel.lua"
+    local f = assert(io.open(script, "w"))
+    f:write(string.format([[
+      local tg = require "tortuga"
+      local st = tg.io.open("%s")
+      tg.filter.median(st, 1, { out = "%s", max_slab = 1 })  -- warm up, then tell the spec we are running
+      print("ready")
+      io.stdout:flush()
+      for i = 1, 100000 do tg.filter.median(st, 2, { out = "%s", max_slab = 1 }) end
+    ]], src, dir .. "/warm.tif", out))
+    f:close()
+    local p = io.popen(string.format("sh -c 'echo $$; exec %s %s' 2>&1", H.exe(), script))
+    local pid = p:read("l")
+    assert.equal("ready", p:read("l"))
+    os.execute("kill -INT " .. pid)
+    local rest = p:read("a")
+    p:close()
+    assert.matches("interrupted", rest)
+    assert.is_false(exists(out))
+    assert.equal(0, hidden_files(dir))
+  end)
+
+  it("fails cleanly when the disk fills up while streaming", function()
+    local mnt = dir .. "/full"
+    os.execute("mkdir -p '" .. mnt .. "'")
+    local mounted = os.execute("mount -t tmpfs -o size=256k tmpfs '" .. mnt .. "' 2>/dev/null")
+    local src = dir .. "/full_src.tif"
+    tg.io.write(src, pattern(128, 128, 40, "u8"))
+    local out = run_script(dir, "fullstream.lua", string.format([[
+      local tg = require "tortuga"
+      local st = tg.io.open("%s")
+      local ok, err = pcall(tg.filter.gaussian, st, 1, { out = "%s/g.tif", max_slab = 4 })
+      print(err)
+    ]], src, mnt), mounted and "" or "trap '' XFSZ; ulimit -f 256;")
+    local left = exists(mnt .. "/g.tif") or hidden_files(mnt) > 0
+    if mounted then os.execute("umount '" .. mnt .. "'") end
+    assert.matches("g.tif: page %d+: write failed: ", out)
+    assert.is_false(left)
+  end)
+end)
