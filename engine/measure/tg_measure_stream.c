@@ -282,11 +282,11 @@ tg_status tg_measure_stream_plan(tg_ctx *ctx, const int64_t dims[3], tg_dtype dt
     const char *what = opt->what ? opt->what : "measure";
     int nt = ctx->nthreads < 1 ? 1 : ctx->nthreads;
     double c_in = (double)tg_dtype_size(dtype), c_op = 0.0, plane = (double)dims[0] * (double)dims[1];
-    int64_t fixed = 1 << 20; /* the result, the plan, small tables */
+    int64_t fixed = 4096; /* small blocks: the parts' structs, a sort of the labels */
     *lo = *hi = 0;
-    if (opt->counts || opt->profile >= 0) {
-        int64_t npos = opt->profile >= 0 ? dims[opt->profile] : 1, labels = 256; /* more labels grow the tables */
-        fixed += (int64_t)(nt + 1) * npos * labels * 8 + 65536 * 4 + (int64_t)nt * 65536 / 8;
+    if (opt->counts || opt->profile >= 0) { /* tables for 16 labels (more grow them: reported in the peak) */
+        int64_t npos = opt->profile >= 0 ? dims[opt->profile] : 1, words = dtype == TG_U8 ? 4 : 1024;
+        fixed += (int64_t)nt * npos * 16 * 8 + 16 * 24 + words * 64 * 4 + (int64_t)nt * words * 8 + (dtype == TG_I32 ? 24576 : 0);
     }
     for (int i = 0; i < opt->nsurfaces; i++) {
         tg_cost c = TG_COST_INIT;

@@ -21,10 +21,11 @@
  * decoded again. Counts, chords and components see the central slices only.
  * The slab height H: with c_in the bytes per voxel of the stack's type, c_op the largest per-voxel cost of the parts
  * (each part frees its scratch before the next runs; components: tg_components_stream_cost, the others nothing) and
- * F the parts' fixed costs (tg_<part>_stream_cost) plus the count tables,
+ * F the parts' fixed costs (tg_<part>_stream_cost) plus the count tables (per thread, 8 bytes per position of the
+ * profile and label, planned for 16 labels),
  *     H = floor(((budget - F) / (nx ny) - (lo + hi) c_in) / (c_in + c_op)),  at most nz and at most max_slab;
  * an error names the budget and the least that works when H < 1. The budget is ctx's (tg_memory_budget) unless
- * opt->memory is set. Grows beyond the plan, and is reported in `peak`: the labels seen (24 bytes each) and the
+ * opt->memory is set. Grows beyond the plan, and is reported in `peak`: the count tables past 16 labels and the
  * components' provisional labels (17 bytes per piece of a component in one slab).
  * Passes: one; a second only when closed smoothed surfaces find a set whose largest 7-cross count is below 7
  * (tg_surfaces_acc_next_pass): then only those surfaces are computed again.

@@ -335,7 +335,8 @@ void tg_surfaces_stream_cost(const tg_surfaces_opts *opt, const int64_t dims[3],
     int64_t mw = dims[0] + 4, mh = dims[1] + 4, W = dims[0] + 2, H = dims[1] + 2;
     int64_t per_thread = 2 * mw * mh + (int64_t)nsets * 256 * 8 + (smooth ? 2 * W * H * 4 + 3 * mw * mh : 0);
     cost->per_voxel = 0.0; /* nothing per voxel of the slab */
-    cost->fixed = nt * per_thread + (smooth ? (int64_t)nsets * (dims[2] + 2) * 8 : 0) + 65536 + (int64_t)sizeof(tg_surfaces_acc);
+    cost->fixed = nt * per_thread + (smooth ? (int64_t)nsets * (dims[2] + 2) * 8 : 0) + 65536 /* the label table */ +
+                  (int64_t)sizeof(tg_surfaces_acc);
     cost->halo = smooth ? 2 : 1; /* below: 1 when smooth (else 0); above: 2 when smooth (else 1) */
 }
 
