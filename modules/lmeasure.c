@@ -17,7 +17,7 @@
  *   core.measure.surfaces(labels, {labels...}, convention ("open" | "closed"), smooth, method)
  *       -> {area = {..}, union = {[i] = {[j] = ..}}, interface = {[i] = {[j] = ..}}, voxels = {..}, total_voxels, volume,
  *           tpb = {..}, tpb_any} (indices follow the order of the label list, 1-based)
- *   core.measure.stream(stack, {memory=, max_slab=, counts=, profile=axis0, sha256=, what=,
+ *   core.measure.stream(stack, {memory=, max_slab=, counts=, profile=axis0, sha256=, what=, spacing = {sx, sy, sz},
  *                               surfaces = {{labels = {...}, convention=, smooth=, method=}...},
  *                               chords = {{phase=, axis=axis0, spacing=, trim="faces"|"ends"|"none"}...},
  *                               components = {{connectivity=, phase=}...}})
@@ -492,6 +492,13 @@ static void stream_opts(lua_State *L, int idx, tg_measure_stream_opts *o)
     o->sha256 = lt_optboolean(L, idx, "sha256", 0);
     o->profile = (int)lt_optinteger(L, idx, "profile", -1);
     o->what = lt_optstring(L, idx, "what", "measure");
+    if (lua_getfield(L, idx, "spacing") == LUA_TTABLE)
+        for (int d = 0; d < 3; d++) {
+            lua_geti(L, -1, d + 1);
+            o->spacing[d] = lua_tonumber(L, -1);
+            lua_pop(L, 1);
+        }
+    lua_pop(L, 1);
     if (o->max_slab < 0 || o->profile < -1 || o->profile > 2) lt_error(L, "stream: bad max_slab or profile");
     static const char *const lists[3] = {"surfaces", "chords", "components"};
     static const int max[3] = {TG_MS_MAX_SURFACES, TG_MS_MAX_CHORDS, TG_MS_MAX_COMPONENTS};
@@ -656,7 +663,7 @@ static int l_stream(lua_State *L)
         lua_createtable(L, counts[k], 0);
         for (int i = 0; i < counts[k]; i++) {
             if (k == 0) push_surfaces(L, &r->surfaces[i], o.surfaces[i].nphases);
-            else if (k == 1) push_chords(L, &r->chords[i], in->spacing[o.chords[i].axis]);
+            else if (k == 1) push_chords(L, &r->chords[i], (o.spacing[0] > 0 ? o.spacing : in->spacing)[o.chords[i].axis]);
             else push_components(L, &r->components[i], r->dims);
             lua_rawseti(L, -2, i + 1);
         }

@@ -3,6 +3,7 @@
 
 #include "measure/tg_percolation.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -271,6 +272,10 @@ static tg_status check_opts(tg_ctx *ctx, const tg_measure_stream_opts *o)
                        TG_MS_MAX_SURFACES, TG_MS_MAX_CHORDS, TG_MS_MAX_COMPONENTS);
     if (o->profile < -1 || o->profile > 2) return tg_fail(ctx, TG_ERR_ARG, "%s: profile axis %d", w, o->profile);
     if (o->max_slab < 0 || o->memory < 0) return tg_fail(ctx, TG_ERR_ARG, "%s: negative memory or max_slab", w);
+    int nsp = 0;
+    for (int d = 0; d < 3; d++) nsp += o->spacing[d] > 0 && o->spacing[d] < HUGE_VAL;
+    if ((nsp != 0 && nsp != 3) || o->spacing[0] < 0 || o->spacing[1] < 0 || o->spacing[2] < 0)
+        return tg_fail(ctx, TG_ERR_ARG, "%s: spacing must be three positive finite lengths (m) or none", w);
     return TG_OK;
 }
 
@@ -489,7 +494,8 @@ tg_status tg_measure_stream(tg_ctx *ctx, tg_stack *stk, const tg_measure_stream_
     progress_map pm = {ctx->progress, ctx->progress_ud, what, 0, 0, 0, 1, t0, 0, ""};
     if ((st = run_init(ctx, &r, o, in->dims, in->dtype)) != TG_OK) goto done;
     int64_t dims[3] = {in->dims[0], in->dims[1], p.slab + p.lo + p.hi > in->dims[2] ? in->dims[2] : p.slab + p.lo + p.hi};
-    if ((st = tg_volume_alloc_uninit(ctx, dims, in->dtype, in->spacing, &buf)) != TG_OK) goto done;
+    const double *sp = o->spacing[0] > 0 ? o->spacing : in->spacing; /* the slab's spacing scales the areas */
+    if ((st = tg_volume_alloc_uninit(ctx, dims, in->dtype, sp, &buf)) != TG_OK) goto done;
     int64_t nslabs = (in->dims[2] + p.slab - 1) / p.slab;
     pm.slabs = nslabs;
     pm.stages = 1 + o->nsurfaces + o->ncomponents;

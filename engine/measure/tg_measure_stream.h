@@ -63,8 +63,9 @@ typedef struct tg_measure_stream_opts {
     int ncomponents;
     tg_components_opts components[TG_MS_MAX_COMPONENTS];
     const char *what; /* the name in progress labels and messages */
+    double spacing[3]; /* > 0: the voxel size (m) to measure with instead of the stack's (all three, or none) */
 } tg_measure_stream_opts;
-#define TG_MEASURE_STREAM_OPTS_INIT {0, 0, 0, -1, 0, 0, {{0}}, 0, {{0}}, 0, {{0}}, "measure"}
+#define TG_MEASURE_STREAM_OPTS_INIT {0, 0, 0, -1, 0, 0, {{0}}, 0, {{0}}, 0, {{0}}, "measure", {0, 0, 0}}
 
 typedef struct tg_measure_stream_result {
     int64_t dims[3];

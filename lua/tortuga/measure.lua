@@ -116,7 +116,8 @@
 -- volume in memory and say so for a stack (read it, or a part of it: st:read{z = {a, b}}).
 --
 --   tg.measure.stream(stack, {fractions = {profile = "z"} | true, surfaces = {...} or a list, chords = {...} or a
---                             list, components = ..., percolation = ..., sha256 = true, memory = "2GB"})
+--                             list, components = ..., percolation = ..., sha256 = true, memory = "2GB",
+--                             spacing = {sx, sy, sz} (m; default: the stack's)})
 --     --> {total, counts = {[label] = n}, sha256, fractions, surfaces, chords, components, percolation, streamed}
 --     Every measure asked in ONE pass over the stack (each slice decoded once): each entry takes the options of the
 --     call of that name and gives its result (a list of option tables gives a list of results). A surfaces entry
@@ -752,16 +753,21 @@ function M.stream(stack, spec)
     error(where .. ": expected a stack on disk (tg.io.open), got " .. (volume.is_volume(stack) and "a volume" or type(stack)), 2)
   end
   local o = util.options(spec, { fractions = NIL, sha256 = false, surfaces = NIL, chords = NIL, components = NIL,
-                                 percolation = NIL, memory = NIL, what = NIL }, where)
+                                 percolation = NIL, memory = NIL, what = NIL, spacing = NIL }, where)
   if stack.dtype ~= "u8" and stack.dtype ~= "u16" and stack.dtype ~= "i32" then
     error(string.format("%s: a label stack must hold integers (u8, u16, i32), %s holds %s", where, stack:info().path,
       stack.dtype), 2)
   end
+  if o.spacing ~= nil then
+    local ok = type(o.spacing) == "table" and #o.spacing == 3
+    for i = 1, 3 do ok = ok and type(o.spacing[i]) == "number" and o.spacing[i] > 0 and o.spacing[i] < math.huge end
+    if not ok then error(where .. ": spacing must be {sx, sy, sz} in metres (> 0)", 2) end
+  end
   local req = { sha256 = o.sha256 and true or false, memory = o.memory, what = o.what or "measure", surfaces = {},
-                chords = {}, components = {} }
+                chords = {}, components = {}, spacing = o.spacing }
   local pre -- the counts pass that finds the labels present, when a surfaces entry has no phases
   local function present()
-    if not pre then pre = core.measure.stream(stack, { counts = true, memory = o.memory, what = req.what }) end
+    if not pre then pre = core.measure.stream(stack, { counts = true, memory = o.memory, what = req.what, spacing = o.spacing }) end
     return pre.counts
   end
   local fo

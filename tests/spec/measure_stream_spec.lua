@@ -161,3 +161,90 @@ describe("tg.measure on a stack", function()
     fs:close()
   end)
 end)
+
+describe("tg.describe on a stack", function()
+  local labels = tg.generate.cathode { size = { 48, 40, 64 }, spacing = 1e-7, cam_d50 = 2e-6, ise_d50 = 2.5e-6, seed = 11 }
+  local path = dir .. "/describe.tif"
+  tg.io.write(path, labels)
+  local st = tg.io.open(path)
+
+  -- the numbers of d:flat() whose key matches none of the patterns
+  local function numbers(d, skip)
+    local out = {}
+    for k, v in pairs(d:flat()) do
+      local keep = not k:match("time") and not k:match("seconds")
+      for _, p in ipairs(skip or {}) do keep = keep and not k:match(p) end
+      if keep then out[k] = v end
+    end
+    return out
+  end
+  local STREAM_ONLY = { "^streamed%.", "^whole_volume%.", "^provenance%.stack" }
+
+  it("streams every geometric descriptor in one pass (>= 20 slabs) with the in-memory numbers", function()
+    local o = { surfaces = { "open", "closed" }, transport = false, thickness = false, active = false }
+    local a = tg.describe(labels, o)
+    o.memory = "400kB"
+    local b = tg.describe(st, o)
+    assert.is_true(b.streamed.slabs >= 20, b.streamed.slabs .. " slabs")
+    assert.equal(1, b.streamed.passes)
+    assert.is_nil(b.whole_volume) -- nothing asked needs the whole volume
+    assert.same(numbers(a), numbers(b, STREAM_ONLY))
+    assert.equal(labels:sha256(), b.provenance.sha256)
+    assert.equal(path, b.provenance.input)
+    assert.truthy(tostring(b):find("streamed", 1, true))
+  end)
+
+  local small = { walk = { walkers = 100, steps = 200 }, axes = { "z" }, chords = false, surfaces = false,
+                  flux = { tol = 1e-5 } }
+  local function with(t, extra)
+    local o = {}
+    for k, v in pairs(t) do o[k] = v end
+    for k, v in pairs(extra) do o[k] = v end
+    return o
+  end
+
+  it("runs transport, thickness and active CAM on the stack read whole when it fits the budget", function()
+    local a = tg.describe(labels, small)
+    local b = tg.describe(st, with(small, { memory = "64MB" }))
+    assert.equal("stack", b.whole_volume.on)
+    assert.same({ "thickness", "tau", "active_cam" }, b.whole_volume.parts)
+    assert.same(numbers(a), numbers(b, STREAM_ONLY))
+  end)
+
+  it("runs them on the crop the caller gives, and says so", function()
+    local crop = { z = { 9, 40 }, x = { 5, 44 } }
+    local a = tg.describe(labels:view(crop), small)
+    local b = tg.describe(st, with(small, { memory = "300kB", crop = crop }))
+    assert.equal("crop", b.whole_volume.on)
+    assert.same({ x = { 5, 44 }, y = { 1, 40 }, z = { 9, 40 } }, b.whole_volume.crop)
+    assert.equal(labels:view(crop):sha256(), b.whole_volume.sha256)
+    local na, nb = numbers(a), numbers(b)
+    local n = 0
+    for k, v in pairs(na) do
+      if k:match("^tau%.") or k:match("^thickness%.") or k:match("^active_cam%.") then
+        assert.equal(v, nb[k], k)
+        n = n + 1
+      end
+    end
+    assert.is_true(n > 50)
+    assert.truthy(table.concat(b.notes, "\n"):find("measured on the crop x 5-44, y 1-40, z 9-40", 1, true))
+  end)
+
+  it("skips them with a note when the stack does not fit and no crop is given", function()
+    local b = tg.describe(st, with(small, { memory = "300kB" }))
+    assert.equal("none", b.whole_volume.on)
+    assert.is_nil(b.tau)
+    assert.is_nil(b.thickness)
+    assert.is_nil(b.active_cam)
+    assert.truthy(table.concat(b.notes, "\n"):find("thickness, tau, active_cam not measured", 1, true))
+    assert.truthy(b.percolation.cam.z) -- the streamed parts are there
+  end)
+
+  it("names the bad option", function()
+    assert.raises_with(function() tg.describe(labels, { memory = "1GB" }) end, "tg.describe: memory applies to a stack")
+    assert.raises_with(function() tg.describe(labels, { crop = { z = { 1, 2 } } }) end, "tg.describe: crop applies to a stack")
+    assert.raises_with(function() tg.describe(st, { crop = { z = { 0, 10 } } }) end,
+      "tg.describe: crop.z must be {first, last} with 1 <= first <= last <= 64, got {0, 10}")
+    assert.raises_with(function() tg.describe(st, { crop = { w = { 1, 2 } } }) end, "crop: unknown axis 'w'")
+  end)
+end)
