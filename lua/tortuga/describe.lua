@@ -171,6 +171,7 @@ function M.describe(labels, opts)
     if name_of[label] then error(string.format("%s: phases %s and %s share label %d", where, name_of[label], name, label), 2) end
     name_of[label] = name
   end
+  if stack and o.crop ~= nil then check_crop(o.crop, { stack:dims() }, where) end
   local axes = o.axes or AXES
   check_list(axes, { x = true, y = true, z = true }, where, "axes")
   local conventions = type(o.surfaces) == "table" and o.surfaces or (o.surfaces and { o.surfaces }) or {}

@@ -248,3 +248,66 @@ describe("tg.describe on a stack", function()
     assert.raises_with(function() tg.describe(st, { crop = { w = { 1, 2 } } }) end, "crop: unknown axis 'w'")
   end)
 end)
+
+describe("tortuga describe --memory", function()
+  local cli = require "tortuga.cli"
+  local function buffer()
+    local b = { parts = {} }
+    function b:write(...)
+      for i = 1, select("#", ...) do self.parts[#self.parts + 1] = tostring((select(i, ...))) end
+      return self
+    end
+    function b:text() return table.concat(self.parts) end
+    return b
+  end
+  local function run(args)
+    local out, err = buffer(), buffer()
+    local code = cli.main("describe", args, { stdout = out, stderr = err })
+    return code, out:text(), err:text()
+  end
+  local labels = tg.generate.cathode { size = { 40, 36, 48 }, spacing = 1e-7, cam_d50 = 2e-6, ise_d50 = 2.5e-6, seed = 4 }
+  local path = dir .. "/cli.tif"
+  tg.io.write(path, labels)
+
+  it("streams the stack and prints the in-memory tables, plus how it streamed", function()
+    local c1, mem = run { path, "--all", "--phases", "pore=0,cam=1,ise=2" }
+    local c2, streamed, err = run { path, "--all", "--phases", "pore=0,cam=1,ise=2", "--memory", "400kB" }
+    assert.equal(0, c1)
+    assert.equal(0, c2, err)
+    assert.is_nil(mem:find("streamed", 1, true)) -- a small file is read whole without --memory
+    -- every table equal; the streamed form adds its own lines at the end
+    local head = streamed:match("^(.-)\nstreamed  ")
+    local thickness = mem:find("\nthickness ", 1, true)
+    assert.equal(mem:sub(1, thickness - 1), head:sub(1, thickness - 1))
+    assert.truthy(streamed:find("streamed  %d+ slabs of %d+ slices within a budget of 391 KiB"))
+    assert.truthy(streamed:find("thickness NOT measured: they need about", 1, true))
+  end)
+
+  it("leaves the process budget as it was", function()
+    local before, default = tg.memory()
+    run { path, "--memory", "1MB" }
+    local after, default2 = tg.memory()
+    assert.equal(before, after)
+    assert.equal(default, default2)
+  end)
+
+  it("runs thickness on --crop and says where", function()
+    local code, out = run { path, "--all", "--memory", "400kB", "--crop", ",,5:30" }
+    assert.equal(0, code)
+    assert.truthy(out:find("thickness on the crop x 1:40, y 1:36, z 5:30", 1, true))
+    local want = tg.measure.thickness(labels:view { z = { 5, 30 } }, { phase = 1 })
+    assert.truthy(out:find(string.format("label 1%s+%9.4g  %9.4g", "%s", want.d10 * 1e6, want.d50 * 1e6):gsub("%.", "%%.")))
+  end)
+
+  it("names bad --memory and --crop values", function()
+    local code, _, err = run { path, "--memory", "2XB" }
+    assert.equal(2, code)
+    assert.truthy(err:find("--memory: '2XB' is not a size", 1, true))
+    code, _, err = run { path, "--crop", "1:2" }
+    assert.equal(2, code)
+    assert.truthy(err:find("--crop: expected x1:x2,y1:y2,z1:z2", 1, true))
+    code, _, err = run { path, "--crop", ",,1:100" }
+    assert.equal(1, code)
+    assert.truthy(err:find("crop.z must be {first, last} with 1 <= first <= last <= 48, got {1, 100}", 1, true))
+  end)
+end)
