@@ -329,5 +329,92 @@ static void test_cancel_and_failures(void)
     tg_volume_release(&v);
 }
 
+
+/* ---- past 2^31 voxels: 64-bit counts, sizes and positions, with neither 2 GB of memory nor of disk ----
+ * A stack of 2048 x 2048 x 520 = 2 181 038 080 voxels (> 2^31 = 2 147 483 648) from a backend that computes its
+ * slices (tg_stack_new; the TIFF reader is tested apart), measured within a 400 MB budget. Label 1: one column
+ * (x 7, y 9) through every slice; label 2: the row y 100 of every 13th slice; label 0 the rest, one component of
+ * more than 2^31 voxels joined across every slab face. Every expected number is an exact integer computed here: a
+ * 32-bit count, size, position or product anywhere on the way gives another one. */
+enum { BIG_NX = 2048, BIG_NY = 2048, BIG_NZ = 520 };
+
+static tg_status big_read(tg_ctx *ctx, void *state, int64_t z0, int64_t z1, tg_volume *out, int64_t zout)
+{
+    (void)ctx, (void)state;
+    for (int64_t z = z0; z < z1; z++) {
+        uint8_t *p = tg_volume_ptr(out, 0, 0, zout + z - z0);
+        memset(p, 0, (size_t)BIG_NX * BIG_NY);
+        p[9 * BIG_NX + 7] = 1;
+        if (z % 13 == 0) memset(p + 100 * BIG_NX, 2, BIG_NX);
+    }
+    return TG_OK;
+}
+
+static void big_close(void *state) { (void)state; }
+
+static void test_past_2_31_voxels(void)
+{
+    tg_ctx ctx;
+    tg_ctx_init(&ctx);
+    static const tg_stack_backend backend = {"computed", big_read, big_close};
+    tg_stack_info_t info;
+    memset(&info, 0, sizeof info);
+    info.dims[0] = BIG_NX, info.dims[1] = BIG_NY, info.dims[2] = BIG_NZ;
+    info.dtype = TG_U8;
+    info.spacing[0] = info.spacing[1] = info.spacing[2] = 1e-7;
+    info.format = "computed";
+    info.path = "(computed)";
+    info.files = 1;
+    tg_stack *st = NULL;
+    CHECK_OK(&ctx, tg_stack_new(&ctx, &backend, NULL, &info, &st));
+    const int64_t total = (int64_t)BIG_NX * BIG_NY * BIG_NZ, rows2 = (BIG_NZ + 12) / 13;
+    const int64_t n1 = BIG_NZ, n2 = rows2 * BIG_NX, n0 = total - n1 - n2;
+    CHECK(total > ((int64_t)1 << 31) && n0 > ((int64_t)1 << 31));
+    tg_measure_stream_opts o = TG_MEASURE_STREAM_OPTS_INIT;
+    o.memory = 400000000;
+    o.counts = 1;
+    o.profile = 2;
+    tg_components_opts k0 = {6, 1, 0}; /* the voxels of label 0: one component of n0 voxels */
+    tg_components_opts k2 = {26, 1, 2};
+    o.components[o.ncomponents++] = k0;
+    o.components[o.ncomponents++] = k2;
+    tg_chords_opts c = TG_CHORDS_OPTS_INIT; /* label 0 along z, no trimming: one chord per line but on (7, 9) */
+    c.phase = 0, c.axis = 2, c.spacing = 0, c.trim = TG_TRIM_NONE;
+    o.chords[o.nchords++] = c;
+    tg_measure_stream_result r;
+    tg_status x = tg_measure_stream(&ctx, st, &o, &r);
+    CHECK_OK(&ctx, x);
+    if (x != TG_OK) {
+        tg_stack_close(st);
+        return;
+    }
+    CHECK(r.total == total && r.nlabels == 3);
+    CHECK(r.labels[0] == 0 && r.counts[0] == n0);
+    CHECK(r.labels[1] == 1 && r.counts[1] == n1);
+    CHECK(r.labels[2] == 2 && r.counts[2] == n2);
+    int prof_ok = r.profile == 2 && r.npos == BIG_NZ;
+    for (int64_t z = 0; z < BIG_NZ && prof_ok; z++)
+        prof_ok = r.profile_counts[z * 3] == (int64_t)BIG_NX * BIG_NY - 1 - (z % 13 == 0 ? BIG_NX : 0) &&
+                  r.profile_counts[z * 3 + 1] == 1 && r.profile_counts[z * 3 + 2] == (z % 13 == 0 ? BIG_NX : 0);
+    CHECK(prof_ok);
+    const tg_components_totals *t0 = &r.components[0], *t2 = &r.components[1];
+    CHECK(t0->n == 1 && t0->sizes[1] == n0 && t0->sizes[0] == n1 + n2);
+    CHECK(t2->n == rows2 && t2->sizes[0] == n0 + n1);
+    for (int64_t i = 1; i <= t2->n; i++) CHECK(t2->sizes[i] == BIG_NX);
+    tg_percolation_result pr;
+    tg_percolation_from_totals(t0, 2, r.dims, &pr);
+    CHECK(pr.phase_voxels == n0 && pr.total_voxels == total && pr.voxels[TG_PERC_SPANNING] == n0);
+    /* chords of label 0 along z: every line but (7, 9) is one chord of 130 voxels except where a row of label 2
+     * cuts it (y 100: rows2 pieces, the first slice being label 2); the count and their voxels add up exactly */
+    const tg_chords_counts *cc = &r.chords[0];
+    int64_t nch = 0, vox = 0;
+    for (int64_t l = 1; l <= cc->max_length; l++) nch += cc->hist[l], vox += l * cc->hist[l];
+    CHECK(nch == cc->n && vox == n0);
+    CHECK(cc->n == (int64_t)BIG_NX * BIG_NY - 1 - BIG_NX + (int64_t)BIG_NX * rows2);
+    CHECK(r.slabs >= 2 && r.peak <= o.memory && r.planned <= o.memory);
+    tg_measure_stream_result_free(&r);
+    tg_stack_close(st);
+}
+
 TG_TEST_MAIN(setup, test_cathode_every_slab_height, test_threads_agree, test_second_pass, test_budget,
-             test_cancel_and_failures)
+             test_cancel_and_failures, test_past_2_31_voxels)
