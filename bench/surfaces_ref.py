@@ -6,6 +6,11 @@
         times skimage.measure.marching_cubes(mask, 0.5) + mesh_surface_area for every phase and every pair
         union on the label stack, prints one JSON object {areas: {...}, seconds: ...} on stdout.
 
+  /usr/bin/python3 bench/surfaces_ref.py --fields SIGMA F1.tif F2.tif ...
+        the sub-voxel reference: each f32 field smoothed by scipy.ndimage.gaussian_filter(sigma, reflect, truncate 4)
+        (SIGMA 0: none), then marching_cubes(f, 0.5) + mesh_surface_area for every field and every pair sum;
+        one JSON object {areas: {"1": .., "1+2": ..}, seconds: ...} (fields numbered from 1, in argument order).
+
 Needs python3-skimage (Debian) and python3-tifffile. The "closed" convention is PoreSpy's region_surface_areas
 (mesh_region: zero padding of 3, mean over the 7-voxel cross, marching_cubes with its default level, i.e.
 half the smoothed maximum); PoreSpy itself is not needed, the same three steps are written out here.
@@ -86,8 +91,29 @@ def bench(path, phases):
     print(json.dumps({'areas': out, 'seconds': dt, 'shape_zyx': list(lab.shape)}))
 
 
+def bench_fields(sigma, paths):
+    import tifffile
+    fields = [tifffile.imread(p).astype(np.float32) for p in paths]
+    out, t0 = {}, time.perf_counter()
+    if sigma > 0:
+        fields = [ndimage.gaussian_filter(f, sigma, mode='reflect', truncate=4.0) for f in fields]
+
+    def area(f):
+        v, fc, _, _ = marching_cubes(f, 0.5)
+        return float(mesh_surface_area(v, fc))
+    for i, f in enumerate(fields):
+        out[str(i + 1)] = area(f)
+    for i in range(len(fields)):
+        for j in range(i + 1, len(fields)):
+            out['%d+%d' % (i + 1, j + 1)] = area(fields[i] + fields[j])
+    dt = time.perf_counter() - t0
+    print(json.dumps({'areas': out, 'seconds': dt}))
+
+
 if __name__ == '__main__':
-    if sys.argv[1:2] == ['--fixtures']:
+    if sys.argv[1:2] == ['--fields']:
+        bench_fields(float(sys.argv[2]), sys.argv[3:])
+    elif sys.argv[1:2] == ['--fixtures']:
         fixtures(os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'tests', 'fixtures', 'surfaces'))
     else:
         bench(sys.argv[1], [int(p) for p in sys.argv[2:]] or [0, 1, 2])

@@ -13,7 +13,8 @@
 --   3. a random forest on both channels, trained on a few strokes of the truth on three slices, segments the
 --      stack; the segmentation is scored against the truth;
 --   4. the labels are written as an ImageJ-calibrated TIFF and read back bit-identically;
---   5. tg.describe measures everything the paper measured (fractions, Eq. 1 interfaces per gram of CAM, chords,
+--   5. tg.describe measures everything the paper measured (fractions, Eq. 1 interfaces per gram of CAM - on the
+--      forest's class probabilities at sub-voxel precision, beside the truth's -, chords,
 --      percolation, local thickness, random-walk and flux tortuosity of CAM and ISE, the filled-pore tortuosity,
 --      the active-CAM estimate) with provenance.
 -- With a label stack as argument, steps 4-5 run on it. Writes labels.tif, describe.json, raw.png, preprocessed.png,
@@ -29,7 +30,7 @@ local phases = tg.cli.parse_phases(opts.phases)
 local sw = tg.analysis.stopwatch(function(stage, s) print(string.format("  %-26s %6.2f s", stage, s)) end)
 local summary = { stages = sw.timings }
 
-local labels, source
+local labels, source, prob, truth_d -- prob: the forest's class probabilities; truth_d: the truth's interfaces
 if inputs[1] then
   labels = sw:time("read", tg.io.read, inputs[1])
   source = inputs[1]
@@ -78,9 +79,12 @@ else
   end
   local rf = tg.segment.forest { trees = opts.trees, seed = opts.seed, classes = { pore = 1, cam = 2, ise = 3 } }
   sw:time("train forest", rf.train, rf, { bse_p, se_p }, scribbles)
-  local pred = sw:time("predict", rf.predict, rf, { bse_p, se_p })
+  local pred
+  pred, prob = sw:time("predict", rf.predict, rf, { bse_p, se_p })
   labels = sw:time("clean", function() return tg.segment.clean(pred, { min_size = 20 }):map { [1] = 0, [2] = 1, [3] = 2 } end)
   local ev = tg.segment.evaluate(labels, truth)
+  truth_d = tg.describe(truth, { phases = phases, transport = false, thickness = false, active = false,
+                                 percolation = false, chords = false, surface_source = "smoothed" })
   summary.segmentation = { accuracy = ev.accuracy, mean_iou = ev.mean_iou, fraction_error = ev.fraction_error,
                            scribbled_voxels = rf.samples, trees = opts.trees }
   print(string.format("   %d scribbled voxels; voxel accuracy %.4f, mean IoU %.4f against the truth", rf.samples,
@@ -101,10 +105,25 @@ print(string.format("4. wrote %s (deflate, ImageJ calibration) and read it back 
 
 -- 5. every descriptor
 print("5. tg.describe")
-local d = sw:time("describe", tg.describe, labels, { phases = phases, input = source,
+local d = sw:time("describe", tg.describe, labels, { phases = phases, input = source, probabilities = prob,
   walk = { walkers = opts.walkers, steps = opts.steps, seed = opts.seed } })
 print(d)
 d:write_json(opts.out .. "/describe.json")
+if truth_d then -- the generated sample: the truth beside the measurement
+  print("   against the truth (interfaces per gram of CAM: segmented on the class probabilities, sigma 1 voxel; the " ..
+        "truth on its smoothed indicators, sigma 1)")
+  summary.truth = {}
+  for _, k in ipairs { "cam-ise", "pore-cam", "pore-ise" } do
+    local a, t = d.interfaces[k], truth_d.interfaces[k]
+    if a and t then
+      print(string.format("   %-9s %.4f m2/g, truth %.4f (%+.1f %%)", k, a.per_gram, t.per_gram, 100 * (a.per_gram / t.per_gram - 1)))
+      summary.truth[k] = { measured = a.per_gram, truth = t.per_gram }
+    end
+  end
+  for _, name in ipairs { "pore", "cam", "ise" } do
+    print(string.format("   fraction %-4s %.4f, truth %.4f", name, d.fractions.by_name[name], truth_d.fractions.by_name[name]))
+  end
+end
 summary.tortuga_version, summary.source, summary.total_seconds = tg.version, source, sw:total()
 tg.json.write(opts.out .. "/quickstart.json", summary)
 print(string.format("\nwrote %s/describe.json, quickstart.json, labels.tif and the PNG slices in %.1f s", opts.out, sw:total()))

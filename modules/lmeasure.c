@@ -25,6 +25,11 @@
  *           chords = {{histogram, n, nlines, max_voxels, voxel_length}...}, components = {{n, sizes, background,
  *           provisional, percolation = {x = <as percolation>, y, z}}...}, streamed = {slab, slabs, halo, overlap,
  *           memory, planned, peak, passes, voxels, seconds, voxels_per_second, units}}      (one pass over the stack: tg_measure_stream)
+ *   core.measure.surfaces_fields({field volumes...} | labels, nil | {labels...}, convention, method, {sx, sy, sz} (voxels),
+ *                                truncate, level, unions, argmax)
+ *       -> {area = {..}, union = {[i] = {[j] = ..}}, interface = {..}, interface_formula = "unions" | "eq1" | "none",
+ *           soft_voxels = {..}, voxels = {..}, sum_error, nan_voxels, total_voxels, volume, radius = {rx, ry, rz}}
+ *       (fields: tg_surfaces_fields; a label volume with its list of labels: tg_surfaces_smoothed)
  *   The tortuga.Mesh userdata: mesh:counts() -> nverts, ntris   mesh:area()   mesh:volume()   mesh:vertex(i) -> x, y, z
  *   mesh:triangle(i) -> a, b, c (1-based vertex numbers)   mesh:spacing()   mesh:release()   mesh:released()
  *   (core.io.write_mesh writes it, modules/lio.c)
@@ -39,6 +44,7 @@
 #include "io/tg_stream.h"
 #include "measure/tg_percolation.h"
 #include "measure/tg_surfaces.h"
+#include "measure/tg_surfaces_fields.h"
 #include "measure/tg_thickness.h"
 
 #include <string.h>
@@ -381,6 +387,100 @@ static int l_surfaces(lua_State *L)
     return 1;
 }
 
+static void push_list(lua_State *L, const double *a, int n, const char *name)
+{
+    lua_createtable(L, n, 0);
+    for (int i = 0; i < n; i++) {
+        lua_pushnumber(L, a[i]);
+        lua_rawseti(L, -2, i + 1);
+    }
+    lua_setfield(L, -2, name);
+}
+
+/* The fields of argument 1 (a list of f32/f64 volumes) into fv; their count. */
+static int field_list(lua_State *L, const tg_volume **fv)
+{
+    lua_Integer n = luaL_len(L, 1);
+    luaL_argcheck(L, n >= 1 && n <= TG_SURFACES_MAX_PHASES, 1, "between 1 and 8 fields");
+    for (int i = 0; i < n; i++) {
+        lua_geti(L, 1, i + 1);
+        fv[i] = lt_testvolume(L, -1);
+        if (!fv[i]) return lt_error(L, "surfaces: field %d is not a volume", i + 1);
+        lua_pop(L, 1); /* the list keeps the volume alive */
+    }
+    return (int)n;
+}
+
+static int l_surfaces_fields(lua_State *L)
+{
+    const tg_volume *fv[TG_SURFACES_MAX_PHASES];
+    int64_t phases[TG_SURFACES_MAX_PHASES];
+    tg_volume *labels = lt_testvolume(L, 1);
+    int n;
+    if (labels) {
+        luaL_checktype(L, 2, LUA_TTABLE);
+        lua_Integer m = luaL_len(L, 2);
+        luaL_argcheck(L, m >= 1 && m <= TG_SURFACES_MAX_PHASES, 2, "between 1 and 8 phase labels");
+        n = (int)m;
+        for (int i = 0; i < n; i++) {
+            lua_geti(L, 2, i + 1);
+            int ok;
+            phases[i] = lua_tointegerx(L, -1, &ok);
+            if (!ok) return lt_error(L, "surfaces: phase label %d is not an integer", i + 1);
+            lua_pop(L, 1);
+        }
+    } else {
+        luaL_checktype(L, 1, LUA_TTABLE);
+        n = field_list(L, fv);
+    }
+    tg_surfaces_fields_opts o = TG_SURFACES_FIELDS_OPTS_INIT;
+    static const char *const conventions[] = {"open", "closed", NULL}; /* TG_SURFACES_OPEN, _CLOSED */
+    o.convention = luaL_checkoption(L, 3, "open", conventions);
+    o.method = method_of(L, 4);
+    luaL_checktype(L, 5, LUA_TTABLE);
+    for (int k = 0; k < 3; k++) {
+        lua_geti(L, 5, k + 1);
+        o.sigma[k] = luaL_checknumber(L, -1);
+        lua_pop(L, 1);
+    }
+    o.truncate = luaL_optnumber(L, 6, o.truncate);
+    o.level = luaL_optnumber(L, 7, o.level);
+    o.unions = lua_isnoneornil(L, 8) ? 1 : lua_toboolean(L, 8);
+    o.argmax = lua_isnoneornil(L, 9) ? 1 : lua_toboolean(L, 9);
+    tg_surfaces_fields_result *r = lua_newuserdatauv(L, sizeof *r, 0); /* boxed: freed by Lua if we raise */
+    lt_begin(L);
+    lt_end(L, labels ? tg_surfaces_smoothed(lt_ctx(L), labels, phases, n, &o, r)
+                     : tg_surfaces_fields(lt_ctx(L), fv, n, &o, r));
+    lua_newtable(L);
+    push_list(L, r->area, n, "area");
+    push_list(L, r->soft_voxels, n, "soft_voxels");
+    lua_createtable(L, n, 0);
+    for (int i = 0; i < n; i++) {
+        lua_pushinteger(L, r->voxels[i]);
+        lua_rawseti(L, -2, i + 1);
+    }
+    lua_setfield(L, -2, "voxels");
+    if (o.unions) push_matrix(L, (const double(*)[TG_SURFACES_MAX_PHASES])r->union_area, n, "union");
+    if (r->interface_formula) push_matrix(L, (const double(*)[TG_SURFACES_MAX_PHASES])r->interface, n, "interface");
+    lua_pushstring(L, r->interface_formula == 1 ? "unions" : r->interface_formula == 2 ? "eq1" : "none");
+    lua_setfield(L, -2, "interface_formula");
+    lua_pushnumber(L, r->sum_error);
+    lua_setfield(L, -2, "sum_error");
+    lua_pushinteger(L, r->nan_voxels);
+    lua_setfield(L, -2, "nan_voxels");
+    lua_pushinteger(L, r->total_voxels);
+    lua_setfield(L, -2, "total_voxels");
+    lua_pushnumber(L, r->volume_m3);
+    lua_setfield(L, -2, "volume");
+    lua_createtable(L, 3, 0);
+    for (int k = 0; k < 3; k++) {
+        lua_pushinteger(L, r->radius[k]);
+        lua_rawseti(L, -2, k + 1);
+    }
+    lua_setfield(L, -2, "radius");
+    return 1;
+}
+
 static int l_mesh_counts(lua_State *L)
 {
     tg_mesh *m = lt_checkmesh(L, 1);
@@ -678,6 +778,7 @@ void lt_open_measure(lua_State *L)
     static const luaL_Reg fns[] = {{"chords", l_chords},       {"components", l_components}, {"percolation", l_percolation},
                                    {"distance", l_distance},   {"thickness", l_thickness},   {"quantiles", l_quantiles},
                                    {"active_cam", l_active_cam}, {"mcubes", l_mcubes}, {"surfaces", l_surfaces},
+                                   {"surfaces_fields", l_surfaces_fields},
                                    {NULL, NULL}};
     static const luaL_Reg methods[] = {{"counts", l_mesh_counts}, {"area", l_mesh_area},       {"volume", l_mesh_volume},
                                        {"vertex", l_mesh_vertex}, {"triangle", l_mesh_triangle}, {"spacing", l_mesh_spacing},

@@ -116,7 +116,7 @@ int tg_mc_binary_tiling(int cfg, int method)
 /* ---- geometry ---- */
 
 /* Position of vertex id (0..12) inside the unit cube, from level-relative corner values. */
-static void vertex_pos(int id, const double v[8], double out[3])
+static inline __attribute__((always_inline)) void vertex_pos(int id, const double v[8], double out[3])
 {
     if (id == 12) {
         double w = 0, s[3] = {0, 0, 0};
@@ -128,9 +128,12 @@ static void vertex_pos(int id, const double v[8], double out[3])
         for (int k = 0; k < 3; k++) out[k] = s[k] / w;
         return;
     }
-    int a = edge_a(id), b = edge_b(id);
-    double wa = 1.0 / (MC_EPS + fabs(v[a])), wb = 1.0 / (MC_EPS + fabs(v[b]));
-    for (int k = 0; k < 3; k++) out[k] = (wa * ((a >> k) & 1) + wb * ((b >> k) & 1)) / (wa + wb);
+    /* the weighted mean with weights 1 / (eps + |v|) of the two corners, which differ along the edge's axis d
+     * only (b = a | 1 << d): one division, A / (A + B) along d */
+    int a = edge_a(id), d = id >> 2;
+    double A = MC_EPS + fabs(v[a]), B = MC_EPS + fabs(v[a | 1 << d]);
+    for (int k = 0; k < 3; k++) out[k] = (a >> k) & 1;
+    out[d] = A / (A + B);
 }
 
 double tg_mc_tiling_area(int tiling, const double v[8], const double sp[3])

@@ -24,6 +24,14 @@
 --   surfaces = "open" | "closed" | false     the boundary convention (tg.measure.surfaces); a list such as
 --                                            {"open", "closed"} measures each: the first gives d.surfaces (and
 --                                            interfaces, tpb, coverage), the others d.surfaces_other
+--   probabilities = prob                     the class probabilities of the segmentation (rf:predict's second
+--                                            result, same dims): d.surfaces and d.interfaces are then measured on
+--                                            them at sub-voxel precision (tg.measure.surfaces source =
+--                                            "probabilities"), d.surfaces_labels keeps the label-based numbers
+--   surface_source = "labels" | "smoothed" | "probabilities"   default "probabilities" with probabilities, else
+--                                            "labels" (the paper's: marching cubes on the raw indicator); "smoothed":
+--                                            each phase's indicator smoothed by surface_sigma before meshing
+--   surface_sigma = 1                        voxels, the Gaussian of the sub-voxel sources (stated in conventions)
 --   chords = {spacing = 2, trim = "faces", bins = 20} | false
 --   thickness = true, percolation = true
 --   transport = true                         false skips the random walks, the flux solves and the filled-pore tau
@@ -54,6 +62,7 @@
 --   voxels         {[label] = count of every label present, by_name = {name = count (0 when absent)}, total = n}
 --   surfaces       tg.measure.surfaces (label-keyed: phases, interfaces ["1-2"], specific.per_volume / per_gram)
 --   surfaces_other {closed = <tg.measure.surfaces>, ...}: the other conventions when `surfaces` is a list
+--   surfaces_labels tg.measure.surfaces on the labels when surface_source is not "labels" (the TPB comes from it)
 --   interfaces     by name: {["cam-ise"] = {area = m2, per_volume = m-1, per_gram = m2/g}, ...}; tpb = {length,
 --                  per_volume, per_gram}; coverage = {cam_ise = S_CAM-ISE / S_CAM, cam_pore = S_CAM-pore / S_CAM}
 --   chords         {cam = {x = {n, mean, median, total}, y = ..., z = ...}, ise = ...} (m)
@@ -69,6 +78,10 @@
 --   timings        { {stage = "surfaces", seconds = 0.2}, ... }
 --   streamed       a stack: what the streamed pass used (slab, slabs, memory, peak, ...; tg.measure.stream)
 --   whole_volume   a stack: where the whole-volume parts ran (above)
+--   transport_notes {[phase name] = text}: where the flux and random-walk tau of a phase differ by more than
+--                  1.5x along an axis, why, from the data (percolating share, the share of the current in the top
+--                  1 % / 5 % of the conducting voxels from one more solve along that axis with the current map, the
+--                  walkers' RMS displacement); also in notes
 --   units, conventions, notes
 -- d:flat() gives the dotted names -> numbers that tg.analysis uses; tostring(d) the summary.
 local util = require "tortuga.util"
@@ -154,7 +167,8 @@ function M.describe(labels, opts)
   local o = util.options(opts, {
     phases = NIL, spacing = NIL, density = NIL, per_gram_of = NIL, surfaces = "open", chords = NIL, thickness = true,
     percolation = true, transport = true, axes = NIL, transport_phases = NIL, walk = NIL, flux = NIL, filled = true,
-    active = NIL, input = NIL, log = NIL, fields = false, memory = NIL, crop = NIL,
+    active = NIL, input = NIL, log = NIL, fields = false, probabilities = NIL, surface_source = NIL, surface_sigma = 1,
+    memory = NIL, crop = NIL,
   }, where)
   if not stack and (o.memory ~= nil or o.crop ~= nil) then
     error(string.format("%s: %s applies to a stack (tg.io.open); for a volume in memory use labels:view{...}", where,
@@ -178,6 +192,26 @@ function M.describe(labels, opts)
   if type(o.surfaces) == "table" then check_list(o.surfaces, { open = true, closed = true }, where, "surfaces") end
   if o.surfaces ~= false and not (conventions[1] == "open" or conventions[1] == "closed") then
     error(where .. ": surfaces must be \"open\", \"closed\", a list of them or false, got " .. tostring(o.surfaces), 2)
+  end
+
+  local source = o.surface_source or (o.probabilities and "probabilities" or "labels")
+  if source ~= "labels" and source ~= "smoothed" and source ~= "probabilities" then
+    error(where .. ": surface_source must be \"labels\", \"smoothed\" or \"probabilities\", got " .. tostring(source), 2)
+  end
+  if o.probabilities ~= nil and (type(o.probabilities) ~= "table" or volume.is_volume(o.probabilities)) then
+    error(where .. ": probabilities must be the table of class volumes rf:predict returns, got " ..
+      (volume.is_volume(o.probabilities) and "a volume" or type(o.probabilities)), 2)
+  end
+  if source == "probabilities" and type(o.probabilities) ~= "table" then
+    error(where .. ": surface_source = \"probabilities\" needs probabilities = <the table rf:predict returns>", 2)
+  end
+  if type(o.surface_sigma) ~= "number" or not (o.surface_sigma >= 0) or o.surface_sigma == math.huge then
+    error(where .. ": surface_sigma must be a finite number >= 0 (voxels), got " .. tostring(o.surface_sigma), 2)
+  end
+
+  if stack and source ~= "labels" then
+    error(string.format("%s: surface_source = \"%s\" needs the volume in memory (it is not streamed): describe the " ..
+      "stack's labels, or a volume read from it", where, source), 2)
   end
 
   -- the spacing override reaches every measurement through a view (a stack: through the streamed call and the
@@ -205,6 +239,24 @@ function M.describe(labels, opts)
     spacing_source = "option"
   end
   local sp = override or lv:spacing()
+  -- the probabilities as measured: the labels' dims, the labels' spacing (through views)
+  local prob
+  if source == "probabilities" then
+    prob = {}
+    local lx, ly, lz = lv:dims()
+    for k, f in pairs(o.probabilities) do
+      if volume.is_volume(f) then
+        local fx, fy, fz = f:dims()
+        if fx ~= lx or fy ~= ly or fz ~= lz then
+          error(string.format("%s: probabilities.%s is %dx%dx%d, the labels are %dx%dx%d", where, tostring(k), fx, fy, fz,
+            lx, ly, lz), 2)
+        end
+        local w = f:view {}
+        w:spacing(sp)
+        prob[k] = w
+      end
+    end
+  end
   local calibrated = not (sp[1] == 1 and sp[2] == 1 and sp[3] == 1)
 
   local density = o.density
@@ -307,9 +359,14 @@ function M.describe(labels, opts)
   d.fractions = S and S.fractions or stage("fractions", tg.measure.fractions, lv, { phases = phases })
 
   if o.surfaces then
-    local s = S and S.surfaces[1] or stage("surfaces", tg.measure.surfaces, lv, { phases = phases,
-      convention = conventions[1], density = density, per_gram_of = per_gram_of })
+    local so = { phases = phases, convention = conventions[1], density = density, per_gram_of = per_gram_of }
+    local s = S and S.surfaces[1] or stage("surfaces", tg.measure.surfaces, lv, so)
     s.streamed = nil
+    if source ~= "labels" then
+      d.surfaces_labels = s
+      so.source, so.sigma = source, o.surface_sigma
+      s = stage("surfaces (sub-voxel)", tg.measure.surfaces, prob or lv, so)
+    end
     d.surfaces = s
     local inter = {}
     for key, area in pairs(s.interfaces) do
@@ -322,9 +379,10 @@ function M.describe(labels, opts)
       end
     end
     d.interfaces = inter
-    if s.tpb_length then
-      d.tpb = { length = s.tpb_length, per_volume = s.specific.per_volume.tpb_length,
-                per_gram = s.specific.per_gram and s.specific.per_gram.tpb_length or nil }
+    local st = d.surfaces_labels or s
+    if st.tpb_length then
+      d.tpb = { length = st.tpb_length, per_volume = st.specific.per_volume.tpb_length,
+                per_gram = st.specific.per_gram and st.specific.per_gram.tpb_length or nil }
     end
     if phases.cam and (s.phases[phases.cam] or 0) > 0 then
       local scam = s.phases[phases.cam]
@@ -490,6 +548,26 @@ function M.describe(labels, opts)
         d.tau[name] = e
       end
     end
+    -- where the two tortuosities of a phase disagree by more than 1.5x, say what the data show
+    for _, name in ipairs(tphases) do
+      local e = d.tau[name]
+      if e and e.walk and e.flux then
+        local worst, wr
+        for _, ax in ipairs(axes) do
+          local tw, tf = e.walk.tau[ax], e.flux.tau[ax]
+          if type(tw) == "number" and type(tf) == "number" and tw > 0 and tf > 0 and tw < math.huge then
+            local r = math.max(tf / tw, tw / tf)
+            if r > 1.5 and (not wr or r > wr) then worst, wr = ax, r end
+          end
+        end
+        if worst then
+          local note = stage("transport note", M.transport_note, wv, name, phases[name], e, worst, wcounts, flux_o)
+          d.notes[#d.notes + 1] = note
+          d.transport_notes = d.transport_notes or {}
+          d.transport_notes[name] = note
+        end
+      end
+    end
     d.conventions.walk = "pytrax: lattice walk, refused moves count, mirrored domain, tau = 1 / slope of MSD"
     d.conventions.flux = string.format("boundary %s, tau = D_mean / sigma_eff with the %s phase fraction", flux_o.boundary,
                                        flux_o.fraction)
@@ -510,6 +588,12 @@ function M.describe(labels, opts)
   local said = {}
   for i, c in ipairs(conventions) do said[i] = SURFACE_CONVENTIONS[c] .. (i > 1 and " (surfaces_other." .. c .. ")" or "") end
   d.conventions.surfaces = #said > 0 and table.concat(said, "; ") or nil
+  if o.surfaces and source ~= "labels" then
+    d.conventions.surfaces = string.format("%s; d.surfaces and d.interfaces from the %s at sub-voxel precision " ..
+      "(Gaussian sigma %g voxels; a sphere of R voxels loses about 2 sigma^2 / R^2 of its area), d.surfaces_labels " ..
+      "on the labels", d.conventions.surfaces, source == "probabilities" and "class probabilities" or
+      "smoothed phase indicators", o.surface_sigma)
+  end
   d.conventions.interfaces = "Eq. 1: S_ab = (S_a + S_b - S_c) / 2"
   local unit = calibrated and "m" or "voxel"
   d.units = { fractions = "1", area = unit == "m" and "m2" or "voxel2", length = unit,
@@ -517,12 +601,55 @@ function M.describe(labels, opts)
               seconds = "s" }
   prov.parameters = {
     phases = copy(phases), density = copy(density), per_gram_of = per_gram_of, surfaces = copy(o.surfaces),
+    surface_source = source, surface_sigma = source ~= "labels" and o.surface_sigma or nil,
     chords = copy(chords_o), thickness = o.thickness, percolation = o.percolation, transport = o.transport,
     axes = copy(axes), transport_phases = copy(tphases), walk = o.transport and copy(walk_o) or nil,
     flux = o.transport and copy(flux_o) or nil, filled = o.transport and o.filled or nil, active = copy(active_o),
   }
   if #d.notes == 0 then d.notes = nil end
   return d
+end
+
+-- Why the flux and random-walk tortuosities of a phase differ along `ax` (ratio > 1.5), from the data: the share
+-- of the phase that percolates along the axis, how concentrated the current is (one more solve along that axis
+-- with the current map: the share of the current carried by the top 1 % and 5 % of the conducting voxels; 1 % and
+-- 5 % in a uniform block), and how far the walkers went (RMS displacement along the axis against the box) and
+-- whether their fit is reliable.
+function M.transport_note(lv, name, label, e, ax, counts, flux_o)
+  local tg = tg_lib()
+  local tw, tf = e.walk.tau[ax], e.flux.tau[ax]
+  local parts = { string.format("tau %s along %s: flux %.2f, random walk %.2f (%.1fx)", name, ax, tf, tw,
+    math.max(tf / tw, tw / tf)) }
+  local nx, ny, nz = lv:dims()
+  local n_ax = ({ x = nx, y = ny, z = nz })[ax]
+  local total = e.flux.fraction.total
+  local perc = e.flux.fraction.percolating and e.flux.fraction.percolating[ax]
+  if perc and total and total > 0 then
+    parts[#parts + 1] = string.format("%.1f %% of the phase percolates along %s (the flux counts only that; the walkers " ..
+      "start anywhere in the phase)", 100 * perc / total, ax)
+  end
+  local cond = {}
+  for l in pairs(counts) do cond[l] = 0 end
+  cond[label] = 1
+  local ok, r = pcall(tg.transport.flux, lv, { conductivity = cond, axis = ax, tol = flux_o.tol, boundary = flux_o.boundary,
+                                               fraction = flux_o.fraction, max_iter = flux_o.max_iter, field = true })
+  if ok and r.hotspots and r.hotspots[ax] then
+    local h = r.hotspots[ax]
+    parts[#parts + 1] = string.format("the top 1 %% of its conducting voxels carry %.0f %% of the current and the top 5 %% " ..
+      "carry %.0f %% (1 %% and 5 %% in a uniform block)%s", 100 * h.top1, 100 * h.top5,
+      h.top1 > 0.05 and ": the current squeezes through narrow necks, which the flux feels in full and the walkers, " ..
+      "diffusing locally, hardly meet" or "")
+    r.current[ax]:release()
+    r.potential[ax]:release()
+  end
+  local msd = e.walk.msd and e.walk.msd[ax]
+  local sp = lv:spacing()[({ x = 1, y = 2, z = 3 })[ax]]
+  if type(msd) == "table" and #msd > 0 then
+    local rms = math.sqrt(msd[#msd]) / sp
+    parts[#parts + 1] = string.format("the walkers moved %.0f voxels RMS along %s in a box of %d", rms, ax, n_ax)
+  end
+  if e.walk.reliable and e.walk.reliable[ax] == false then parts[#parts + 1] = "the walk's fit is flagged unreliable" end
+  return table.concat(parts, "; ")
 end
 
 -- ---------------------------------------------------------------- methods
@@ -565,9 +692,21 @@ function Describe:__tostring()
     return t
   end)(), "  "))
   if self.interfaces then
+    local s, sl = self.surfaces, self.surfaces_labels
+    local from = s and s.source ~= "labels" and s.sigma and string.format("   (%s, sigma %g vox)", s.source, s.sigma[1]) or ""
     for _, k in ipairs(util.sorted_keys(self.interfaces)) do
       local e = self.interfaces[k]
-      line("%-22s %s m2/g   %s 1/µm", "interface " .. k, f3(e.per_gram, 1, "%.4f"), f3(e.per_volume, 1e-6, "%.4f"))
+      local key, beside = s and s.names and nil, ""
+      if sl and sl.specific.per_gram then -- the label-based figure beside the sub-voxel one
+        for lk, _ in pairs(sl.interfaces) do
+          local a, b = lk:match("^(%-?%d+)%-(%-?%d+)$")
+          local na, nb = s.names[tonumber(a)], s.names[tonumber(b)]
+          if na and nb and na .. "-" .. nb == k then key = lk end
+        end
+        if key then beside = string.format("   labels %s m2/g", f3(sl.specific.per_gram.interfaces[key], 1, "%.4f")) end
+      end
+      line("%-22s %s m2/g   %s 1/µm%s%s", "interface " .. k, f3(e.per_gram, 1, "%.4f"), f3(e.per_volume, 1e-6, "%.4f"),
+        from, beside)
     end
   end
   if self.coverage and self.coverage.cam_ise then line("%-22s %.1f %% of the CAM surface", "CAM covered by ISE", 100 * self.coverage.cam_ise) end

@@ -134,7 +134,67 @@ describe("tg.describe", function()
     assert.raises_with(function() tg.describe(labels, { surfaces = { "open", "round" } }) end, "surfaces[2] = round")
   end)
 
+  it("measures interfaces on class probabilities or smoothed indicators, the labels' numbers kept beside", function()
+    local quick = { transport = false, chords = false, thickness = false, active = false, percolation = false }
+    local function with(t) local o = {} for k, v in pairs(quick) do o[k] = v end for k, v in pairs(t) do o[k] = v end return o end
+    -- the indicators as probabilities are the smoothed indicators: the same numbers exactly
+    local prob = {}
+    for name, l in pairs(PHASES) do prob[name] = labels:eq(l):astype("f32") end
+    local p = tg.describe(labels, with { probabilities = prob })
+    local s = tg.describe(labels, with { surface_source = "smoothed" })
+    assert.are.equal("probabilities", p.surfaces.source)
+    assert.are.equal("smoothed", s.surfaces.source)
+    for k, e in pairs(s.interfaces) do assert.are.equal(e.per_gram, p.interfaces[k].per_gram) end
+    -- the label-based result is kept (and is what the plain call gives); the TPB comes from it
+    local l = tg.describe(labels, quick)
+    for k, e in pairs(l.interfaces) do
+      local a, b = PHASES[k:match("^(%a+)")], PHASES[k:match("(%a+)$")]
+      local key = math.min(a, b) .. "-" .. math.max(a, b)
+      assert.are.equal(e.area, p.surfaces_labels.interfaces[key])
+    end
+    assert.are.equal(l.tpb.length, p.tpb.length)
+    -- a staircased surface is longer than the smooth one
+    assert.is_true(p.interfaces["cam-ise"].area < l.interfaces["cam-ise"].area)
+    assert.matches("sigma 1 voxels", p.conventions.surfaces)
+    assert.matches("labels", tostring(p))
+    assert.are.equal("probabilities", p.provenance.parameters.surface_source)
+  end)
+
+  it("explains a flux tau far from the random walk's: a phase joined through a neck, and not for a uniform block", function()
+    local function block(neck)
+      local v = tg.volume.new { 16, 16, 40, dtype = "u8", spacing = 1e-7 }
+      v:fill(1)
+      if neck then -- two slabs of CAM joined through a 2 x 2 voxel hole in a pore wall two voxels thick
+        for y = 1, 16 do for x = 1, 16 do
+          for z = 20, 21 do if not (x >= 8 and x <= 9 and y >= 8 and y <= 9) then v:set(x, y, z, 0) end end
+        end end
+      else
+        v:set(1, 1, 1, 0)
+      end
+      return tg.describe(v, { phases = { pore = 0, cam = 1 }, transport_phases = { "cam" }, chords = false, active = false,
+                              thickness = false, walk = { walkers = 1000, steps = 3000 } })
+    end
+    local n = block(true)
+    assert.is_true(n.tau.cam.flux.tau.z / n.tau.cam.walk.tau.z > 1.5)
+    local note = n.transport_notes.cam
+    assert.matches("tau cam along z", note)
+    assert.matches("narrow necks", note)
+    assert.matches("100.0 %% of the phase percolates", note)
+    local found
+    for _, t in ipairs(n.notes) do found = found or t == note end
+    assert.is_true(found)
+    local u = block(false)
+    assert.is_nil(u.transport_notes)
+    assert.is_true(math.abs(u.tau.cam.flux.tau.z - 1) < 0.01)
+  end)
+
   it("rejects bad input with the reason", function()
+    local small = tg.volume.new { 4, 4, 4, dtype = "f32" }
+    assert.raises_with(function() tg.describe(labels, { surface_source = "probabilities" }) end, "needs probabilities")
+    assert.raises_with(function() tg.describe(labels, { probabilities = small }) end, "got a volume")
+    assert.raises_with(function() tg.describe(labels, { probabilities = { cam = small } }) end, "probabilities.cam is 4x4x4")
+    assert.raises_with(function() tg.describe(labels, { surface_source = "mesh" }) end, "surface_source must be")
+    assert.raises_with(function() tg.describe(labels, { surface_sigma = -1 }) end, "surface_sigma must be")
     assert.raises_with(function() tg.describe(labels:astype("f32")) end, "integer volume")
     assert.raises_with(function() tg.describe("x") end, "expected a label volume")
     assert.raises_with(function() tg.describe(labels, { phase = PHASES }) end, "did you mean 'phases'")

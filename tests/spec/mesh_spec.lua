@@ -219,3 +219,87 @@ describe("write_mesh", function()
     assert.raises_with(function() tg.io.write_mesh(dir .. "/x.ply", {}) end, "expected a tortuga.Mesh")
   end)
 end)
+
+-- Sub-voxel sources: a CAM sphere (radius 12 voxels) in ISE with a pore layer above z = 44.5 (plane), given as
+-- class probabilities (a tanh profile 1 voxel wide around each surface) with per-voxel noise, renormalised; the
+-- "segmentation" is their argmax. Truth: 4 pi R^2 for CAM-ISE, (n - 1)^2 for ISE-pore, no CAM-pore.
+local function noisy_probabilities(n, R, amp, seed)
+  math.randomseed(seed)
+  local c = (n + 1) / 2 + 0.27
+  local P = { {}, {}, {} } -- pore, cam, ise
+  local lab = {}
+  for z = 1, n do for y = 1, n do for x = 1, n do
+    local ds = math.sqrt((x - c) ^ 2 + (y - c + 0.31) ^ 2 + (z - c + 0.12) ^ 2) - R -- < 0 in the sphere
+    local dp = 44.5 - z                                                         -- < 0 in the pore layer
+    local cam = 0.5 - 0.5 * math.tanh(ds)
+    local pore = (1 - cam) * (0.5 - 0.5 * math.tanh(dp))
+    local p = { pore, cam, 1 - cam - pore }
+    local s = 0
+    for k = 1, 3 do p[k] = math.max(0, p[k] + amp * (2 * math.random() - 1)); s = s + p[k] end
+    local best = 1
+    for k = 1, 3 do p[k] = p[k] / s; if p[k] > p[best] then best = k end end
+    for k = 1, 3 do P[k][#P[k] + 1] = string.pack("f", p[k]) end
+    lab[#lab + 1] = string.char(best - 1)
+  end end end
+  local prob = {}
+  for k, name in ipairs { "pore", "cam", "ise" } do
+    prob[name] = tg.volume.from_bytes(table.concat(P[k]), { n, n, n, dtype = "f32" })
+    prob[k - 1] = prob[name]
+  end
+  return prob, tg.volume.from_bytes(table.concat(lab), { n, n, n, dtype = "u8" })
+end
+
+describe("tg.measure.surfaces sub-voxel sources", function()
+  local n, R = 52, 12
+  local prob, seg = noisy_probabilities(n, R, 0.3, 7)
+  local sphere, plane = 4 * math.pi * R * R, (n - 1) ^ 2
+  local PH = { pore = 0, cam = 1, ise = 2 }
+
+  it("probabilities (sigma 1 voxel) give the noisy sphere and plane within 2 %; the labels' bias is large", function()
+    local lab = tg.measure.surfaces(seg, { phases = PH })
+    local pr = tg.measure.surfaces(prob, { phases = PH, source = "probabilities", sigma = 1 })
+    assert.is_true(lab.interfaces["1-2"] / sphere - 1 > 0.15) -- staircase + every misclassified voxel
+    assert.is_true(math.abs(pr.interfaces["1-2"] / sphere - 1) < 0.02)
+    assert.is_true(math.abs(pr.interfaces["0-2"] / plane - 1) < 0.02)
+    assert.is_true(pr.interfaces["0-1"] < 0.01 * sphere)
+    assert.equal("probabilities", pr.source)
+    assert.equal("eq1", pr.interface_formula)
+    -- the unions measured (what fields that do not sum to 1 take) give the same interfaces to 1e-3
+    local core = require "tortuga.core"
+    local u = core.measure.surfaces_fields({ prob.pore, prob.cam, prob.ise }, nil, "open", "lewiner", { 1, 1, 1 }, 4, 0.5,
+                                           true, true)
+    assert.equal("unions", u.interface_formula)
+    assert.near(pr.interfaces["1-2"], u.interface[2][3], 1e-3 * pr.interfaces["1-2"])
+    assert.near(pr.interfaces["0-2"], u.interface[1][3], 1e-3 * pr.interfaces["0-2"])
+    assert.same({ 1, 1, 1 }, pr.sigma)
+    assert.is_true(pr.sum_error < 1e-5)
+    -- keys by label value work as well as by name
+    local byl = tg.measure.surfaces({ [0] = prob[0], [1] = prob[1], [2] = prob[2] }, { source = "probabilities", sigma = 1 })
+    assert.equal(pr.interfaces["1-2"], byl.interfaces["1-2"])
+  end)
+
+  it("smoothed labels (sigma 1.5) remove most of the labels' bias", function()
+    local lab = tg.measure.surfaces(seg, { phases = PH })
+    local sm = tg.measure.surfaces(seg, { phases = PH, source = "smoothed", sigma = 1.5 })
+    assert.equal("smoothed", sm.source)
+    assert.is_true(math.abs(sm.interfaces["1-2"] / sphere - 1) < 0.05)
+    assert.is_true(math.abs(sm.interfaces["1-2"] / sphere - 1) < 0.25 * (lab.interfaces["1-2"] / sphere - 1))
+    -- the smoothed indicator keeps each phase's voxel count
+    for label, count in pairs(seg:counts()) do assert.equal(count, sm.voxels[label]) end
+    local pg = tg.measure.surfaces(seg, { phases = PH, source = "smoothed", density = { cam = 4.7e3 }, per_gram_of = "cam" })
+    assert.near(pg.interfaces["1-2"] / pg.specific.per_gram.grams, pg.specific.per_gram.interfaces["1-2"], 1e-12)
+    assert.is_nil(pg.tpb_length)
+  end)
+
+  it("refuses bad input with the argument named", function()
+    assert.raises_with(function() tg.measure.surfaces(seg, { source = "fuzzy" }) end, "source must be")
+    assert.raises_with(function() tg.measure.surfaces(seg, { sigma = 1 }) end, "sigma is for source")
+    assert.raises_with(function() tg.measure.surfaces(seg, { source = "probabilities" }) end, "takes the table of class")
+    assert.raises_with(function() tg.measure.surfaces(prob, { source = "probabilities", phases = { pore = 0, foo = 9 } }) end,
+      "no probability volume named foo (the probabilities are keyed cam, ise, pore)")
+    assert.raises_with(function() tg.measure.surfaces(seg, { source = "smoothed", sigma = -1 }) end, "sigma must be finite")
+    assert.raises_with(function() tg.measure.surfaces(seg, { source = "smoothed", smooth = true }) end, "smooth is for")
+    assert.raises_with(function() tg.measure.surfaces({ cam = seg }, { source = "probabilities", phases = { cam = 1 } }) end,
+      "must be f32 or f64")
+  end)
+end)
