@@ -17,6 +17,14 @@
  *   core.measure.surfaces(labels, {labels...}, convention ("open" | "closed"), smooth, method)
  *       -> {area = {..}, union = {[i] = {[j] = ..}}, interface = {[i] = {[j] = ..}}, voxels = {..}, total_voxels, volume,
  *           tpb = {..}, tpb_any} (indices follow the order of the label list, 1-based)
+ *   core.measure.stream(stack, {memory=, max_slab=, counts=, profile=axis0, sha256=, what=, spacing = {sx, sy, sz},
+ *                               surfaces = {{labels = {...}, convention=, smooth=, method=}...},
+ *                               chords = {{phase=, axis=axis0, spacing=, trim="faces"|"ends"|"none"}...},
+ *                               components = {{connectivity=, phase=}...}})
+ *       -> {total, counts = {[label] = n}, profile = {[label] = {n...}}, sha256, surfaces = {<as surfaces>...},
+ *           chords = {{histogram, n, nlines, max_voxels, voxel_length}...}, components = {{n, sizes, background,
+ *           provisional, percolation = {x = <as percolation>, y, z}}...}, streamed = {slab, slabs, halo, overlap,
+ *           memory, planned, peak, passes, voxels, seconds, voxels_per_second, units}}      (one pass over the stack: tg_measure_stream)
  *   core.measure.surfaces_fields({field volumes...} | labels, nil | {labels...}, convention, method, {sx, sy, sz} (voxels),
  *                                truncate, level, unions, argmax)
  *       -> {area = {..}, union = {[i] = {[j] = ..}}, interface = {..}, interface_formula = "unions" | "eq1" | "none",
@@ -32,6 +40,8 @@
 #include "core/tg_components.h"
 #include "measure/tg_edt.h"
 #include "measure/tg_mcubes.h"
+#include "measure/tg_measure_stream.h"
+#include "io/tg_stream.h"
 #include "measure/tg_percolation.h"
 #include "measure/tg_surfaces.h"
 #include "measure/tg_surfaces_fields.h"
@@ -319,28 +329,9 @@ static void push_matrix(lua_State *L, const double a[][TG_SURFACES_MAX_PHASES], 
     lua_setfield(L, -2, name);
 }
 
-static int l_surfaces(lua_State *L)
+/* The result of tg_surfaces (or of its streamed form) as core.measure.surfaces returns it. */
+static void push_surfaces(lua_State *L, const tg_surfaces_result *r, int n)
 {
-    tg_volume *v = lt_checkvolume(L, 1);
-    luaL_checktype(L, 2, LUA_TTABLE);
-    tg_surfaces_opts o = TG_SURFACES_OPTS_INIT;
-    lua_Integer n = luaL_len(L, 2);
-    luaL_argcheck(L, n >= 1 && n <= TG_SURFACES_MAX_PHASES, 2, "between 1 and 8 phase labels");
-    o.nphases = (int)n;
-    for (int i = 0; i < n; i++) {
-        lua_geti(L, 2, i + 1);
-        int ok;
-        o.phases[i] = lua_tointegerx(L, -1, &ok);
-        if (!ok) return lt_error(L, "surfaces: phase label %d is not an integer", i + 1);
-        lua_pop(L, 1);
-    }
-    static const char *const conventions[] = {"open", "closed", NULL}; /* TG_SURFACES_OPEN, _CLOSED */
-    o.convention = luaL_checkoption(L, 3, "open", conventions);
-    o.smooth = lua_toboolean(L, 4);
-    o.method = method_of(L, 5);
-    tg_surfaces_result *r = lua_newuserdatauv(L, sizeof *r, 0); /* boxed: freed by Lua if we raise */
-    lt_begin(L);
-    lt_end(L, tg_surfaces(lt_ctx(L), v, &o, r));
     lua_newtable(L);
     lua_createtable(L, (int)n, 0);
     for (int i = 0; i < n; i++) {
@@ -368,6 +359,31 @@ static int l_surfaces(lua_State *L)
     lua_setfield(L, -2, "tpb");
     lua_pushnumber(L, r->tpb_any_length);
     lua_setfield(L, -2, "tpb_any");
+}
+
+static int l_surfaces(lua_State *L)
+{
+    tg_volume *v = lt_checkvolume(L, 1);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    tg_surfaces_opts o = TG_SURFACES_OPTS_INIT;
+    lua_Integer n = luaL_len(L, 2);
+    luaL_argcheck(L, n >= 1 && n <= TG_SURFACES_MAX_PHASES, 2, "between 1 and 8 phase labels");
+    o.nphases = (int)n;
+    for (int i = 0; i < n; i++) {
+        lua_geti(L, 2, i + 1);
+        int ok;
+        o.phases[i] = lua_tointegerx(L, -1, &ok);
+        if (!ok) return lt_error(L, "surfaces: phase label %d is not an integer", i + 1);
+        lua_pop(L, 1);
+    }
+    static const char *const conventions[] = {"open", "closed", NULL}; /* TG_SURFACES_OPEN, _CLOSED */
+    o.convention = luaL_checkoption(L, 3, "open", conventions);
+    o.smooth = lua_toboolean(L, 4);
+    o.method = method_of(L, 5);
+    tg_surfaces_result *r = lua_newuserdatauv(L, sizeof *r, 0); /* boxed: freed by Lua if we raise */
+    lt_begin(L);
+    lt_end(L, tg_surfaces(lt_ctx(L), v, &o, r));
+    push_surfaces(L, r, (int)n);
     return 1;
 }
 
@@ -538,6 +554,225 @@ static int l_mesh_tostring(lua_State *L)
     return 1;
 }
 
+/* ---- streamed: core.measure.stream(stack, spec) ---- */
+
+/* spec.labels: the phase labels of a surfaces entry at idx, into o. */
+static void stream_surfaces_opts(lua_State *L, int idx, tg_surfaces_opts *o)
+{
+    static const char *const conventions[] = {"open", "closed", NULL}; /* TG_SURFACES_OPEN, _CLOSED */
+    static const char *const methods[] = {"lewiner", "lorensen", NULL};
+    *o = (tg_surfaces_opts)TG_SURFACES_OPTS_INIT;
+    if (lua_getfield(L, idx, "labels") != LUA_TTABLE) lt_error(L, "stream: surfaces entry without its labels");
+    lua_Integer n = luaL_len(L, -1);
+    if (n < 1 || n > TG_SURFACES_MAX_PHASES) lt_error(L, "stream: between 1 and 8 phase labels, got %d", (int)n);
+    o->nphases = (int)n;
+    for (int i = 0; i < n; i++) {
+        lua_geti(L, -1, i + 1);
+        int ok;
+        o->phases[i] = lua_tointegerx(L, -1, &ok);
+        if (!ok) lt_error(L, "surfaces: phase label %d is not an integer", i + 1);
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    o->convention = lt_optname(L, idx, "convention", "open", conventions);
+    o->smooth = lt_optboolean(L, idx, "smooth", 0);
+    o->method = lt_optname(L, idx, "method", "lewiner", methods);
+}
+
+/* The spec table at idx (lists of surfaces, chords and components entries) into o. */
+static void stream_opts(lua_State *L, int idx, tg_measure_stream_opts *o)
+{
+    static const char *const trims[] = {"none", "faces", "ends", NULL}; /* tg_chord_trim */
+    luaL_checktype(L, idx, LUA_TTABLE);
+    lua_getfield(L, idx, "memory");
+    o->memory = lt_checkmemory(L, -1, 0, "memory");
+    lua_pop(L, 1);
+    o->max_slab = lt_optinteger(L, idx, "max_slab", 0);
+    o->counts = lt_optboolean(L, idx, "counts", 0);
+    o->sha256 = lt_optboolean(L, idx, "sha256", 0);
+    o->profile = (int)lt_optinteger(L, idx, "profile", -1);
+    o->what = lt_optstring(L, idx, "what", "measure");
+    if (lua_getfield(L, idx, "spacing") == LUA_TTABLE)
+        for (int d = 0; d < 3; d++) {
+            lua_geti(L, -1, d + 1);
+            o->spacing[d] = lua_tonumber(L, -1);
+            lua_pop(L, 1);
+        }
+    lua_pop(L, 1);
+    if (o->max_slab < 0 || o->profile < -1 || o->profile > 2) lt_error(L, "stream: bad max_slab or profile");
+    static const char *const lists[3] = {"surfaces", "chords", "components"};
+    static const int max[3] = {TG_MS_MAX_SURFACES, TG_MS_MAX_CHORDS, TG_MS_MAX_COMPONENTS};
+    for (int k = 0; k < 3; k++) {
+        if (lua_getfield(L, idx, lists[k]) != LUA_TTABLE) {
+            lua_pop(L, 1);
+            continue;
+        }
+        lua_Integer n = luaL_len(L, -1);
+        if (n > max[k]) lt_error(L, "stream: at most %d %s at once, got %d", max[k], lists[k], (int)n);
+        for (int i = 0; i < n; i++) {
+            lua_geti(L, -1, i + 1);
+            int e = lua_gettop(L);
+            luaL_checktype(L, e, LUA_TTABLE);
+            if (k == 0) stream_surfaces_opts(L, e, &o->surfaces[o->nsurfaces++]);
+            else if (k == 1) {
+                tg_chords_opts *c = &o->chords[o->nchords++];
+                c->phase = lt_optinteger(L, e, "phase", 1);
+                c->axis = (int)lt_optinteger(L, e, "axis", 2);
+                lua_Integer sp = lt_optinteger(L, e, "spacing", 2);
+                if (sp < 0 || sp >= (1 << 30)) lt_error(L, "stream: chord spacing must be >= 0 voxels");
+                c->spacing = (int)sp;
+                c->trim = (tg_chord_trim)lt_optname(L, e, "trim", "faces", trims);
+            } else {
+                tg_components_opts *c = &o->components[o->ncomponents++];
+                *c = (tg_components_opts)TG_COMPONENTS_OPTS_INIT;
+                lua_getfield(L, e, "connectivity");
+                c->connectivity = lua_isnil(L, -1) ? 6 : checkconn(L, -1);
+                lua_pop(L, 1);
+                if (lua_getfield(L, e, "phase") != LUA_TNIL) {
+                    c->use_phase = 1;
+                    c->phase = luaL_checkinteger(L, -1);
+                }
+                lua_pop(L, 1);
+            }
+            lua_pop(L, 1);
+        }
+        lua_pop(L, 1);
+    }
+}
+
+static void push_percolation(lua_State *L, const tg_percolation_result *r)
+{
+    static const char *const names[4] = {"isolated", "inlet", "outlet", "spanning"}; /* TG_PERC_* order */
+    lua_createtable(L, 0, 5);
+    lua_pushinteger(L, r->phase_voxels);
+    lua_setfield(L, -2, "phase_voxels");
+    lua_pushinteger(L, r->total_voxels);
+    lua_setfield(L, -2, "total_voxels");
+    lua_pushinteger(L, r->n_clusters);
+    lua_setfield(L, -2, "n_clusters");
+    for (int f = 0; f < 2; f++) {
+        lua_createtable(L, 0, 4);
+        for (int k = 0; k < 4; k++) {
+            lua_pushinteger(L, f ? r->clusters[k] : r->voxels[k]);
+            lua_setfield(L, -2, names[k]);
+        }
+        lua_setfield(L, -2, f ? "clusters" : "voxels");
+    }
+}
+
+static void push_counts(lua_State *L, const tg_measure_stream_result *r)
+{
+    lua_createtable(L, 0, (int)r->nlabels);
+    for (int64_t j = 0; j < r->nlabels; j++) {
+        lua_pushinteger(L, r->counts[j]);
+        lua_rawseti(L, -2, r->labels[j]);
+    }
+    lua_setfield(L, -2, "counts");
+    if (r->profile < 0) return;
+    lua_createtable(L, 0, (int)r->nlabels);
+    for (int64_t j = 0; j < r->nlabels; j++) {
+        lua_createtable(L, (int)r->npos, 0);
+        for (int64_t i = 0; i < r->npos; i++) {
+            lua_pushinteger(L, r->profile_counts[i * r->nlabels + j]);
+            lua_rawseti(L, -2, i + 1);
+        }
+        lua_rawseti(L, -2, r->labels[j]);
+    }
+    lua_setfield(L, -2, "profile");
+}
+
+static void push_chords(lua_State *L, const tg_chords_counts *c, double voxel_length)
+{
+    lua_createtable(L, 0, 5);
+    lua_createtable(L, (int)c->max_length, 0);
+    for (int64_t l = 1; l <= c->max_length; l++) {
+        lua_pushinteger(L, c->hist[l]);
+        lua_rawseti(L, -2, l);
+    }
+    lua_setfield(L, -2, "histogram");
+    lua_pushinteger(L, c->n);
+    lua_setfield(L, -2, "n");
+    lua_pushinteger(L, c->nlines);
+    lua_setfield(L, -2, "nlines");
+    lua_pushinteger(L, c->max_length);
+    lua_setfield(L, -2, "max_voxels");
+    lua_pushnumber(L, voxel_length);
+    lua_setfield(L, -2, "voxel_length");
+}
+
+static void push_components(lua_State *L, const tg_components_totals *t, const int64_t dims[3])
+{
+    static const char *const axes[3] = {"x", "y", "z"};
+    lua_createtable(L, 0, 5);
+    lua_pushinteger(L, t->n);
+    lua_setfield(L, -2, "n");
+    lua_createtable(L, t->n > INT32_MAX ? 0 : (int)t->n, 0);
+    for (int64_t i = 1; i <= t->n; i++) {
+        lua_pushinteger(L, t->sizes[i]);
+        lua_rawseti(L, -2, i);
+    }
+    lua_setfield(L, -2, "sizes");
+    lua_pushinteger(L, t->sizes[0]);
+    lua_setfield(L, -2, "background");
+    lua_pushinteger(L, t->provisional);
+    lua_setfield(L, -2, "provisional");
+    lua_createtable(L, 0, 3);
+    for (int a = 0; a < 3; a++) {
+        tg_percolation_result p;
+        tg_percolation_from_totals(t, a, dims, &p);
+        push_percolation(L, &p);
+        lua_setfield(L, -2, axes[a]);
+    }
+    lua_setfield(L, -2, "percolation");
+}
+
+/* What the pass used, as every streamed operation reports it (lt_pushstreamed), plus the overlap of two slabs. */
+static void push_streamed(lua_State *L, const tg_measure_stream_result *r)
+{
+    tg_stream_result s = {r->slab, r->slabs, r->halo_lo > r->halo_hi ? r->halo_lo : r->halo_hi, r->memory, r->planned,
+                          r->peak, r->passes, r->total * r->passes, r->seconds, r->voxels_per_second};
+    lt_pushstreamed(L, &s);
+    lua_pushinteger(L, r->halo_lo + r->halo_hi);
+    lua_setfield(L, -2, "overlap");
+    lua_setfield(L, -2, "streamed");
+}
+
+static void stream_result_release(void *r) { tg_measure_stream_result_free(r); }
+
+/* stream(stack, spec) -> {counts, profile, total, sha256, surfaces = {...}, chords = {...}, components = {...}, streamed} */
+static int l_stream(lua_State *L)
+{
+    tg_stack *st = lt_checkstack(L, 1);
+    tg_measure_stream_opts o = TG_MEASURE_STREAM_OPTS_INIT;
+    stream_opts(L, 2, &o);
+    tg_measure_stream_result *r = lt_boxobj(L, sizeof *r, stream_result_release);
+    lt_begin(L);
+    lt_end(L, tg_measure_stream(lt_ctx(L), st, &o, r));
+    const tg_stack_info_t *in = tg_stack_info(st);
+    lua_createtable(L, 0, 8);
+    lua_pushinteger(L, r->total);
+    lua_setfield(L, -2, "total");
+    if (o.counts || o.profile >= 0) push_counts(L, r);
+    if (o.sha256) {
+        lua_pushstring(L, r->sha256);
+        lua_setfield(L, -2, "sha256");
+    }
+    const char *const lists[3] = {"surfaces", "chords", "components"};
+    const int counts[3] = {o.nsurfaces, o.nchords, o.ncomponents};
+    for (int k = 0; k < 3; k++) {
+        lua_createtable(L, counts[k], 0);
+        for (int i = 0; i < counts[k]; i++) {
+            if (k == 0) push_surfaces(L, &r->surfaces[i], o.surfaces[i].nphases);
+            else if (k == 1) push_chords(L, &r->chords[i], (o.spacing[0] > 0 ? o.spacing : in->spacing)[o.chords[i].axis]);
+            else push_components(L, &r->components[i], r->dims);
+            lua_rawseti(L, -2, i + 1);
+        }
+        lua_setfield(L, -2, lists[k]);
+    }
+    push_streamed(L, r);
+    return 1;
+}
+
 void lt_open_measure(lua_State *L)
 {
     static const luaL_Reg fns[] = {{"chords", l_chords},       {"components", l_components}, {"percolation", l_percolation},
@@ -551,6 +786,10 @@ void lt_open_measure(lua_State *L)
     static const luaL_Reg meta[] = {{"__gc", l_mesh_release}, {"__close", l_mesh_release}, {"__tostring", l_mesh_tostring},
                                     {NULL, NULL}};
     lt_register(L, "measure", fns);
+    lua_getfield(L, -1, "measure");
+    lua_pushcfunction(L, l_stream); /* streamed measures of a stack on disk */
+    lua_setfield(L, -2, "stream");
+    lua_pop(L, 1);
     luaL_newmetatable(L, LT_MESH_MT); /* sets __name = "tortuga.Mesh" */
     luaL_setfuncs(L, meta, 0);
     luaL_newlib(L, methods);

@@ -270,6 +270,25 @@ static tg_status runs_info(tg_ctx *ctx, const runs *R, int64_t ny, int64_t n, in
     return TG_OK;
 }
 
+/* The runs of v labelled: parent[r] = -(label of r's component), labels 1..*n in raster order of first voxels. */
+static tg_status label_runs(tg_ctx *ctx, const tg_volume *v, const tg_components_opts *o, runs *R, int64_t *n_out)
+{
+    in_rule rule = {o->use_phase, o->phase};
+    tg_status st = build_runs(ctx, v, &rule, R);
+    if (st != TG_OK) return st;
+    if (tg_progress(ctx, 0.3, "components")) return tg_fail(ctx, TG_ERR_CANCELLED, "components: interrupted");
+    unite_all(ctx, R, v->dims[1], v->dims[2], o->connectivity);
+    if (tg_progress(ctx, 0.6, "components")) return tg_fail(ctx, TG_ERR_CANCELLED, "components: interrupted");
+    /* parents precede children, so one ordered pass turns the forest into labels (stored negated) */
+    int64_t nr = R->row[R->nrows], n = 0;
+    for (int64_t r = 0; r < nr; r++) {
+        int64_t p = R->parent[r];
+        R->parent[r] = p == r ? -(++n) : R->parent[p];
+    }
+    *n_out = n;
+    return TG_OK;
+}
+
 tg_status tg_components_ex(tg_ctx *ctx, const tg_volume *v, const tg_components_opts *opt, tg_volume *labels,
                            int64_t *n_out, tg_components_info *info)
 {
@@ -281,18 +300,8 @@ tg_status tg_components_ex(tg_ctx *ctx, const tg_volume *v, const tg_components_
     if (n_out) *n_out = 0;
     if (info) memset(info, 0, sizeof *info);
     if ((st = check_mask(ctx, v, o.connectivity, "components")) != TG_OK) return st;
-    int64_t nx = v->dims[0], ny = v->dims[1], nz = v->dims[2];
-    in_rule rule = {o.use_phase, o.phase};
-    if ((st = build_runs(ctx, v, &rule, &R)) != TG_OK) goto done;
-    if (tg_progress(ctx, 0.3, "components")) { st = tg_fail(ctx, TG_ERR_CANCELLED, "components: interrupted"); goto done; }
-    unite_all(ctx, &R, ny, nz, o.connectivity);
-    if (tg_progress(ctx, 0.6, "components")) { st = tg_fail(ctx, TG_ERR_CANCELLED, "components: interrupted"); goto done; }
-    /* parents precede children, so one ordered pass turns the forest into labels (stored negated) */
-    int64_t nr = R.row[R.nrows], n = 0;
-    for (int64_t r = 0; r < nr; r++) {
-        int64_t p = R.parent[r];
-        R.parent[r] = p == r ? -(++n) : R.parent[p];
-    }
+    int64_t nx = v->dims[0], ny = v->dims[1], n = 0;
+    if ((st = label_runs(ctx, v, &o, &R, &n)) != TG_OK) goto done;
     if (n > INT32_MAX) { st = tg_fail(ctx, TG_ERR_UNSUPPORTED, "components: %lld components do not fit i32 labels", (long long)n); goto done; }
     if (info && (st = runs_info(ctx, &R, ny, n, tg_volume_count(v), info)) != TG_OK) goto done;
     /* every voxel is written below (background too), in parallel: no serial zeroing of the output */
@@ -414,4 +423,225 @@ tg_status tg_components_stats(tg_ctx *ctx, const tg_volume *labels, int64_t n, i
             }
         }
     return TG_OK;
+}
+
+/* ---- streamed: slab-wise labelling joined by union-find across slab faces (see the header) ---- */
+
+struct tg_components_acc {
+    tg_components_opts o;
+    int64_t dims[3];
+    int64_t next_z;       /* the first slice of the next slab */
+    /* every provisional label (a component's piece in one slab), 0-based ids in raster order of first voxels */
+    int64_t nprov, cap;
+    int64_t *parent;      /* union-find, parent[i] <= i */
+    int64_t *size;
+    uint8_t *touch;       /* TG_TOUCH_* */
+    /* the runs of the previous slab's last plane: rows 0..ny-1, with their provisional ids */
+    int64_t *prow;        /* ny + 1 offsets */
+    int32_t *px0, *px1;
+    int64_t *pid;
+    int64_t pcap;
+};
+
+static inline int64_t acc_find(int64_t *p, int64_t a)
+{
+    while (p[a] != a) {
+        p[a] = p[p[a]];
+        a = p[a];
+    }
+    return a;
+}
+
+static inline void acc_unite(int64_t *p, int64_t a, int64_t b)
+{
+    a = acc_find(p, a);
+    b = acc_find(p, b);
+    if (a < b) p[b] = a;
+    else if (b < a) p[a] = b;
+}
+
+void tg_components_stream_cost(const tg_components_opts *opt, const int64_t dims[3], tg_cost *cost)
+{
+    (void)opt;
+    double nx = (double)dims[0];
+    /* per slab: runs (16 B) and per-label size + touch (9 B), at most ceil(nx/2) runs per row, plus row offsets and
+     * the bitmap; the plane kept from the previous slab; the provisional labels grow with the stack (not counted) */
+    double runs_per_voxel = (double)((dims[0] + 1) / 2) / nx;
+    cost->per_voxel = 25.0 * runs_per_voxel + 0.125 + 8.0 / nx;
+    cost->fixed = (int64_t)((dims[1] + 1) * 8 + dims[1] * ((dims[0] + 1) / 2) * 16);
+    cost->halo = 0;
+}
+
+tg_status tg_components_acc_new(tg_ctx *ctx, const int64_t dims[3], const tg_components_opts *opt, tg_components_acc **out)
+{
+    *out = NULL;
+    tg_components_opts o = TG_COMPONENTS_OPTS_INIT;
+    if (opt) o = *opt;
+    if (o.connectivity != 6 && o.connectivity != 18 && o.connectivity != 26)
+        return tg_fail(ctx, TG_ERR_ARG, "components: connectivity must be 6, 18 or 26, got %d", o.connectivity);
+    if (dims[0] < 1 || dims[1] < 1 || dims[2] < 1 || dims[0] > INT32_MAX)
+        return tg_fail(ctx, TG_ERR_ARG, "components: bad dims %lldx%lldx%lld", (long long)dims[0], (long long)dims[1],
+                       (long long)dims[2]);
+    tg_components_acc *a = tg_calloc(1, sizeof *a);
+    if (!a) return tg_fail(ctx, TG_ERR_NOMEM, "components: out of memory");
+    a->o = o;
+    memcpy(a->dims, dims, sizeof a->dims);
+    a->prow = tg_calloc((size_t)dims[1] + 1, sizeof *a->prow);
+    if (!a->prow) {
+        tg_free(a);
+        return tg_fail(ctx, TG_ERR_NOMEM, "components: out of memory");
+    }
+    *out = a;
+    return TG_OK;
+}
+
+void tg_components_acc_free(tg_components_acc *a)
+{
+    if (!a) return;
+    tg_free(a->parent);
+    tg_free(a->size);
+    tg_free(a->touch);
+    tg_free(a->prow);
+    tg_free(a->px0);
+    tg_free(a->px1);
+    tg_free(a->pid);
+    tg_free(a);
+}
+
+static tg_status acc_reserve(tg_ctx *ctx, tg_components_acc *a, int64_t more)
+{
+    if (a->nprov + more <= a->cap) return TG_OK;
+    int64_t cap = a->cap ? a->cap : 1024;
+    while (cap < a->nprov + more) cap *= 2;
+    int64_t *p = tg_realloc(a->parent, (size_t)cap * sizeof *p);
+    if (p) a->parent = p;
+    int64_t *s = p ? tg_realloc(a->size, (size_t)cap * sizeof *s) : NULL;
+    if (s) a->size = s;
+    uint8_t *t = s ? tg_realloc(a->touch, (size_t)cap) : NULL;
+    if (t) a->touch = t;
+    if (!t) return tg_fail(ctx, TG_ERR_NOMEM, "components: out of memory for %lld provisional labels", (long long)cap);
+    a->cap = cap;
+    return TG_OK;
+}
+
+/* Unite the runs of row y of the slab's first plane (ids base + label - 1) with the overlapping runs of row yb of
+ * the previous slab's last plane; d = 1 lets diagonal neighbours touch. */
+static void acc_seam_rows(tg_components_acc *a, const runs *R, int64_t y, int64_t yb, int d, int64_t base)
+{
+    int64_t i = R->row[y], ie = R->row[y + 1], j = a->prow[yb], je = a->prow[yb + 1];
+    while (i < ie && j < je) {
+        if (R->x1[i] + d <= a->px0[j]) i++;
+        else if (a->px1[j] + d <= R->x0[i]) j++;
+        else {
+            acc_unite(a->parent, base - R->parent[i] - 1, a->pid[j]);
+            if (R->x1[i] < a->px1[j]) i++;
+            else j++;
+        }
+    }
+}
+
+/* Keep the runs of the slab's last plane, with their provisional ids, for the next slab's seam. */
+static tg_status acc_keep_last_plane(tg_ctx *ctx, tg_components_acc *a, const runs *R, int64_t nz, int64_t base)
+{
+    int64_t ny = a->dims[1], r0 = (nz - 1) * ny, first = R->row[r0], nr = R->row[r0 + ny] - first;
+    if (nr > a->pcap) {
+        tg_free(a->px0);
+        tg_free(a->px1);
+        tg_free(a->pid);
+        a->px0 = tg_malloc((size_t)nr * sizeof *a->px0);
+        a->px1 = tg_malloc((size_t)nr * sizeof *a->px1);
+        a->pid = tg_malloc((size_t)nr * sizeof *a->pid);
+        a->pcap = nr;
+        if (!a->px0 || !a->px1 || !a->pid) {
+            a->pcap = 0;
+            return tg_fail(ctx, TG_ERR_NOMEM, "components: out of memory for %lld runs of a plane", (long long)nr);
+        }
+    }
+    for (int64_t y = 0; y <= ny; y++) a->prow[y] = R->row[r0 + y] - first;
+    for (int64_t i = 0; i < nr; i++) {
+        a->px0[i] = R->x0[first + i];
+        a->px1[i] = R->x1[first + i];
+        a->pid[i] = base - R->parent[first + i] - 1;
+    }
+    return TG_OK;
+}
+
+tg_status tg_components_acc_add(tg_ctx *ctx, tg_components_acc *a, const tg_volume *slab, int64_t z0)
+{
+    runs R = {0};
+    int64_t n = 0, base = a->nprov;
+    tg_status st = check_mask(ctx, slab, a->o.connectivity, "components");
+    if (st != TG_OK) return st;
+    int64_t nx = a->dims[0], ny = a->dims[1], nzv = a->dims[2], nz = slab->dims[2];
+    if (slab->dims[0] != nx || slab->dims[1] != ny || z0 != a->next_z || z0 + nz > nzv)
+        return tg_fail(ctx, TG_ERR_ARG, "components: slab of %lldx%lldx%lld at z = %lld does not continue the stack "
+                       "(%lldx%lldx%lld, next slice %lld)", (long long)slab->dims[0], (long long)slab->dims[1],
+                       (long long)nz, (long long)z0, (long long)nx, (long long)ny, (long long)nzv, (long long)a->next_z);
+    if ((st = label_runs(ctx, slab, &a->o, &R, &n)) != TG_OK) goto done;
+    if ((st = acc_reserve(ctx, a, n)) != TG_OK) goto done;
+    for (int64_t i = 0; i < n; i++) {
+        a->parent[base + i] = base + i;
+        a->size[base + i] = 0;
+        a->touch[base + i] = 0;
+    }
+    for (int64_t row = 0; row < R.nrows; row++) {
+        int64_t y = row % ny, z = z0 + row / ny;
+        uint8_t t = (uint8_t)((y == 0 ? TG_TOUCH_Y0 : 0) | (y == ny - 1 ? TG_TOUCH_Y1 : 0) |
+                              (z == 0 ? TG_TOUCH_Z0 : 0) | (z == nzv - 1 ? TG_TOUCH_Z1 : 0));
+        for (int64_t i = R.row[row]; i < R.row[row + 1]; i++) {
+            int64_t id = base - R.parent[i] - 1;
+            a->size[id] += R.x1[i] - R.x0[i];
+            a->touch[id] |= (uint8_t)(t | (R.x0[i] == 0 ? TG_TOUCH_X0 : 0) | (R.x1[i] == nx ? TG_TOUCH_X1 : 0));
+        }
+    }
+    if (z0 > 0) { /* the seam with the previous slab, as unite_all joins its own z-slabs */
+        int conn = a->o.connectivity, d = conn == 6 ? 0 : 1;
+        for (int64_t y = 0; y < ny; y++) {
+            acc_seam_rows(a, &R, y, y, d, base);
+            if (conn == 6) continue;
+            if (y > 0) acc_seam_rows(a, &R, y, y - 1, conn == 26, base);
+            if (y + 1 < ny) acc_seam_rows(a, &R, y, y + 1, conn == 26, base);
+        }
+    }
+    if ((st = acc_keep_last_plane(ctx, a, &R, nz, base)) != TG_OK) goto done;
+    a->nprov += n;
+    a->next_z = z0 + nz;
+done:
+    runs_free(&R);
+    return st;
+}
+
+tg_status tg_components_acc_finish(tg_ctx *ctx, tg_components_acc *a, tg_components_totals *out)
+{
+    memset(out, 0, sizeof *out);
+    if (a->next_z != a->dims[2])
+        return tg_fail(ctx, TG_ERR_ARG, "components: the slabs end at slice %lld of %lld", (long long)a->next_z,
+                       (long long)a->dims[2]);
+    /* ids precede their parents' children, so one ordered pass turns the forest into final labels (negated) */
+    int64_t n = 0, *p = a->parent;
+    for (int64_t i = 0; i < a->nprov; i++) p[i] = p[i] == i ? -(++n) : p[p[i]];
+    out->sizes = tg_calloc((size_t)n + 1, sizeof *out->sizes);
+    out->touch = tg_calloc((size_t)n + 1, 1);
+    if (!out->sizes || !out->touch) {
+        tg_components_totals_free(out);
+        return tg_fail(ctx, TG_ERR_NOMEM, "components: out of memory for %lld component sizes", (long long)n);
+    }
+    int64_t fg = 0;
+    for (int64_t i = 0; i < a->nprov; i++) {
+        out->sizes[-p[i]] += a->size[i];
+        out->touch[-p[i]] |= a->touch[i];
+        fg += a->size[i];
+    }
+    out->n = n;
+    out->sizes[0] = a->dims[0] * a->dims[1] * a->dims[2] - fg;
+    out->provisional = a->nprov;
+    return TG_OK;
+}
+
+void tg_components_totals_free(tg_components_totals *t)
+{
+    if (!t) return;
+    tg_free(t->sizes);
+    tg_free(t->touch);
+    memset(t, 0, sizeof *t);
 }

@@ -66,4 +66,35 @@ tg_status tg_components_stats(tg_ctx *ctx, const tg_volume *labels, int64_t n, i
  * bit 1 = last slice (outlet). touch has n+1 entries, allocated by the caller. */
 tg_status tg_components_touch(tg_ctx *ctx, const tg_volume *labels, int64_t n, int axis, uint8_t *touch);
 
+/* ---- streamed: the components of a stack slab by slab ----
+ * tg_components_acc labels each slab (consecutive slices, in z order) by the same runs as tg_components_ex, then
+ * joins the components that meet across the face between two slabs (the seam rows as unite_all joins its own
+ * z-slabs: 6, 18 or 26 connectivity) with a union-find over the provisional labels of all slabs, numbered in raster
+ * order of their first voxel and united by the smaller number, so a root is its component's raster-first piece.
+ * The count, the sizes and their order are those of tg_components_ex on the whole volume (scipy's numbering).
+ * It also records which faces of the volume each component touches (TG_TOUCH_*: percolation along any axis).
+ * Cost: per slab, as tg_components_ex without the label volume: 16 B per run and 9 B per component of the slab
+ * (worst case, a checkerboard row: 12.5 B per voxel), 8 B per row and a bitmap (1/8 B per voxel), freed after the
+ * slab (tg_components_stream_cost states it); kept for the whole stack: 17 B per provisional label (a component's
+ * piece in one slab) and the runs of the previous slab's last plane. Threading: as tg_components_ex inside a slab;
+ * the seam and the union-find are sequential; results do not depend on the thread count. */
+enum { TG_TOUCH_X0 = 1, TG_TOUCH_X1 = 2, TG_TOUCH_Y0 = 4, TG_TOUCH_Y1 = 8, TG_TOUCH_Z0 = 16, TG_TOUCH_Z1 = 32 };
+typedef struct tg_components_acc tg_components_acc;
+typedef struct tg_components_totals {
+    int64_t n;           /* components */
+    int64_t *sizes;      /* n + 1 voxel counts; sizes[0] = background */
+    uint8_t *touch;      /* n + 1: the faces each component touches (TG_TOUCH_* bits; touch[0] = 0) */
+    int64_t provisional; /* pieces labelled in the slabs (what the union-find held) */
+} tg_components_totals;
+/* What a slab costs (tg_cost: bytes per voxel of the slab, fixed bytes, no halo). */
+void tg_components_stream_cost(const tg_components_opts *opt, const int64_t dims[3], tg_cost *cost);
+/* For a volume of dims (every slab has nx, ny; the slabs' slices add up to nz). */
+tg_status tg_components_acc_new(tg_ctx *ctx, const int64_t dims[3], const tg_components_opts *opt, tg_components_acc **out);
+/* The next slab: slices [z0, z0 + slab->dims[2]) of the volume, z0 = where the previous slab ended (0 first). */
+tg_status tg_components_acc_add(tg_ctx *ctx, tg_components_acc *a, const tg_volume *slab, int64_t z0);
+/* After the last slab, once: the totals (free with tg_components_totals_free). */
+tg_status tg_components_acc_finish(tg_ctx *ctx, tg_components_acc *a, tg_components_totals *out);
+void tg_components_totals_free(tg_components_totals *t);
+void tg_components_acc_free(tg_components_acc *a); /* NULL is fine */
+
 #endif

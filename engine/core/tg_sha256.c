@@ -149,12 +149,7 @@ static void blocks(uint32_t h[8], const unsigned char *p, size_t n)
     blocks_portable(h, p, n);
 }
 
-typedef struct sha256 {
-    uint32_t h[8];
-    uint64_t bytes;          /* message length so far */
-    unsigned char tail[64];  /* bytes not yet compressed */
-    size_t ntail;
-} sha256;
+typedef tg_sha256_state sha256;
 
 static void sha_init(sha256 *s)
 {
@@ -199,6 +194,10 @@ static void sha_final(sha256 *s, char hex[TG_SHA256_HEX])
     }
     hex[64] = '\0';
 }
+
+void tg_sha256_init(tg_sha256_state *s) { sha_init(s); }
+void tg_sha256_update(tg_sha256_state *s, const void *data, size_t n) { if (n) sha_update(s, data, n); }
+void tg_sha256_final(tg_sha256_state *s, char hex[TG_SHA256_HEX]) { sha_final(s, hex); }
 
 tg_status tg_sha256_buffer(tg_ctx *ctx, const void *data, size_t n, char hex[TG_SHA256_HEX])
 {

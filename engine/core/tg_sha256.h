@@ -23,4 +23,16 @@ tg_status tg_sha256_file(tg_ctx *ctx, const char *path, char hex[TG_SHA256_HEX],
 /* The digest of a memory buffer (for small records and tests). */
 tg_status tg_sha256_buffer(tg_ctx *ctx, const void *data, size_t n, char hex[TG_SHA256_HEX]);
 
+/* Incremental: init, update with the pieces in order, final. The digest of the pieces equals tg_sha256_buffer of
+ * their concatenation (streamed measures hash a stack slab by slab and give the in-memory volume's v:sha256()). */
+typedef struct tg_sha256_state {
+    uint32_t h[8];
+    uint64_t bytes;         /* message length so far */
+    unsigned char tail[64]; /* bytes not yet compressed */
+    size_t ntail;
+} tg_sha256_state;
+void tg_sha256_init(tg_sha256_state *s);
+void tg_sha256_update(tg_sha256_state *s, const void *data, size_t n);
+void tg_sha256_final(tg_sha256_state *s, char hex[TG_SHA256_HEX]);
+
 #endif

@@ -47,4 +47,29 @@ void tg_chords_result_free(tg_chords_result *r);
  * max_length + 1 entries, owned by the caller. One pass over the list. */
 void tg_chords_histogram(const tg_chords_result *r, int64_t *hist);
 
+/* ---- streamed: the counts by length from consecutive slabs of a stack (measure/tg_measure_stream.h drives it) ----
+ * Lines along x and y lie in the planes z, so a slab scans the lines of its own slices whole. Lines along z cross
+ * the slabs: each carries the slice where its open run started from one slab to the next (8 bytes per line), and a
+ * run is counted when it ends, or after the last slab when it reaches the end of the stack (kept only with
+ * TG_TRIM_NONE). The counts by length, their number and the lines scanned equal tg_chords + tg_chords_histogram on
+ * the whole volume (the list itself, whose order is line by line, is not kept: 4 bytes per chord would grow with
+ * the stack). Cost (tg_chords_stream_cost): nothing per voxel of a slab; per thread a count per length along the
+ * axis (8 bytes each), plus the run starts for axis z. Threading: OpenMP over lines (axis z: over rows of lines),
+ * per-thread integer counts summed at the end, so results do not depend on the thread count. */
+typedef struct tg_chords_counts {
+    int64_t n;          /* chords */
+    int64_t nlines;     /* chord lines scanned */
+    int64_t max_length; /* 0 when n == 0 */
+    int64_t *hist;      /* max_length + 1 entries: hist[l] = chords of l voxels (hist[0] = 0) */
+} tg_chords_counts;
+typedef struct tg_chords_acc tg_chords_acc;
+void tg_chords_stream_cost(const tg_chords_opts *opt, const int64_t dims[3], int nthreads, tg_cost *cost);
+tg_status tg_chords_acc_new(tg_ctx *ctx, const int64_t dims[3], const tg_chords_opts *opt, tg_chords_acc **out);
+/* The next slab: slices [z0, z0 + slab->dims[2]), z0 = where the previous one ended (0 first). */
+tg_status tg_chords_acc_add(tg_ctx *ctx, tg_chords_acc *a, const tg_volume *slab, int64_t z0);
+/* After the last slab, once. */
+tg_status tg_chords_acc_finish(tg_ctx *ctx, tg_chords_acc *a, tg_chords_counts *out);
+void tg_chords_counts_free(tg_chords_counts *c);
+void tg_chords_acc_free(tg_chords_acc *a); /* NULL is fine */
+
 #endif

@@ -170,6 +170,18 @@ void tg_mc_binary_areas(int method, const double sp[3], double area[256])
 tg_status tg_mc_grid_init(tg_ctx *ctx, tg_mc_grid *g, const tg_volume *labels, const int64_t *phases, int nph,
                           int closed, int smooth)
 {
+    return tg_mc_grid_init_slab(ctx, g, labels, 0, labels ? labels->dims[2] : 0, phases, nph, closed, smooth);
+}
+
+void tg_mc_grid_set_slab(tg_mc_grid *g, const tg_volume *labels, int64_t zbase)
+{
+    g->labels = labels;
+    g->zbase = zbase;
+}
+
+tg_status tg_mc_grid_init_slab(tg_ctx *ctx, tg_mc_grid *g, const tg_volume *labels, int64_t zbase, int64_t nz,
+                               const int64_t *phases, int nph, int closed, int smooth)
+{
     memset(g, 0, sizeof *g);
     if (!labels || !labels->buf) return tg_fail(ctx, TG_ERR_ARG, "marching cubes: the label volume is empty or released");
     if (labels->dtype != TG_U8 && labels->dtype != TG_U16 && labels->dtype != TG_I32)
@@ -182,7 +194,8 @@ tg_status tg_mc_grid_init(tg_ctx *ctx, tg_mc_grid *g, const tg_volume *labels, c
     g->smooth = smooth != 0;
     g->nx = labels->dims[0];
     g->ny = labels->dims[1];
-    g->nz = labels->dims[2];
+    g->nz = nz;
+    g->zbase = zbase;
     g->off = g->closed ? 1 : 0;
     g->W = g->nx + 2 * g->off;
     g->H = g->ny + 2 * g->off;
@@ -244,7 +257,7 @@ void tg_mc_grid_masks(const tg_mc_grid *g, int64_t z, uint8_t *buf)
             continue;
         }
         int64_t yy = clampi(y, 0, g->ny - 1);
-        const char *p = (const char *)tg_volume_ptr(L, 0, yy, z);
+        const char *p = (const char *)tg_volume_ptr(L, 0, yy, z - g->zbase);
         size_t step = (size_t)L->strides[0] * es;
         for (int64_t x = 0; x < g->nx; x++) row[x + 2] = label_bits(g, p + (size_t)x * step);
         uint8_t left = g->closed ? 0 : row[2], right = g->closed ? 0 : row[g->nx + 1];
@@ -279,17 +292,23 @@ void tg_mc_grid_values(const tg_mc_grid *g, int set, int64_t e, uint8_t *scratch
 
 tg_status tg_mc_grid_maxcount(tg_ctx *ctx, const tg_mc_grid *g, int set, int *maxc)
 {
-    tg_mc_grid z0 = *g;
-    z0.closed = 1; /* zeros outside, as PoreSpy's padding */
+    return tg_mc_grid_maxcount_range(ctx, g, set, 0, g->nz, maxc);
+}
+
+tg_status tg_mc_grid_maxcount_range(tg_ctx *ctx, const tg_mc_grid *g, int set, int64_t z0, int64_t z1, int *maxc)
+{
+    tg_mc_grid g0 = *g;
+    g0.closed = 1; /* zeros outside, as PoreSpy's padding */
     size_t plane = (size_t)(g->mw * g->mh);
     uint8_t *s = tg_malloc(3 * plane);
     if (!s) return tg_fail(ctx, TG_ERR_NOMEM, "marching cubes: out of memory");
     int best = 0;
-    tg_mc_grid_masks(&z0, -1, s);
-    tg_mc_grid_masks(&z0, 0, s + plane);
-    for (int64_t z = 0; z < g->nz && best < 7; z++) {
-        uint8_t *mp = s + (z % 3) * plane, *mc = s + ((z + 1) % 3) * plane, *mn = s + ((z + 2) % 3) * plane;
-        tg_mc_grid_masks(&z0, z + 1, mn);
+    tg_mc_grid_masks(&g0, z0 - 1, s);
+    tg_mc_grid_masks(&g0, z0, s + plane);
+    for (int64_t z = z0; z < z1 && best < 7; z++) {
+        int64_t kz = z - z0;
+        uint8_t *mp = s + (kz % 3) * plane, *mc = s + ((kz + 1) % 3) * plane, *mn = s + ((kz + 2) % 3) * plane;
+        tg_mc_grid_masks(&g0, z + 1, mn);
         for (int64_t y = 0; y < g->ny; y++)
             for (int64_t x = 0; x < g->nx; x++) {
                 int64_t k = (y + 2) * g->mw + x + 2;

@@ -71,6 +71,7 @@ typedef struct tg_mc_grid {
     uint8_t *lut;       /* label -> phase bits for u8/u16 labels (256 or 65536 entries); NULL for i32 */
     int closed, smooth;
     int64_t nx, ny, nz; /* the volume */
+    int64_t zbase;      /* labels holds slices [zbase, zbase + labels->dims[2]) of the volume (a slab; 0 when whole) */
     int64_t off, W, H, D;
     int64_t mw, mh;     /* a mask slice: the volume slice padded by 2 on each side */
     double sp[3];
@@ -78,6 +79,13 @@ typedef struct tg_mc_grid {
 
 tg_status tg_mc_grid_init(tg_ctx *ctx, tg_mc_grid *g, const tg_volume *labels, const int64_t *phases, int nph,
                           int closed, int smooth);
+/* The same for a slab of a larger volume: labels holds slices [zbase, zbase + labels->dims[2]) of a volume of nz
+ * slices; z arguments below are the volume's, and only slices inside the slab are read (the caller's slab holds
+ * what a layer needs: its two planes, and one more on each side when smooth). tg_mc_grid_set_slab points the grid
+ * at the next slab of the same volume. */
+tg_status tg_mc_grid_init_slab(tg_ctx *ctx, tg_mc_grid *g, const tg_volume *labels, int64_t zbase, int64_t nz,
+                               const int64_t *phases, int nph, int closed, int smooth);
+void tg_mc_grid_set_slab(tg_mc_grid *g, const tg_volume *labels, int64_t zbase);
 void tg_mc_grid_free(tg_mc_grid *g);
 size_t tg_mc_grid_scratch_bytes(const tg_mc_grid *g);
 /* Phase bits of volume slice z (any z: outside the volume zeros when closed, the nearest slice when open),
@@ -87,6 +95,8 @@ void tg_mc_grid_masks(const tg_mc_grid *g, int64_t z, uint8_t *buf);
 void tg_mc_grid_values(const tg_mc_grid *g, int set, int64_t e, uint8_t *scratch, float *out);
 /* Largest 7-cross count (0..7) of the set's indicator, with zeros outside (PoreSpy's smoothing max). */
 tg_status tg_mc_grid_maxcount(tg_ctx *ctx, const tg_mc_grid *g, int set, int *maxc);
+/* The same over the voxels of slices [z0, z1) (reading z0 - 1 .. z1): a slab's share of the maximum. */
+tg_status tg_mc_grid_maxcount_range(tg_ctx *ctx, const tg_mc_grid *g, int set, int64_t z0, int64_t z1, int *maxc);
 /* Voxels of the volume in the set. */
 int64_t tg_mc_grid_count(const tg_mc_grid *g, int set);
 

@@ -44,3 +44,17 @@ done:
     tg_volume_release(&lab);
     return st;
 }
+
+void tg_percolation_from_totals(const tg_components_totals *t, int axis, const int64_t dims[3], tg_percolation_result *res)
+{
+    memset(res, 0, sizeof *res);
+    int lo = TG_TOUCH_X0 << (2 * axis), hi = TG_TOUCH_X1 << (2 * axis);
+    for (int64_t i = 1; i <= t->n; i++) {
+        int kind = ((t->touch[i] & lo) ? TG_PERC_INLET : 0) | ((t->touch[i] & hi) ? TG_PERC_OUTLET : 0);
+        res->voxels[kind] += t->sizes[i];
+        res->clusters[kind]++;
+        res->phase_voxels += t->sizes[i];
+    }
+    res->n_clusters = t->n;
+    res->total_voxels = dims[0] * dims[1] * dims[2];
+}

@@ -15,6 +15,7 @@
 #define TG_PERCOLATION_H
 
 #include "core/tg_core.h"
+#include "core/tg_components.h"
 #include "core/tg_volume.h"
 
 /* Kinds of cluster, the index of voxels[] and clusters[] (bit 0: touches the inlet, bit 1: the outlet). */
@@ -33,5 +34,10 @@ typedef struct tg_percolation_result {
 } tg_percolation_result;
 
 tg_status tg_percolation(tg_ctx *ctx, const tg_volume *labels, const tg_percolation_opts *opt, tg_percolation_result *res);
+
+/* Streamed: the same result from the components of a stack labelled slab by slab (core/tg_components.h's
+ * tg_components_acc with use_phase set, which records the faces each component touches): one labelling gives the
+ * percolation along every axis. axis 0, 1, 2. */
+void tg_percolation_from_totals(const tg_components_totals *t, int axis, const int64_t dims[3], tg_percolation_result *res);
 
 #endif

@@ -80,4 +80,30 @@ typedef struct tg_surfaces_result {
 
 tg_status tg_surfaces(tg_ctx *ctx, const tg_volume *labels, const tg_surfaces_opts *opt, tg_surfaces_result *out);
 
+/* ---- streamed: the same result from the slabs of a stack (measure/tg_measure_stream.h drives it) ----
+ * A slab with central slices [z0, z1) owns the cube layers whose lower plane is in [z0, z1) (and, closed, the
+ * padding layer below the first slice when z0 = 0): the layers of all slabs are each layer once, so the
+ * configuration histograms, voxel counts and triple-phase edges are the same integers as in one pass, and the
+ * smoothed areas are kept per layer and added in layer order at the end: the result equals tg_surfaces on the
+ * whole volume bit for bit. A slab must hold its central slices and the planes its layers read: one slice above
+ * (binary data), or one below and two above (smooth: the 7-voxel cross of both planes of a layer).
+ * Closed + smooth puts the level at half the largest 7-cross count of each set over the whole volume, known only
+ * after the last slab: pass 1 assumes the full count (7, any set with a voxel inside it) and records the largest
+ * count; when a set's is 1..6, tg_surfaces_acc_next_pass says so and a second pass over the slabs computes only
+ * those sets again at their level.
+ * Cost (tg_surfaces_stream_cost): nothing per voxel of the slab; per thread two padded mask slices and the
+ * histograms (plus, smooth, two float value slices and three scratch slices), and 8 bytes per set and cube layer
+ * when smooth. Threading: as tg_surfaces, over the slab's layers. */
+typedef struct tg_surfaces_acc tg_surfaces_acc;
+void tg_surfaces_stream_cost(const tg_surfaces_opts *opt, const int64_t dims[3], int nthreads, tg_cost *cost);
+/* For a label volume of dims (nthreads: ctx's at this call, also for every add). */
+tg_status tg_surfaces_acc_new(tg_ctx *ctx, const int64_t dims[3], const tg_surfaces_opts *opt, tg_surfaces_acc **out);
+/* slab holds slices [s0, s0 + slab->dims[2]) of the volume, with [z0 - lo, z1 + hi) clipped to the volume
+ * (lo = 0, hi = 1; smooth: lo = 1, hi = 2); it contributes its central slices [z0, z1). Any order; each once per pass. */
+tg_status tg_surfaces_acc_add(tg_ctx *ctx, tg_surfaces_acc *a, const tg_volume *slab, int64_t s0, int64_t z0, int64_t z1);
+/* After every slab of a pass: 1 when the slabs must be added once more (closed + smooth, see above), else 0. */
+int tg_surfaces_acc_next_pass(tg_surfaces_acc *a);
+tg_status tg_surfaces_acc_finish(tg_ctx *ctx, tg_surfaces_acc *a, tg_surfaces_result *out);
+void tg_surfaces_acc_free(tg_surfaces_acc *a); /* NULL is fine */
+
 #endif

@@ -45,6 +45,17 @@
 --   log = function(stage, seconds) | true    called after each stage (true: a line on stderr)
 --   fields = false                           true keeps the current-density and potential maps of the flux solves
 --                                            in d.fields = {cam = {current = {x = vol, ...}, potential = ...}, ...}
+--   memory = "2GB"                           a stack only: the budget (default tg.memory())
+--   crop = {x = {a, b}, y = {a, b}, z = {a, b}}   a stack only: where the whole-volume parts run (1-based, inclusive;
+--                                            an axis left out is whole)
+--
+-- A label stack on disk (tg.io.open) is described without holding it: fractions, voxel counts, the SHA-256,
+-- surfaces (every convention asked), interfaces, TPB, chords, CLDs and percolation come from ONE streamed pass
+-- (tg.measure.stream, slab by slab within the budget; the same numbers as on the volume in memory). The parts that
+-- need the whole volume (thickness, random walk and flux tortuosity, active CAM: about 34 bytes per voxel beside
+-- the labels, 16 more with fields) run on the stack read whole when that fits the budget, else on `crop` when given,
+-- else not at all: d.whole_volume = {on = "stack" | "crop" | "none", parts = {...}, crop, dims, sha256 (of the
+-- crop), needed, memory, units = "bytes"} says which, and a note says so in the summary.
 --
 -- The result (a table; fields may be added, never renamed):
 --   fractions      tg.measure.fractions with by_name
@@ -65,6 +76,8 @@
 --   provenance     {input, sha256 (of the voxels), file_sha256 and file_bytes (when input is a file), dims, dtype, spacing,
 --                   spacing_source, parameters (every option as used), tortuga_version, lua_version, time, host}
 --   timings        { {stage = "surfaces", seconds = 0.2}, ... }
+--   streamed       a stack: what the streamed pass used (slab, slabs, memory, peak, ...; tg.measure.stream)
+--   whole_volume   a stack: where the whole-volume parts ran (above)
 --   transport_notes {[phase name] = text}: where the flux and random-walk tau of a phase differ by more than
 --                  1.5x along an axis, why, from the data (percolating share, the share of the current in the top
 --                  1 % / 5 % of the conducting voxels from one more solve along that axis with the current map, the
@@ -77,6 +90,7 @@ local error = util.error -- messages blame the caller outside the library
 local json = require "tortuga.json"
 local volume = require "tortuga.volume"
 local transport = require "tortuga.transport"
+local tio = require "tortuga.io"
 
 local M = {}
 local NIL = util.NIL
@@ -116,11 +130,39 @@ local function check_list(t, allowed, where, what)
   end
 end
 
---- Describe a label volume (see the module doc).
+-- Bytes per voxel the whole-volume parts (transport, thickness, active CAM) hold beside the labels: the flux solve
+-- is the largest, ~29 B/voxel + 4 transiently (engine/transport/tg_flux.h), its field maps 16 more; the local
+-- thickness 8 + 4 (tg_thickness.h), the active CAM 8 (tg_active.h), each released before the next part.
+local WHOLE_PER_VOXEL, FIELDS_PER_VOXEL = 34, 16
+
+-- crop = {x = {a, b}, y = {a, b}, z = {a, b}} (1-based inclusive; an axis left out is whole) checked against dims:
+-- the ranges, every axis filled in.
+local function check_crop(crop, dims, where)
+  if type(crop) ~= "table" then error(where .. ": crop must be {x = {first, last}, y = ..., z = ...}, got " .. type(crop), 3) end
+  local out = {}
+  for k in pairs(crop) do
+    if k ~= "x" and k ~= "y" and k ~= "z" then error(string.format("%s: crop: unknown axis '%s' (x, y or z)", where, tostring(k)), 3) end
+  end
+  for i, ax in ipairs(AXES) do
+    local r = crop[ax] or { 1, dims[i] }
+    local a, b = type(r) == "table" and math.tointeger(r[1]), type(r) == "table" and math.tointeger(r[2])
+    if not a or not b or a < 1 or b < a or b > dims[i] then
+      error(string.format("%s: crop.%s must be {first, last} with 1 <= first <= last <= %d, got %s", where, ax, dims[i],
+        type(r) == "table" and ("{" .. tostring(r[1]) .. ", " .. tostring(r[2]) .. "}") or tostring(r)), 3)
+    end
+    out[ax] = { a, b }
+  end
+  return out
+end
+
+--- Describe a label volume or a label stack on disk (see the module doc).
 function M.describe(labels, opts)
   local where = "tg.describe"
   local tg = tg_lib()
-  if not volume.is_volume(labels) then error(where .. ": expected a label volume, got " .. type(labels), 2) end
+  local stack = tio.is_stack(labels) and labels or nil
+  if not stack and not volume.is_volume(labels) then
+    error(where .. ": expected a label volume or a stack (tg.io.open), got " .. type(labels), 2)
+  end
   local dt = labels.dtype
   if dt ~= "u8" and dt ~= "u16" and dt ~= "i32" then
     error(where .. ": labels must be an integer volume (u8, u16, i32), got " .. tostring(dt), 2)
@@ -129,7 +171,12 @@ function M.describe(labels, opts)
     phases = NIL, spacing = NIL, density = NIL, per_gram_of = NIL, surfaces = "open", chords = NIL, thickness = true,
     percolation = true, transport = true, axes = NIL, transport_phases = NIL, walk = NIL, flux = NIL, filled = true,
     active = NIL, input = NIL, log = NIL, fields = false, probabilities = NIL, surface_source = NIL, surface_sigma = 1,
+    memory = NIL, crop = NIL,
   }, where)
+  if not stack and (o.memory ~= nil or o.crop ~= nil) then
+    error(string.format("%s: %s applies to a stack (tg.io.open); for a volume in memory use labels:view{...}", where,
+      o.memory ~= nil and "memory" or "crop"), 2)
+  end
   local phases = o.phases or { pore = 0, cam = 1, ise = 2 }
   if type(phases) ~= "table" or next(phases) == nil then error(where .. ": phases must be a table {name = label}", 2) end
   local name_of = {}
@@ -141,6 +188,7 @@ function M.describe(labels, opts)
     if name_of[label] then error(string.format("%s: phases %s and %s share label %d", where, name_of[label], name, label), 2) end
     name_of[label] = name
   end
+  if stack and o.crop ~= nil then check_crop(o.crop, { stack:dims() }, where) end
   local axes = o.axes or AXES
   check_list(axes, { x = true, y = true, z = true }, where, "axes")
   local conventions = type(o.surfaces) == "table" and o.surfaces or (o.surfaces and { o.surfaces }) or {}
@@ -164,8 +212,15 @@ function M.describe(labels, opts)
     error(where .. ": surface_sigma must be a finite number >= 0 (voxels), got " .. tostring(o.surface_sigma), 2)
   end
 
-  -- the spacing override reaches every measurement through a view; the caller's volume is not touched
-  local lv, spacing_source = labels, "volume"
+  if stack and source ~= "labels" then
+    error(string.format("%s: surface_source = \"%s\" needs the volume in memory (it is not streamed): describe the " ..
+      "stack's labels, or a volume read from it", where, source), 2)
+  end
+
+  -- the spacing override reaches every measurement through a view (a stack: through the streamed call and the
+  -- volume read from it); the caller's volume or stack is not touched
+  local lv, spacing_source = labels, stack and ("stack: " .. stack:info().spacing_source) or "volume"
+  local override
   if o.spacing ~= nil then
     local sp = o.spacing
     if type(sp) ~= "table" then
@@ -179,11 +234,14 @@ function M.describe(labels, opts)
         sp[i] = m
       end
     end
-    lv = labels:view {}
-    lv:spacing(sp)
+    override = sp
+    if not stack then
+      lv = labels:view {}
+      lv:spacing(sp)
+    end
     spacing_source = "option"
   end
-  local sp = lv:spacing()
+  local sp = override or lv:spacing()
   -- the probabilities as measured: the labels' dims, the labels' spacing (through views)
   local prob
   if source == "probabilities" then
@@ -221,14 +279,15 @@ function M.describe(labels, opts)
     error(string.format("%s: per_gram_of = %s needs density.%s (kg/m3)", where, per_gram_of, per_gram_of), 2)
   end
 
-  local counts = lv:counts()
-  local present = {}
-  for name, label in pairs(phases) do present[name] = (counts[label] or 0) > 0 end
   local tphases = o.transport_phases or {}
   if not o.transport_phases then
     for _, n in ipairs { "cam", "ise" } do if phases[n] then tphases[#tphases + 1] = n end end
   else
     check_list(tphases, phases, where, "transport_phases")
+  end
+  local chords_o = o.chords
+  if chords_o ~= false then
+    chords_o = util.options(chords_o, { spacing = 2, trim = "faces", bins = 20 }, where .. " chords")
   end
 
   local d = setmetatable({ notes = {}, timings = {}, conventions = {} }, Describe)
@@ -248,13 +307,48 @@ function M.describe(labels, opts)
     return table.unpack(r, 1, r.n)
   end
 
+  -- a stack: every descriptor that can stream, in one pass over it (tg.measure.stream); the stages below take their
+  -- results from it instead of measuring a volume
+  local S, sidx
+  if stack then
+    local spec = { sha256 = true, memory = o.memory, what = "describe", spacing = override,
+                   fractions = { phases = phases }, surfaces = {}, chords = {}, percolation = {} }
+    for i, c in ipairs(conventions) do
+      spec.surfaces[i] = { phases = phases, convention = c, density = density, per_gram_of = per_gram_of }
+    end
+    sidx = { chords = {}, percolation = {} }
+    for _, name in ipairs(tphases) do
+      sidx.chords[name], sidx.percolation[name] = {}, {}
+      for _, ax in ipairs(axes) do
+        if chords_o then
+          spec.chords[#spec.chords + 1] = { phase = phases[name], axis = ax, spacing = chords_o.spacing, trim = chords_o.trim }
+          sidx.chords[name][ax] = #spec.chords
+        end
+        if o.percolation then
+          spec.percolation[#spec.percolation + 1] = { phase = phases[name], axis = ax }
+          sidx.percolation[name][ax] = #spec.percolation
+        end
+      end
+    end
+    for _, k in ipairs { "surfaces", "chords", "percolation" } do if #spec[k] == 0 then spec[k] = nil end end
+    S = stage("streamed geometry", tg.measure.stream, stack, spec)
+  end
+  local counts = S and S.counts or lv:counts()
+  local present = {}
+  for name, label in pairs(phases) do present[name] = (counts[label] or 0) > 0 end
+
   -- provenance first: the hash is of what was measured
   local nx, ny, nz = lv:dims()
   local prov = {
     input = o.input, dims = { nx, ny, nz }, dtype = dt, spacing = { sp[1], sp[2], sp[3] }, spacing_source = spacing_source,
     tortuga_version = tg.version, lua_version = _VERSION, time = os.date("!%Y-%m-%dT%H:%M:%SZ"), host = hostname(),
   }
-  prov.sha256 = stage("hash", function() return lv:sha256() end)
+  prov.sha256 = S and S.sha256 or stage("hash", function() return lv:sha256() end)
+  if stack then
+    prov.stack = { path = stack:info().path, format = stack:info().format, pages = stack:info().pages }
+    prov.input = prov.input or prov.stack.path
+    d.streamed = S.streamed
+  end
   if type(o.input) == "string" then
     local f = io.open(o.input, "rb")
     if f then
@@ -271,11 +365,12 @@ function M.describe(labels, opts)
     d.notes[#d.notes + 1] = "the volume has no spacing (1 m voxels): lengths, areas and reaches are in voxel units"
   end
 
-  d.fractions = stage("fractions", tg.measure.fractions, lv, { phases = phases })
+  d.fractions = S and S.fractions or stage("fractions", tg.measure.fractions, lv, { phases = phases })
 
   if o.surfaces then
     local so = { phases = phases, convention = conventions[1], density = density, per_gram_of = per_gram_of }
-    local s = stage("surfaces", tg.measure.surfaces, lv, so)
+    local s = S and S.surfaces[1] or stage("surfaces", tg.measure.surfaces, lv, so)
+    s.streamed = nil
     if source ~= "labels" then
       d.surfaces_labels = s
       so.source, so.sigma = source, o.surface_sigma
@@ -310,23 +405,22 @@ function M.describe(labels, opts)
 
   for i = 2, #conventions do
     d.surfaces_other = d.surfaces_other or {}
-    d.surfaces_other[conventions[i]] = stage("surfaces", tg.measure.surfaces, lv, { phases = phases,
-      convention = conventions[i], density = density, per_gram_of = per_gram_of })
+    d.surfaces_other[conventions[i]] = S and S.surfaces[i] or stage("surfaces", tg.measure.surfaces, lv, {
+      phases = phases, convention = conventions[i], density = density, per_gram_of = per_gram_of })
   end
 
-  local chords_o = o.chords
   if chords_o ~= false then
-    chords_o = util.options(chords_o, { spacing = 2, trim = "faces", bins = 20 }, where .. " chords")
     d.chords, d.cld = {}, {}
     for _, name in ipairs(tphases) do
       if present[name] then
         local c, cld = {}, {}
         for _, ax in ipairs(axes) do
-          local ch = stage("chords", tg.measure.chords, lv, { phase = phases[name], axis = ax, spacing = chords_o.spacing,
-                                                              trim = chords_o.trim })
+          local ch = S and S.chords[sidx.chords[name][ax]] or stage("chords", tg.measure.chords, lv, {
+            phase = phases[name], axis = ax, spacing = chords_o.spacing, trim = chords_o.trim })
           local st = tg.measure.cld(ch, { bins = chords_o.bins })
-          local total = 0
-          for _, l in ipairs(ch.lengths) do total = total + l end
+          local voxels = 0 -- the total length: an exact integer count of voxels times the voxel length
+          for l, c in ipairs(ch.histogram) do voxels = voxels + l * c end
+          local total = voxels * ch.voxel_length
           c[ax] = { n = st.n, mean = st.mean, median = st.median, total = total }
           cld[ax] = st
         end
@@ -344,22 +438,11 @@ function M.describe(labels, opts)
       if present[name] then
         local p = {}
         for _, ax in ipairs(axes) do
-          local r = stage("percolation", tg.measure.percolation, lv, { phase = phases[name], axis = ax })
+          local r = S and S.percolation[sidx.percolation[name][ax]] or stage("percolation", tg.measure.percolation, lv,
+            { phase = phases[name], axis = ax })
           p[ax] = r.fractions
         end
         d.percolation[name] = p
-      end
-    end
-  end
-
-  if o.thickness then
-    d.thickness = {}
-    for _, name in ipairs(tphases) do
-      if present[name] and counts[phases[name]] < nx * ny * nz then
-        local t = stage("thickness", tg.measure.thickness, lv, { phase = phases[name] })
-        d.thickness[name] = { d10 = t.d10, d50 = t.d50, d90 = t.d90, mean = t.mean }
-        t.map:release()
-        collectgarbage()
       end
     end
   end
@@ -372,7 +455,62 @@ function M.describe(labels, opts)
     active_o = util.options(o.active, { axis = "z", collector = "first", reach = calibrated and "2um" or 20,
                                         connectivity = 6 }, where .. " active")
   end
-  if o.transport then
+  -- the parts that need the whole volume in memory (thickness, transport, active CAM): on a stack they run on the
+  -- stack read whole when it fits the budget, else on the crop the caller gives, else not at all; d.whole_volume
+  -- says which, and a note says when they did not run
+  local wv, wcounts, wpresent, wtotal = lv, counts, present, nx * ny * nz
+  local whole_parts = o.thickness or o.transport or active_o
+  if stack and whole_parts then
+    local core = require "tortuga.core"
+    local budget = S.streamed.memory
+    local dims = { nx, ny, nz }
+    local crop = o.crop and check_crop(o.crop, dims, where)
+    local cd = crop and { crop.x[2] - crop.x[1] + 1, crop.y[2] - crop.y[1] + 1, crop.z[2] - crop.z[1] + 1 } or dims
+    local size = { u8 = 1, u16 = 2, i32 = 4 }
+    local needed = cd[1] * cd[2] * cd[3] * (size[dt] + WHOLE_PER_VOXEL + (o.fields and FIELDS_PER_VOXEL or 0))
+    local w = { needed = needed, memory = budget, units = "bytes", parts = {} }
+    if o.thickness then w.parts[#w.parts + 1] = "thickness" end
+    if o.transport then w.parts[#w.parts + 1] = "tau" end
+    if active_o then w.parts[#w.parts + 1] = "active_cam" end
+    if crop or needed <= budget then
+      if crop then
+        wv = stage("read (crop)", function() return stack:read { z = crop.z }:view { x = crop.x, y = crop.y } end)
+        w.on, w.crop, w.dims = "crop", crop, cd
+      else
+        wv = stage("read", function() return stack:read() end)
+        w.on, w.dims = "stack", dims
+      end
+      if override then wv:spacing(override) end
+      wcounts, wtotal, wpresent = wv:counts(), cd[1] * cd[2] * cd[3], {}
+      for name, label in pairs(phases) do wpresent[name] = (wcounts[label] or 0) > 0 end
+      if crop then
+        w.sha256 = wv:sha256()
+        d.notes[#d.notes + 1] = string.format("%s measured on the crop x %d-%d, y %d-%d, z %d-%d (%d x %d x %d voxels)",
+          table.concat(w.parts, ", "), crop.x[1], crop.x[2], crop.y[1], crop.y[2], crop.z[1], crop.z[2], cd[1], cd[2], cd[3])
+      end
+    else
+      w.on = "none"
+      d.notes[#d.notes + 1] = string.format("%s not measured: they need the volume in memory, about %s, beyond the " ..
+        "budget of %s; give crop = {x = {a, b}, y = ..., z = ...} (or --crop) to measure them on a part, or a larger " ..
+        "memory budget", table.concat(w.parts, ", "), core.format_memory(needed), core.format_memory(budget))
+      wv = nil
+    end
+    d.whole_volume = w
+  end
+
+  if o.thickness and wv then
+    d.thickness = {}
+    for _, name in ipairs(tphases) do
+      if wpresent[name] and wcounts[phases[name]] < wtotal then
+        local t = stage("thickness", tg.measure.thickness, wv, { phase = phases[name] })
+        d.thickness[name] = { d10 = t.d10, d50 = t.d50, d90 = t.d90, mean = t.mean }
+        t.map:release()
+        collectgarbage()
+      end
+    end
+  end
+
+  if o.transport and wv then
     d.tau = {}
     local flux_axis = #axes == 3 and "all" or nil
     local function flux(cond, field)
@@ -380,12 +518,12 @@ function M.describe(labels, opts)
                    max_iter = flux_o.max_iter, field = field or false }
       if flux_axis then
         fo.axis = "all"
-        return tg.transport.flux(lv, fo)
+        return tg.transport.flux(wv, fo)
       end
       local merged
       for _, ax in ipairs(axes) do
         fo.axis = ax
-        local r = tg.transport.flux(lv, fo)
+        local r = tg.transport.flux(wv, fo)
         if not merged then merged = r
         else
           for k, v in pairs(r) do
@@ -397,13 +535,13 @@ function M.describe(labels, opts)
       return merged
     end
     for _, name in ipairs(tphases) do
-      if present[name] then
+      if wpresent[name] then
         local e = {}
-        e.walk = stage("random walk", tg.transport.random_walk, lv, { phase = phases[name], walkers = walk_o.walkers,
+        e.walk = stage("random walk", tg.transport.random_walk, wv, { phase = phases[name], walkers = walk_o.walkers,
                                                                        steps = walk_o.steps, seed = walk_o.seed,
                                                                        start = walk_o.start })
         local cond = {}
-        for l in pairs(counts) do cond[l] = 0 end
+        for l in pairs(wcounts) do cond[l] = 0 end
         cond[phases[name]] = 1
         e.flux = stage("flux", flux, cond, o.fields)
         if o.fields then
@@ -412,7 +550,7 @@ function M.describe(labels, opts)
           d.fields[name] = { current = e.flux.current, potential = e.flux.potential }
           e.flux.current, e.flux.potential = nil, nil
         end
-        if name == "ise" and o.filled and phases.pore and present.pore then
+        if name == "ise" and o.filled and phases.pore and wpresent.pore then
           cond[phases.pore] = 1
           e.filled = stage("flux (filled pores)", flux, cond)
         end
@@ -448,7 +586,7 @@ function M.describe(labels, opts)
           end
         end
         if worst then
-          local note = stage("transport note", M.transport_note, lv, name, phases[name], e, worst, counts, flux_o)
+          local note = stage("transport note", M.transport_note, wv, name, phases[name], e, worst, wcounts, flux_o)
           d.notes[#d.notes + 1] = note
           d.transport_notes = d.transport_notes or {}
           d.transport_notes[name] = note
@@ -461,9 +599,9 @@ function M.describe(labels, opts)
     d.conventions.filled = "ISE flux with the pores conducting like ISE (full densification, the paper's Fig. S7)"
   end
 
-  if active_o then
+  if active_o and wv then
     local a_o = active_o
-    local a = stage("active CAM", tg.measure.active_cam, lv, { cam = phases.cam, ise = phases.ise, axis = a_o.axis,
+    local a = stage("active CAM", tg.measure.active_cam, wv, { cam = phases.cam, ise = phases.ise, axis = a_o.axis,
                                                                 collector = a_o.collector, reach = a_o.reach,
                                                                 connectivity = a_o.connectivity })
     a.distance = nil
@@ -638,6 +776,18 @@ function Describe:__tostring()
     line("%-22s %.1f %% (reach %s; connected to the collector %.1f %%, whole clusters %.1f %%, in contact %.1f %%)",
       "active CAM", 100 * a.active, util.format_length(a.reach), 100 * a.fractions.electronic, 100 * a.fractions.cluster,
       100 * a.fractions.contact)
+  end
+  local s, w = self.streamed, self.whole_volume
+  if s then
+    local fm = require("tortuga.core").format_memory
+    line("%-22s %d slab%s of %d slices, %d pass%s, budget %s, peak %s, %.1f Mvox/s", "streamed", s.slabs,
+      s.slabs == 1 and "" or "s", s.slab, s.passes, s.passes == 1 and "" or "es", fm(s.memory), fm(s.peak),
+      s.voxels_per_second / 1e6)
+  end
+  if w then
+    line("%-22s %s", table.concat(w.parts, ", "), w.on == "stack" and "on the whole stack (read: it fits the budget)" or
+      w.on == "crop" and string.format("on the crop x %d-%d, y %d-%d, z %d-%d", w.crop.x[1], w.crop.x[2], w.crop.y[1],
+        w.crop.y[2], w.crop.z[1], w.crop.z[2]) or "not measured (see the note)")
   end
   local total = 0
   for _, t in ipairs(self.timings) do total = total + t.seconds end

@@ -127,17 +127,40 @@
 --     segmentations is the segmentation's own error: README "Sub-voxel surfaces" has the figures.
 --
 --   tg.io.write_mesh (lua/tortuga/io.lua) writes a mesh as PLY or STL.
+--
+-- Stacks larger than memory. fractions, surfaces, chords, components and percolation also accept a label stack on
+-- disk (a tortuga.Stack from tg.io.open: u8, u16 or i32) with the same options plus memory = "2GB" (default:
+-- tg.memory()). The stack is read slab by slab (engine/measure/tg_measure_stream.h: the slab height from the budget
+-- and each measure's tables; surfaces read their slabs overlapping by one slice, three when smoothed) and the
+-- numbers equal the in-memory call's: the same counts, chord histograms, component sizes in scipy's order
+-- (slab-wise labelling joined by union-find across slab faces) and bit-identical areas. The result carries
+--   streamed = {slab = H slices, slabs, halo, overlap, memory = budget, planned, peak (allocator bytes), passes,
+--               voxels, seconds, voxels_per_second, units = "bytes"}.
+-- On a stack, chords give the histogram (no `lengths` list; tg.measure.cld reads the histogram) and components give
+-- n, sizes and background (no label volume, no bounding boxes). distance, thickness, active_cam and mesh need the
+-- volume in memory and say so for a stack (read it, or a part of it: st:read{z = {a, b}}).
+--
+--   tg.measure.stream(stack, {fractions = {profile = "z"} | true, surfaces = {...} or a list, chords = {...} or a
+--                             list, components = ..., percolation = ..., sha256 = true, memory = "2GB",
+--                             spacing = {sx, sy, sz} (m; default: the stack's)})
+--     --> {total, counts = {[label] = n}, sha256, fractions, surfaces, chords, components, percolation, streamed}
+--     Every measure asked in ONE pass over the stack (each slice decoded once): each entry takes the options of the
+--     call of that name and gives its result (a list of option tables gives a list of results). A surfaces entry
+--     without phases first counts the labels present (a second pass, counted in streamed.passes).
 local core = require "tortuga.core"
 local util = require "tortuga.util"
 local error = util.error -- messages blame the caller outside the library
 local volume = require "tortuga.volume"
+local tio = require "tortuga.io"
 
 local M = {}
 local NIL = util.NIL
 local AXES = { x = 0, y = 1, z = 2 }
 
 local function check_labels(v, where, what)
-  if not volume.is_volume(v) then error(where .. ": expected " .. (what or "a label volume") .. ", got " .. type(v), 3) end
+  if not volume.is_volume(v) then
+    error(where .. ": expected " .. (what or "a label volume") .. " or a stack (tg.io.open), got " .. type(v), 3)
+  end
   if v.dtype ~= "u8" and v.dtype ~= "u16" and v.dtype ~= "i32" then
     error(where .. ": " .. (what or "labels") .. " must be an integer volume (u8, u16, i32), got " .. v.dtype, 3)
   end
@@ -170,39 +193,55 @@ local function mask_of(v, phase, where)
   return v
 end
 
---- Per-slice fractions of every label along an axis.
-local function profile(labels, axis)
+--- Per-slice counts of every label along an axis: {[label] = {n1, n2, ...}}.
+local function profile_counts(labels, axis)
   local dims = { labels:dims() }
   local n = dims[AXES[axis] + 1]
-  local per_slice = dims[1] * dims[2] * dims[3] / n
-  local out = { axis = axis, units = "1" }
-  local present = labels:counts()
-  for label in pairs(present) do out[label] = {} end
+  local out = {}
+  for label in pairs(labels:counts()) do out[label] = {} end
   for k = 1, n do
-    local range = { [axis] = { k, k } }
-    local c = labels:view(range):counts()
-    for label in pairs(present) do out[label][k] = (c[label] or 0) / per_slice end
+    local c = labels:view { [axis] = { k, k } }:counts()
+    for label, t in pairs(out) do t[k] = c[label] or 0 end
   end
   return out
 end
 
-function M.fractions(labels, opts)
-  if not volume.is_volume(labels) then error("tg.measure.fractions: expected a label volume, got " .. type(labels), 2) end
-  local o = util.options(opts, { phases = NIL, profile = NIL }, "tg.measure.fractions")
-  if labels.dtype ~= "u8" and labels.dtype ~= "u16" and labels.dtype ~= "i32" then
-    error("tg.measure.fractions: labels must be an integer volume (u8, u16, i32), got " .. labels.dtype, 2)
+-- tg.measure.<name> on a tortuga.Stack: one streamed pass (M.stream) with that one measure, its result and `streamed`.
+local function on_stack(name, stack, opts, where)
+  local o = {}
+  for k, v in pairs(opts or {}) do o[k] = v end
+  local memory = o.memory
+  o.memory = nil
+  local r = M.stream(stack, { [name] = o, memory = memory, what = where })
+  local out = r[name]
+  out.streamed = r.streamed
+  return out
+end
+
+-- The measures that need the whole volume at once say so for a stack.
+local function whole_volume(v, where)
+  if tio.is_stack(v) then
+    error(where .. ": needs the volume in memory (it is not streamed): read the stack (st:read()) or a part of it " ..
+          "(st:read{z = {first, last}})", 3)
   end
+end
+
+-- Fractions (and profile) from the counts of every label: labels:counts() in memory, the stream's on a stack.
+local function fractions_of(counts, dims, o, prof)
   local out
   if o.profile ~= nil then
-    if not AXES[o.profile] then
-      error("tg.measure.fractions: profile must be \"x\", \"y\" or \"z\", got " .. tostring(o.profile), 2)
+    local n = dims[AXES[o.profile] + 1]
+    local per_slice = dims[1] * dims[2] * dims[3] / n
+    out = { axis = o.profile, units = "1" }
+    for label in pairs(counts) do
+      out[label] = {}
+      local c = prof[label]
+      for k = 1, n do out[label][k] = c[k] / per_slice end
     end
-    out = profile(labels, o.profile)
   else
-    local nx, ny, nz = labels:dims()
-    local total = nx * ny * nz
+    local total = dims[1] * dims[2] * dims[3]
     out = { units = "1" }
-    for label, n in pairs(labels:counts()) do out[label] = n / total end
+    for label, n in pairs(counts) do out[label] = n / total end
   end
   if o.phases ~= nil then
     if type(o.phases) ~= "table" then
@@ -217,7 +256,6 @@ function M.fractions(labels, opts)
     out.by_name = {}
     local zeros = {}
     if o.profile then
-      local dims = { labels:dims() }
       for k = 1, dims[AXES[o.profile] + 1] do zeros[k] = 0.0 end
     end
     for name, label in pairs(o.phases) do out.by_name[name] = out[label] or (o.profile and zeros or 0.0) end
@@ -225,28 +263,59 @@ function M.fractions(labels, opts)
   return out
 end
 
+local function check_fraction_opts(opts, where)
+  local o = util.options(opts, { phases = NIL, profile = NIL, memory = NIL }, where)
+  if o.profile ~= nil and not AXES[o.profile] then
+    error(where .. ": profile must be \"x\", \"y\" or \"z\", got " .. tostring(o.profile), 3)
+  end
+  return o
+end
+
+function M.fractions(labels, opts)
+  if tio.is_stack(labels) then return on_stack("fractions", labels, opts, "tg.measure.fractions") end
+  if not volume.is_volume(labels) then error("tg.measure.fractions: expected a label volume or a stack, got " .. type(labels), 2) end
+  local o = check_fraction_opts(opts, "tg.measure.fractions")
+  if o.memory ~= nil then error("tg.measure.fractions: unknown option 'memory' (it applies to a stack)", 2) end
+  if labels.dtype ~= "u8" and labels.dtype ~= "u16" and labels.dtype ~= "i32" then
+    error("tg.measure.fractions: labels must be an integer volume (u8, u16, i32), got " .. labels.dtype, 2)
+  end
+  return fractions_of(labels:counts(), { labels:dims() }, o, o.profile and profile_counts(labels, o.profile))
+end
+
 local TRIMS = { faces = "faces", ends = "ends", [false] = "none" }
 
-function M.chords(labels, opts)
-  local where = "tg.measure.chords"
-  check_labels(labels, where)
-  local o = util.options(opts, { phase = NIL, axis = "z", spacing = 2, trim = "faces" }, where)
+local function check_chord_opts(opts, where)
+  local o = util.options(opts, { phase = NIL, axis = "z", spacing = 2, trim = "faces", memory = NIL }, where)
   check_phase(o.phase, where)
   check_axis(o.axis, where, true)
   if math.type(o.spacing) ~= "integer" or o.spacing < 0 then
-    error(where .. ": spacing (empty lines between chord lines) must be an integer >= 0, got " .. tostring(o.spacing), 2)
+    error(where .. ": spacing (empty lines between chord lines) must be an integer >= 0, got " .. tostring(o.spacing), 3)
   end
   if TRIMS[o.trim] == nil then
-    error(where .. ": trim must be \"faces\", \"ends\" or false, got " .. tostring(o.trim), 2)
+    error(where .. ": trim must be \"faces\", \"ends\" or false, got " .. tostring(o.trim), 3)
   end
-  local function one(axis)
-    local r = core.measure.chords(labels, o.phase, AXES[axis], o.spacing, TRIMS[o.trim])
+  return o
+end
+
+-- The chords result of each axis (one(axis) -> the engine's table), shaped as tg.measure.chords returns it.
+local function chords_shape(o, one)
+  local function shaped(axis)
+    local r = one(axis)
     r.phase, r.axis, r.spacing, r.trim, r.units = o.phase, axis, o.spacing, o.trim, "m"
     return r
   end
-  if o.axis ~= "all" then return one(o.axis) end
-  return { x = one("x"), y = one("y"), z = one("z"), phase = o.phase, axis = "all", spacing = o.spacing,
+  if o.axis ~= "all" then return shaped(o.axis) end
+  return { x = shaped("x"), y = shaped("y"), z = shaped("z"), phase = o.phase, axis = "all", spacing = o.spacing,
            trim = o.trim, units = "m" }
+end
+
+function M.chords(labels, opts)
+  local where = "tg.measure.chords"
+  if tio.is_stack(labels) then return on_stack("chords", labels, opts, where) end
+  check_labels(labels, where)
+  local o = check_chord_opts(opts, where)
+  if o.memory ~= nil then error(where .. ": unknown option 'memory' (it applies to a stack)", 2) end
+  return chords_shape(o, function(axis) return core.measure.chords(labels, o.phase, AXES[axis], o.spacing, TRIMS[o.trim]) end)
 end
 
 -- Distinct chord lengths (ascending) and their counts, from a chords result or a plain list of lengths.
@@ -384,8 +453,16 @@ function M.cld(chords, opts)
   return out
 end
 
+local function check_component_opts(opts, where)
+  local o = util.options(opts, { connectivity = 6, phase = NIL, memory = NIL }, where)
+  check_conn(o.connectivity, where)
+  if o.phase ~= nil then check_phase(o.phase, where) end
+  return o
+end
+
 function M.components(mask, opts)
   local where = "tg.measure.components"
+  if tio.is_stack(mask) then return on_stack("components", mask, opts, where) end
   local o = util.options(opts, { connectivity = 6, phase = NIL }, where)
   check_conn(o.connectivity, where)
   check_labels(mask, where, o.phase ~= nil and "a label volume" or "a mask (integer volume, nonzero = in)")
@@ -394,14 +471,16 @@ function M.components(mask, opts)
   return { labels = labels, n = n, sizes = sizes, bboxes = bboxes, connectivity = o.connectivity, phase = o.phase }
 end
 
-function M.percolation(labels, opts)
-  local where = "tg.measure.percolation"
-  check_labels(labels, where)
-  local o = util.options(opts, { phase = NIL, axis = "z", connectivity = 6 }, where)
+local function check_percolation_opts(opts, where)
+  local o = util.options(opts, { phase = NIL, axis = "z", connectivity = 6, memory = NIL }, where)
   check_phase(o.phase, where)
   check_axis(o.axis, where)
   check_conn(o.connectivity, where)
-  local r = core.measure.percolation(labels, o.phase, AXES[o.axis], o.connectivity)
+  return o
+end
+
+-- The engine's percolation counts r shaped as tg.measure.percolation returns them.
+local function percolation_shape(r, o)
   local fr, ov = {}, {}
   for k, v in pairs(r.voxels) do
     fr[k] = r.phase_voxels > 0 and v / r.phase_voxels or 0.0
@@ -412,10 +491,20 @@ function M.percolation(labels, opts)
            connectivity = o.connectivity, units = "1" }
 end
 
+function M.percolation(labels, opts)
+  local where = "tg.measure.percolation"
+  if tio.is_stack(labels) then return on_stack("percolation", labels, opts, where) end
+  check_labels(labels, where)
+  local o = check_percolation_opts(opts, where)
+  if o.memory ~= nil then error(where .. ": unknown option 'memory' (it applies to a stack)", 2) end
+  return percolation_shape(core.measure.percolation(labels, o.phase, AXES[o.axis], o.connectivity), o)
+end
+
 local REACHES = { 0, 0.5e-6, 1e-6, 2e-6, 4e-6, 8e-6, math.huge }
 
 function M.active_cam(labels, opts)
   local where = "tg.measure.active_cam"
+  whole_volume(labels, where)
   check_labels(labels, where)
   local o = util.options(opts, { cam = 1, ise = 2, axis = "z", collector = "first", reach = "2um", connectivity = 6,
                                  distance = false, reaches = NIL }, where)
@@ -476,6 +565,7 @@ end
 
 function M.distance(mask, opts)
   local where = "tg.measure.distance"
+  whole_volume(mask, where)
   local o = util.options(opts, { phase = NIL, dtype = "f64", squared = false }, where)
   if o.dtype ~= "f64" and o.dtype ~= "f32" then error(where .. ": dtype must be \"f64\" or \"f32\", got " .. tostring(o.dtype), 2) end
   return core.measure.distance(mask_of(mask, o.phase, where), o.dtype, o.squared)
@@ -483,6 +573,7 @@ end
 
 function M.thickness(mask, opts)
   local where = "tg.measure.thickness"
+  whole_volume(mask, where)
   local o = util.options(opts, { phase = NIL, bins = 32 }, where)
   if math.type(o.bins) ~= "integer" or o.bins < 1 then error(where .. ": bins must be a positive integer", 2) end
   local map = core.measure.thickness(mask_of(mask, o.phase, where))
@@ -513,6 +604,7 @@ end
 
 function M.mesh(labels, phase, opts)
   local where = "tg.measure.mesh"
+  whole_volume(labels, where)
   check_labels(labels, where)
   if math.type(phase) ~= "integer" then
     error(string.format("%s: phase must be an integer label value, got %s", where, tostring(phase)), 2)
@@ -524,11 +616,12 @@ function M.mesh(labels, phase, opts)
   return core.measure.mcubes(labels, phase, o.method, o.closed and true or false, o.smooth and true or false)
 end
 
--- phases option -> ordered list of labels and a label -> name map
+-- phases option -> ordered list of labels and a label -> name map; labels (a volume, or a function giving the counts
+-- of a stack) gives the labels present when phases is nil
 local function phase_list(labels, phases, where)
   local list, names = {}, {}
   if phases == nil then
-    for label in pairs(labels:counts()) do list[#list + 1] = label end
+    for label in pairs(type(labels) == "function" and labels() or labels:counts()) do list[#list + 1] = label end
     table.sort(list)
   elseif type(phases) == "table" then
     for k, v in pairs(phases) do
@@ -665,56 +758,65 @@ local function field_surfaces(input, o, where)
   return out, r, list, names
 end
 
-function M.surfaces(labels, opts)
-  local where = "tg.measure.surfaces"
+-- The options of tg.measure.surfaces checked, with the phases resolved (labels: the label volume, or a function
+-- giving the counts of a stack, asked only when phases is nil; stream: the labels are a stack's):
+-- p = {o, list, names, smooth, per_gram_label, density_kg}, and for the sub-voxel sources out and r, the result.
+local function surfaces_plan(labels, opts, where, stream)
   local o = util.options(opts, { phases = util.NIL, convention = "open", smooth = util.NIL, method = "lewiner",
                                  density = util.NIL, per_gram_of = util.NIL, tpb_correction = 1.0, source = "labels",
-                                 sigma = util.NIL }, where)
+                                 sigma = util.NIL, memory = util.NIL }, where)
   if o.source ~= "labels" and o.source ~= "smoothed" and o.source ~= "probabilities" then
     error(string.format("%s: source must be \"labels\", \"smoothed\" or \"probabilities\", got %s", where,
-      tostring(o.source)), 2)
+      tostring(o.source)), 3)
   end
   if o.source == "labels" then
-    check_labels(labels, where)
-    if o.sigma ~= nil then error(where .. ": sigma is for source = \"smoothed\" or \"probabilities\"", 2) end
+    if not stream then check_labels(labels, where) end
+    if o.sigma ~= nil then error(where .. ": sigma is for source = \"smoothed\" or \"probabilities\"", 3) end
+  elseif stream then
+    error(string.format("%s: source = \"%s\" needs the volume in memory (it is not streamed): read the stack " ..
+      "(st:read()) or a part of it", where, o.source), 3)
   end
   if type(o.tpb_correction) ~= "number" or not (o.tpb_correction > 0) or o.tpb_correction == math.huge then
-    error(string.format("%s: tpb_correction must be a positive number, got %s", where, tostring(o.tpb_correction)), 2)
+    error(string.format("%s: tpb_correction must be a positive number, got %s", where, tostring(o.tpb_correction)), 3)
   end
   if o.convention ~= "open" and o.convention ~= "closed" then
-    error(string.format("%s: convention must be \"open\" or \"closed\", got %s", where, tostring(o.convention)), 2)
+    error(string.format("%s: convention must be \"open\" or \"closed\", got %s", where, tostring(o.convention)), 3)
   end
   if o.method ~= "lewiner" and o.method ~= "lorensen" then
-    error(string.format("%s: method must be \"lewiner\" or \"lorensen\", got %s", where, tostring(o.method)), 2)
+    error(string.format("%s: method must be \"lewiner\" or \"lorensen\", got %s", where, tostring(o.method)), 3)
   end
-  local out, r, list, names
+  local p = { o = o, smooth = o.smooth }
+  if p.smooth == nil then p.smooth = o.convention == "closed" end
   if o.source ~= "labels" then
     if o.phases ~= nil and type(o.phases) ~= "table" then
-      error(string.format("%s: phases must be a table, got %s", where, type(o.phases)), 2)
+      error(string.format("%s: phases must be a table, got %s", where, type(o.phases)), 3)
     end
-    out, r, list, names = field_surfaces(labels, o, where)
+    p.out, p.r, p.list, p.names = field_surfaces(labels, o, where)
   else
-    list, names = phase_list(labels, o.phases, where)
+    p.list, p.names = phase_list(labels, o.phases, where)
   end
-  local per_gram_label, density_kg
+  local names, list = p.names, p.list
   if o.per_gram_of ~= nil then
-    per_gram_label = resolve(o.per_gram_of, names, list, where, "per_gram_of")
+    p.per_gram_label = resolve(o.per_gram_of, names, list, where, "per_gram_of")
     if type(o.density) ~= "table" then
       error(string.format("%s: per_gram_of = '%s' needs density = {%s = kg/m3}", where, tostring(o.per_gram_of),
-        tostring(names[per_gram_label] or per_gram_label)), 2)
+        tostring(names[p.per_gram_label] or p.per_gram_label)), 3)
     end
-    density_kg = o.density[names[per_gram_label] or false] or o.density[per_gram_label]
-    if type(density_kg) ~= "number" or density_kg <= 0 then
+    p.density_kg = o.density[names[p.per_gram_label] or false] or o.density[p.per_gram_label]
+    if type(p.density_kg) ~= "number" or p.density_kg <= 0 then
       error(string.format("%s: density of '%s' is missing or not positive (kg/m3)", where,
-        tostring(names[per_gram_label] or per_gram_label)), 2)
+        tostring(names[p.per_gram_label] or p.per_gram_label)), 3)
     end
   end
-  if out then return specific(out, r, o, list, names, per_gram_label, density_kg) end
-  local smooth = o.smooth
-  if smooth == nil then smooth = o.convention == "closed" end
-  r = core.measure.surfaces(labels, list, o.convention, smooth, o.method)
-  out = { phases = {}, interfaces = {}, voxels = {}, absent = {}, names = names, units = "m2", source = "labels",
-          convention = o.convention, smooth = smooth, method = o.method }
+  return p
+end
+
+-- The engine's areas r of labels (core.measure.surfaces, or one of core.measure.stream's) shaped as
+-- tg.measure.surfaces returns them.
+local function surfaces_shape(r, p)
+  local o, list, names, smooth = p.o, p.list, p.names, p.smooth
+  local out = { phases = {}, interfaces = {}, voxels = {}, absent = {}, names = names, units = "m2", source = "labels",
+                convention = o.convention, smooth = smooth, method = o.method }
   for i, label in ipairs(list) do
     out.phases[label] = r.area[i]
     out.voxels[label] = r.voxels[i]
@@ -755,7 +857,16 @@ function M.surfaces(labels, opts)
   out.tpb_length = (#list == 3 and r.tpb[1] or #list > 3 and r.tpb_any or 0.0) * o.tpb_correction
   out.tpb_correction = o.tpb_correction
   out.tpb_units = "m"
-  return specific(out, r, o, list, names, per_gram_label, density_kg)
+  return specific(out, r, o, list, names, p.per_gram_label, p.density_kg)
+end
+
+function M.surfaces(labels, opts)
+  local where = "tg.measure.surfaces"
+  if tio.is_stack(labels) then return on_stack("surfaces", labels, opts, where) end
+  local p = surfaces_plan(labels, opts, where)
+  if p.o.memory ~= nil then error(where .. ": unknown option 'memory' (it applies to a stack)", 2) end
+  if p.out then return specific(p.out, p.r, p.o, p.list, p.names, p.per_gram_label, p.density_kg) end
+  return surfaces_shape(core.measure.surfaces(labels, p.list, p.o.convention, p.smooth, p.o.method), p)
 end
 
 -- per volume and per gram (the grams from the phase's voxels: for the field sources, the sum of its field)
@@ -775,6 +886,132 @@ specific = function(out, r, o, list, names, per_gram_label, density_kg)
     for k, a in pairs(out.interfaces) do pg.interfaces[k] = grams > 0 and a / grams or 0.0 end
     out.specific.per_gram = pg
   end
+  return out
+end
+
+
+-- ---- stacks larger than memory: every streamable measure in one pass ----
+
+-- An entry of tg.measure.stream: nil, true (defaults), one options table, or a list of them.
+local function entries(v, where, name)
+  if v == nil or v == false then return {}, false end
+  if v == true then return { {} }, false end
+  if type(v) ~= "table" then error(string.format("%s: %s must be an options table or a list of them, got %s", where, name, type(v)), 3) end
+  if v[1] ~= nil then
+    for i, e in ipairs(v) do
+      if type(e) ~= "table" then error(string.format("%s: %s[%d] must be an options table, got %s", where, name, i, type(e)), 3) end
+    end
+    return v, true
+  end
+  return { v }, false
+end
+
+-- A measure's own `memory` belongs to the stream call (on_stack moves it there).
+local function no_memory(o, where)
+  if o.memory ~= nil then error(where .. ": give memory to tg.measure.stream itself, not to one measure", 4) end
+end
+
+function M.stream(stack, spec)
+  local where = "tg.measure.stream"
+  if not tio.is_stack(stack) then
+    error(where .. ": expected a stack on disk (tg.io.open), got " .. (volume.is_volume(stack) and "a volume" or type(stack)), 2)
+  end
+  local o = util.options(spec, { fractions = NIL, sha256 = false, surfaces = NIL, chords = NIL, components = NIL,
+                                 percolation = NIL, memory = NIL, what = NIL, spacing = NIL }, where)
+  if stack.dtype ~= "u8" and stack.dtype ~= "u16" and stack.dtype ~= "i32" then
+    error(string.format("%s: a label stack must hold integers (u8, u16, i32), %s holds %s", where, stack:info().path,
+      stack.dtype), 2)
+  end
+  if o.spacing ~= nil then
+    local ok = type(o.spacing) == "table" and #o.spacing == 3
+    for i = 1, 3 do ok = ok and type(o.spacing[i]) == "number" and o.spacing[i] > 0 and o.spacing[i] < math.huge end
+    if not ok then error(where .. ": spacing must be {sx, sy, sz} in metres (> 0)", 2) end
+  end
+  local req = { sha256 = o.sha256 and true or false, memory = o.memory, what = o.what or "measure", surfaces = {},
+                chords = {}, components = {}, spacing = o.spacing }
+  local pre -- the counts pass that finds the labels present, when a surfaces entry has no phases
+  local function present()
+    if not pre then pre = core.measure.stream(stack, { counts = true, memory = o.memory, what = req.what, spacing = o.spacing }) end
+    return pre.counts
+  end
+  local fo
+  if o.fractions then
+    fo = check_fraction_opts(o.fractions == true and {} or o.fractions, where .. " fractions")
+    no_memory(fo, where)
+    req.counts = true
+    req.profile = fo.profile and AXES[fo.profile] or nil
+  end
+  local surf, surf_list = entries(o.surfaces, where, "surfaces")
+  local splans = {}
+  for i, e in ipairs(surf) do
+    local p = surfaces_plan(present, e, where .. " surfaces", true)
+    no_memory(p.o, where)
+    splans[i] = p
+    req.surfaces[i] = { labels = p.list, convention = p.o.convention, smooth = p.smooth, method = p.o.method }
+  end
+  local chords, chords_list = entries(o.chords, where, "chords")
+  local cplans = {}
+  for i, e in ipairs(chords) do
+    local c = check_chord_opts(e, where .. " chords")
+    no_memory(c, where)
+    local idx = {}
+    for _, ax in ipairs(c.axis == "all" and { "x", "y", "z" } or { c.axis }) do
+      req.chords[#req.chords + 1] = { phase = c.phase, axis = AXES[ax], spacing = c.spacing, trim = TRIMS[c.trim] }
+      idx[ax] = #req.chords
+    end
+    cplans[i] = { o = c, idx = idx }
+  end
+  local labellings = {} -- components and percolation of one (phase, connectivity) share one labelling
+  local function labelling(phase, conn)
+    local key = tostring(phase) .. "/" .. conn
+    if not labellings[key] then
+      req.components[#req.components + 1] = { phase = phase, connectivity = conn }
+      labellings[key] = #req.components
+    end
+    return labellings[key]
+  end
+  local comps, comps_list = entries(o.components, where, "components")
+  local kplans = {}
+  for i, e in ipairs(comps) do
+    local c = check_component_opts(e, where .. " components")
+    no_memory(c, where)
+    kplans[i] = { o = c, k = labelling(c.phase, c.connectivity) }
+  end
+  local percs, percs_list = entries(o.percolation, where, "percolation")
+  local pplans = {}
+  for i, e in ipairs(percs) do
+    local c = check_percolation_opts(e, where .. " percolation")
+    no_memory(c, where)
+    pplans[i] = { o = c, k = labelling(c.phase, c.connectivity) }
+  end
+
+  local r = core.measure.stream(stack, req)
+  local out = { total = r.total, counts = r.counts, sha256 = r.sha256, streamed = r.streamed }
+  if pre then -- two passes: say so
+    local s, q = out.streamed, pre.streamed
+    s.passes, s.slabs, s.seconds = s.passes + q.passes, s.slabs + q.slabs, s.seconds + q.seconds
+    s.voxels, s.peak, s.planned = s.voxels + q.voxels, math.max(s.peak, q.peak), math.max(s.planned, q.planned)
+    s.voxels_per_second = s.seconds > 0 and s.voxels / s.seconds or 0.0
+  end
+  if fo then out.fractions = fractions_of(r.counts, { stack:dims() }, fo, r.profile) end
+  local function one_or_list(list, is_list) if is_list then return list end return list[1] end
+  local res = {}
+  for i, p in ipairs(splans) do res[i] = surfaces_shape(r.surfaces[i], p) end
+  out.surfaces = one_or_list(res, surf_list)
+  res = {}
+  for i, p in ipairs(cplans) do
+    res[i] = chords_shape(p.o, function(ax) return r.chords[p.idx[ax]] end)
+  end
+  out.chords = one_or_list(res, chords_list)
+  res = {}
+  for i, p in ipairs(kplans) do
+    local c = r.components[p.k]
+    res[i] = { n = c.n, sizes = c.sizes, background = c.background, connectivity = p.o.connectivity, phase = p.o.phase }
+  end
+  out.components = one_or_list(res, comps_list)
+  res = {}
+  for i, p in ipairs(pplans) do res[i] = percolation_shape(r.components[p.k].percolation[p.o.axis], p.o) end
+  out.percolation = one_or_list(res, percs_list)
   return out
 end
 

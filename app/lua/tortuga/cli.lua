@@ -1,6 +1,7 @@
 --- tortuga.cli — the `tortuga COMMAND ...` subcommands, for the common jobs without writing a script.
 --
 --   tortuga describe LABELS.tif --phases pore=0,cam=1,ise=2 [--spacing 100nm] [--json out.json] [--threads N]
+--                   [--memory 2GB] [--crop x1:x2,y1:y2,z1:z2]
 --                   [--all [--density cam=4.7e3,ise=1.9e3] [--per-gram-of cam] [--axis z]]
 --                   [--full [--density ...] [--collector first|last] [--reach 2um] [--walkers N] [--steps N]]
 --   tortuga demo [--size 100] [--seed 1] [--json out.json] [--save labels.tif] [--threads N]
@@ -14,8 +15,11 @@
 -- One describe: `tortuga describe` and `tortuga demo` compute nothing themselves. They call tg.describe with the
 -- parts each mode asks for and print what it returns as tables; --json writes that same result (d:write_json).
 --
--- From Lua: cli.describe(labels, {phases=, spacing=, input=, mode = "fractions" | "all" | "full", density=,
--- per_gram_of=, axis=, walk=, active=, log=}) --> d (the tg.describe result), warnings; cli.format(d [, how]) is
+-- A TIFF stack larger than the memory budget (tg.memory(), half the machine's memory; --memory sets it) is described
+-- streamed, slab by slab (tg.describe on a tortuga.Stack); --memory or --crop always streams.
+--
+-- From Lua: cli.describe(labels or stack, {phases=, spacing=, input=, mode = "fractions" | "all" | "full", density=,
+-- per_gram_of=, axis=, walk=, active=, log=, crop=, memory = bytes}) --> d (the tg.describe result), warnings; cli.format(d [, how]) is
 -- the printed text, for any tg.describe result; cli.phases_of(counts, named) completes the phase names.
 -- main's optional third argument {stdout=, stderr=} (objects with :write) redirects the output, for tests and
 -- embedding.
@@ -205,9 +209,19 @@ function M.describe(labels, opts)
   if dtype ~= "u8" and dtype ~= "u16" and dtype ~= "i32" then
     fail(1, "%s holds %s values; describe needs a label image of integers (u8 or u16)", opts.input or "the volume", dtype)
   end
-  local counts = labels:counts()
+  local stack = tg.io.is_stack(labels)
+  local counts
+  if stack then -- the labels present, to name them: a counting pass over the stack before the describe pass
+    local ok, r = pcall(tg.measure.stream, labels, { fractions = true, what = "describe (labels present)",
+                                                     memory = opts.memory })
+    if not ok then fail(1, "%s", (clean(r):gsub("^tg%.measure%.stream: ", ""))) end
+    counts = r.counts
+  else
+    counts = labels:counts()
+  end
   local phases, warnings = M.phases_of(counts, opts.phases)
-  local o = { phases = phases, spacing = opts.spacing, input = opts.input, log = opts.log }
+  local o = { phases = phases, spacing = opts.spacing, input = opts.input, log = opts.log, crop = stack and opts.crop or nil,
+              memory = stack and opts.memory or nil }
   local mode = opts.mode or "fractions"
   if mode == "fractions" then
     for k, v in pairs(FRACTIONS_ONLY) do o[k] = v end
@@ -441,6 +455,23 @@ local function format_transport(d, rows, line, w)
   end
 end
 
+-- A stack: how it was streamed, and where the whole-volume parts ran.
+local function format_streamed(d, line)
+  local s, wv = d.streamed, d.whole_volume
+  if not s then return end
+  local fm = tg_lib()._core.format_memory
+  line("")
+  line("streamed  %d slab%s of %d slices within a budget of %s (peak %s counted, %.1f M voxels/s)", s.slabs,
+       s.slabs == 1 and "" or "s", s.slab, fm(s.memory), fm(s.peak), s.voxels_per_second / 1e6)
+  if wv then
+    local where = wv.on == "stack" and "on the whole stack (it fits the budget)" or wv.on == "crop" and
+      string.format("on the crop x %d:%d, y %d:%d, z %d:%d", wv.crop.x[1], wv.crop.x[2], wv.crop.y[1], wv.crop.y[2],
+                    wv.crop.z[1], wv.crop.z[2]) or
+      string.format("NOT measured: they need about %s in memory; give --crop or a larger --memory", fm(wv.needed))
+    line("          %s %s", table.concat(wv.parts, ", "), where)
+  end
+end
+
 --- The printed form of a describe result (M.describe or tg.describe): the phase table, then each part it has:
 -- surfaces and the TPB, chords, percolation, thickness, tortuosity, active CAM. how (optional):
 -- {spacing_source = "file" | "generator"} says where a spacing that was not given came from.
@@ -458,6 +489,7 @@ function M.format(d, how)
   end
   format_structure(d, rows, line, w)
   format_transport(d, rows, line, w)
+  format_streamed(d, line)
   return table.concat(out, "\n") .. "\n"
 end
 
@@ -485,6 +517,7 @@ end
 
 local DESCRIBE_USAGE = [==[
 usage: tortuga describe LABELS [--phases pore=0,cam=1,ise=2] [--spacing 100nm] [--json out.json] [--threads N]
+                        [--memory 2GB] [--crop x1:x2,y1:y2,z1:z2]
                         [--all [--density cam=4.7e3,ise=1.9e3] [--per-gram-of cam] [--axis z]]
                         [--full [--density ...] [--collector first|last] [--reach 2um] [--walkers N] [--steps N]]
 
@@ -508,6 +541,13 @@ Li3PS4-0.5LiI 1.9e3 kg/m3.
   --json FILE       also write tg.describe's result as JSON, with its provenance (SHA-256 of the voxels
                     and of the file, parameters, version, time, host, the command)
   --threads N       engine threads (default: all cores)
+  --memory SIZE     the memory budget (2GB, 512MiB; default: half the machine's memory). A TIFF stack larger
+                    than the budget is read slab by slab: fractions, surfaces, chords and percolation streamed,
+                    the same numbers; thickness, tortuosity and active CAM need the volume in memory and run
+                    on the whole stack when it fits, else on --crop, else not (the output says which).
+                    Giving --memory always streams
+  --crop RANGES     where thickness, tortuosity and active CAM run on a streamed stack: x1:x2,y1:y2,z1:z2
+                    (1-based, inclusive; an empty range is the whole axis, e.g. ,,1:200)
   --all             add the geometry descriptors (see above)
   --density LIST    phase densities in kg/m3, name=value pairs (cam=4.7e3,ise=1.9e3), for areas per gram
   --per-gram-of P   the phase the per-gram areas refer to (default: cam, when its density is given)
@@ -518,6 +558,26 @@ Li3PS4-0.5LiI 1.9e3 kg/m3.
   --walkers N, --steps N   --full: the random walk (default 2000 walkers, 5000 steps)
   -h, --help        this help
 ]==]
+
+--- "x1:x2,y1:y2,z1:z2" (an empty part: the whole axis) -> {x = {x1, x2}, ...}, or a usage error.
+function M.parse_crop(s)
+  local parts = {}
+  for item in (s .. ","):gmatch("(.-),") do parts[#parts + 1] = item end
+  if #parts ~= 3 then usage_error("--crop: expected x1:x2,y1:y2,z1:z2 (an empty part is the whole axis), got '%s'", s) end
+  local out = {}
+  for i, ax in ipairs { "x", "y", "z" } do
+    local item = parts[i]:match("^%s*(.-)%s*$")
+    if item ~= "" then
+      local a, b = item:match("^(%d+):(%d+)$")
+      a, b = math.tointeger(tonumber(a)), math.tointeger(tonumber(b))
+      if not a or not b or a < 1 or b < a then
+        usage_error("--crop: %s range '%s' must be first:last with 1 <= first <= last", ax, item)
+      end
+      out[ax] = { a, b }
+    end
+  end
+  return out
+end
 
 --- "cam=4.7e3,ise=1.9e3" -> {cam = 4700, ise = 1900}, or a usage error.
 function M.parse_density(s)
@@ -574,6 +634,22 @@ local function read_labels(path)
   return v, kind
 end
 
+-- The labels to describe: a stack on disk (tg.io.open) when streaming is asked (stream) or the stack exceeds the
+-- memory budget, else the volume read (read_labels). A file tg.io.open cannot take (not a TIFF) is read whole,
+-- unless streaming is asked: then its reason is the error.
+local function open_labels(path, stream, memory)
+  local tg = tg_lib()
+  local kind = path_kind(path)
+  local ok, st = pcall(tg.io.open, path)
+  if ok and (stream or st:info().bytes > (memory or tg.memory())) then return st, kind end
+  if ok then st:close()
+  elseif stream then
+    if not kind and not path:find("[%*%?%[]") then fail(1, "cannot open '%s': no such file or directory", path) end
+    fail(1, "cannot stream '%s': %s", path, (clean(st):gsub("^tg%.io%.open: ", "")))
+  end
+  return read_labels(path)
+end
+
 -- The options of `describe` checked for the mode: the M.describe options, or a usage error.
 local function describe_options(o, pos, err)
   local mode = o.full and "full" or o.all and "all" or "fractions"
@@ -592,7 +668,16 @@ local function describe_options(o, pos, err)
   if #pos == 0 then usage_error("missing the label stack to describe (tortuga describe LABELS.tif --phases pore=0,...)") end
   if #pos > 1 then usage_error("expected one label stack, got %d arguments ('%s', '%s'%s)", #pos, pos[1], pos[2],
                                #pos > 2 and ", ..." or "") end
-  local r = { mode = mode, input = pos[1], phases = o.phases and M.parse_phases(o.phases) or nil,
+  local memory
+  if o.memory then -- checked by tg.memory, then the budget put back: --memory goes to the calls of this run
+    local tg = tg_lib()
+    local before, default = tg.memory()
+    local ok, e = pcall(tg.memory, o.memory)
+    tg.memory(default and "default" or before)
+    if not ok then usage_error("--memory: %s", (clean(e):gsub("^tg%.memory: ", ""))) end
+    memory = e
+  end
+  local r = { memory = memory, mode = mode, input = pos[1], phases = o.phases and M.parse_phases(o.phases) or nil, crop = o.crop and M.parse_crop(o.crop),
               density = o.density and M.parse_density(o.density) or nil, per_gram_of = o["per-gram-of"], axis = o.axis }
   if mode == "full" then
     r.phases = r.phases or { pore = 0, cam = 1, ise = 2 }
@@ -622,12 +707,12 @@ local function describe_cmd(args, out, err)
   local o, pos = parse_args(args, { phases = "value", spacing = "value", json = "value", threads = "value",
                                     help = "flag", all = "flag", density = "value", ["per-gram-of"] = "value",
                                     axis = "value", full = "flag", collector = "value", reach = "value",
-                                    walkers = "value", steps = "value" })
+                                    walkers = "value", steps = "value", memory = "value", crop = "value" })
   if o.help then out:write(DESCRIBE_USAGE) return 0 end
   local opts = describe_options(o, pos, err)
   local threads = o.threads and parse_threads(o.threads) or nil
   return with_threads(threads, function()
-    local labels, kind = read_labels(opts.input)
+    local labels, kind = open_labels(opts.input, o.memory or o.crop, opts.memory)
     local d, warnings = M.describe(labels, opts)
     for _, w in ipairs(warnings) do err:write("tortuga describe: warning: ", w, "\n") end
     out:write(opts.input, "\n\n", M.format(d, { spacing_source = "file" }))
