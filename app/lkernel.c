@@ -25,24 +25,30 @@
  *       xpcall with interrupts: while f runs, SIGINT makes the next Lua instruction raise "interrupted!"
  *       (lua.c's hook), and an engine operation (lt_begin/lt_end) swaps in its own handler that sets the
  *       cancel flag, so Ctrl-C, the manager's SIGINT and an interrupt_request on the control channel all
- *       cancel the same way. An interrupt_request (or a SIGINT that reached the kernel's handler) is
- *       repeated every 20 ms until the request is answered, since one signal could land in a short engine
- *       operation that never checks the flag (the next lt_begin clears it), or in a pcall inside the cell
- *       that swallows the error; one that comes after the request's execute_input but before its code
- *       runs stops the code at its first instruction. An idle kernel ignores SIGINT.
+ *       cancel the same way. An interrupt_request is carried out by the control thread itself, with no
+ *       signal: it arms the Lua hook and sets the running engine operation's cancel flag directly, marks
+ *       the cell interrupted (every engine operation the cell starts afterwards starts cancelled:
+ *       lt_cancel_pending), and re-arms the hook every 20 ms until the cell ends (a pcall inside the cell
+ *       may swallow the first error). A SIGINT (Ctrl-C, the manager's signal) does the same through the
+ *       wake pipe. The interrupt belongs to one cell: wire.cell clears it, under the lock l_pcall takes
+ *       before it disarms, so it can never stop the next cell. One that comes after the request's
+ *       execute_input but before its code runs stops the code at its first instruction. An idle kernel
+ *       ignores SIGINT.
  *   wire.sign(key, scheme, header, parent, metadata, content) --> hex signature
  *   wire.uuid() --> random (version 4) UUID;  wire.base64(s);  wire.isodate()
  *       (UTC with microseconds);  wire.exe() --> the path of the running executable | nil
  *
  * Wire format: [identities..., "<IDS|MSG>", HMAC hex, header, parent_header, metadata, content,
  * buffers...]; the HMAC (OpenSSL EVP_MAC, digest named by the scheme "hmac-<digest>") covers the four
- * JSON frames; an empty key means unsigned messages (signature ""), as the protocol says. Signatures are
- * compared in constant time.
+ * JSON frames; an empty key means unsigned messages (signature ""), as the protocol says, and wire.open
+ * warns on stderr that the kernel then runs unauthenticated (as jupyter_client does). Signatures are compared
+ * in constant time; the signatures of the last 4096 signed messages are kept and a message that repeats one
+ * (a replay) is refused, as jupyter_client's Session does with its digest_history.
  *
  * Threads: the heartbeat thread echoes every frame it receives on its ROUTER socket (so a REQ peer gets
  * its ping back) while the main thread runs a long cell. The control thread owns the control ROUTER
- * socket: it checks each message's signature, and when it is an interrupt_request it signals SIGINT to
- * the main thread at once (and again until the cell ends), then passes every message to the main thread
+ * socket: it checks each message's signature, and when it is an interrupt_request it interrupts the running
+ * cell at once (interrupt_now, and again until the cell ends), then passes every message to the main thread
  * through an inproc PAIR; replies come back through the same PAIR and leave by the ROUTER. Both threads
  * block all signals, so SIGINT always lands on the main thread (or an OpenMP worker, where the engine's
  * handler only sets an atomic flag). ZeroMQ sockets are used by one thread each; they are handed to their
@@ -216,7 +222,32 @@ static int frames_delim(lk_frames *fr)
     return -1;
 }
 
-/* Check the signature; NULL when good, else the reason. */
+/* The signatures of the recent signed messages (jupyter_client's Session keeps its digest_history likewise): a
+ * message whose signature was seen is a replay and is dropped. A ring of LK_HISTORY signatures, shared by the shell
+ * (main thread) and control (control thread) channels. */
+#define LK_HISTORY 4096
+static struct {
+    pthread_mutex_t lock;
+    char sig[LK_HISTORY][2 * EVP_MAX_MD_SIZE + 1];
+    int next, used;
+} history = {PTHREAD_MUTEX_INITIALIZER, {{0}}, 0, 0};
+
+/* 1 when hex was seen (a replay), else remembers it and returns 0. */
+static int seen_before(const char *hex)
+{
+    pthread_mutex_lock(&history.lock);
+    int seen = 0;
+    for (int i = 0; i < history.used && !seen; i++) seen = strcmp(history.sig[i], hex) == 0;
+    if (!seen) {
+        memcpy(history.sig[history.next], hex, strlen(hex) + 1);
+        history.next = (history.next + 1) % LK_HISTORY;
+        if (history.used < LK_HISTORY) history.used++;
+    }
+    pthread_mutex_unlock(&history.lock);
+    return seen;
+}
+
+/* Check the signature, and that it is not a replay; NULL when good, else the reason. */
 static const char *frames_verify(const lk_key *k, lk_frames *fr, int d)
 {
     if (d < 0) return "malformed message (no <IDS|MSG> delimiter followed by the signature and four JSON frames)";
@@ -231,6 +262,7 @@ static const char *frames_verify(const lk_key *k, lk_frames *fr, int d)
     zmq_msg_t *s = &fr->f[d + 1];
     size_t len = strlen(hex);
     if (zmq_msg_size(s) != len || CRYPTO_memcmp(zmq_msg_data(s), hex, len) != 0) return "bad signature";
+    if (k->mac && seen_before(hex)) return "a replayed message (its signature was seen before)";
     return NULL;
 }
 
@@ -276,10 +308,40 @@ static int send_part(void *sock, const void *data, size_t n, int flags)
 /* ---------------------------------------------------------------- interrupts (shared with the threads) */
 
 static atomic_int running_cell;          /* the number of the cell being handled (cell_begin), 0 when idle */
-static atomic_int resend_for;            /* the cell a repeated SIGINT from the control thread is meant for */
-static volatile sig_atomic_t early;      /* SIGINT arrived after cell_begin, before the code runs */
-static int wake_pipe[2] = {-1, -1};      /* SIGINT -> the control thread, which repeats it (see ctrl_main) */
+static atomic_int interrupted_cell;      /* the cell an interrupt is pending for (0: none) */
+static volatile sig_atomic_t early;      /* an interrupt arrived after cell_begin, before the code runs */
+static int wake_pipe[2] = {-1, -1};      /* SIGINT -> the control thread, which keeps the interrupt going */
 #define LK_RESEND_MS 20
+
+static lua_State *volatile armed_L;      /* the state running a cell's code, NULL otherwise (under arm_lock) */
+static pthread_mutex_t arm_lock = PTHREAD_MUTEX_INITIALIZER;
+static void stop_hook(lua_State *L, lua_Debug *ar);
+
+/* From the control thread: stop the code of cell `cell` if it still runs: the Lua hook raises "interrupted!" at
+ * the next instruction and the running engine operation's cancel flag is set (lt_cancel_pending keeps the next
+ * ones cancelled too). No signal is involved, so nothing can land in the next cell. Under arm_lock, which l_pcall
+ * takes before it disarms: the hook is never set on the kernel's own code. */
+static void interrupt_now(int cell)
+{
+    pthread_mutex_lock(&arm_lock);
+    if (cell && atomic_load(&running_cell) == cell) {
+        lua_State *L = armed_L;
+        if (L) {
+            lua_sethook(L, stop_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKLINE | LUA_MASKCOUNT, 1);
+            lt_cancel_running();
+        } else {
+            early = 1;
+        }
+    }
+    pthread_mutex_unlock(&arm_lock);
+}
+
+/* lt_cancel_pending: an engine operation that starts in an interrupted cell starts cancelled. */
+static int cell_interrupted(void)
+{
+    int c = atomic_load(&interrupted_cell);
+    return c && c == atomic_load(&running_cell);
+}
 
 /* ---------------------------------------------------------------- threads */
 
@@ -301,9 +363,9 @@ static void *hb_main(void *arg)
     return NULL;
 }
 
-/* The control thread also keeps an interrupt going: a single SIGINT can land in a short engine operation
- * that never looks at the cancel flag (and the next lt_begin clears it), or in a pcall that swallows the
- * error, so while the interrupted cell runs the thread signals the main thread again every LK_RESEND_MS. */
+/* The control thread carries out interrupts itself (interrupt_now: the Lua hook and the engine's cancel flag,
+ * directly), and keeps one going while the interrupted cell runs: a pcall in the cell may swallow the first
+ * "interrupted!", so it re-arms the hook every LK_RESEND_MS until the cell ends. */
 static void *ctrl_main(void *arg)
 {
     lk_kernel *k = arg;
@@ -312,13 +374,8 @@ static void *ctrl_main(void *arg)
     for (;;) {
         zmq_pollitem_t items[3] = {{k->control, 0, ZMQ_POLLIN, 0}, {k->ctrl_pair, 0, ZMQ_POLLIN, 0},
                                    {NULL, wake_pipe[0], ZMQ_POLLIN, 0}};
-        if (pending && atomic_load(&running_cell) == pending) {
-            /* the cell may end before the signal lands: the handler drops a repeat meant for an earlier cell */
-            atomic_store(&resend_for, pending);
-            pthread_kill(k->main_thread, SIGINT);
-        } else {
-            pending = 0;
-        }
+        if (pending && atomic_load(&running_cell) == pending) interrupt_now(pending);
+        else pending = 0;
         if (zmq_poll(items, 3, pending ? LK_RESEND_MS : -1) < 0) {
             if (errno == EINTR) continue;
             break;
@@ -327,6 +384,7 @@ static void *ctrl_main(void *arg)
             char buf[64];
             while (read(wake_pipe[0], buf, sizeof buf) > 0) {}
             pending = atomic_load(&running_cell);
+            interrupt_now(pending);
         }
         if (items[1].revents & ZMQ_POLLIN) { /* a reply from the main thread, or the stop signal */
             if (frames_recv(k->ctrl_pair, &fr, 0) < 0) break;
@@ -345,7 +403,11 @@ static void *ctrl_main(void *arg)
                 frames_close(&fr);
                 continue;
             }
-            if (header_type_is(&fr.f[d + 2], "interrupt_request")) pending = atomic_load(&running_cell);
+            if (header_type_is(&fr.f[d + 2], "interrupt_request")) {
+                pending = atomic_load(&running_cell);
+                if (pending) atomic_store(&interrupted_cell, pending);
+                interrupt_now(pending);
+            }
             frames_send(k->ctrl_pair, &fr);
         }
     }
@@ -356,8 +418,6 @@ static void *ctrl_main(void *arg)
 
 /* ---------------------------------------------------------------- SIGINT */
 
-static lua_State *volatile armed_L; /* the state running a cell, NULL when idle */
-
 static void stop_hook(lua_State *L, lua_Debug *ar)
 {
     (void)ar;
@@ -365,27 +425,27 @@ static void stop_hook(lua_State *L, lua_Debug *ar)
     luaL_error(L, "interrupted!");
 }
 
-/* Every SIGINT handler of the kernel's process asks this first (lt_sigint_filter, so an engine operation's own
- * handler asks too): it takes the control thread's tag, and a repeat meant for a cell that has ended is
- * ignored, so it cannot stop the next cell. */
-static int stale_repeat(void)
+/* Every SIGINT (Ctrl-C, the manager's signal) goes through this (lt_sigint_filter, so an engine operation's own
+ * handler calls it too): a SIGINT during a cell marks the cell interrupted and wakes the control thread, which
+ * keeps the interrupt going. Returns 0: the engine's handler still sets its cancel flag. Async-signal-safe. */
+static int note_sigint(void)
 {
-    int meant = atomic_exchange(&resend_for, 0);
-    return meant && meant != atomic_load(&running_cell);
+    int cell = atomic_load(&running_cell);
+    if (cell) {
+        atomic_store(&interrupted_cell, cell);
+        if (wake_pipe[1] >= 0 && write(wake_pipe[1], "i", 1) < 0) { /* full: it is awake anyway */ }
+    }
+    return 0;
 }
 
 static void on_sigint(int sig)
 {
     (void)sig;
     int saved = errno;
-    if (stale_repeat()) {
-        errno = saved;
-        return;
-    }
     lua_State *L = armed_L;
     if (L) lua_sethook(L, stop_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKLINE | LUA_MASKCOUNT, 1);
     else if (atomic_load(&running_cell)) early = 1;
-    if ((L || early) && wake_pipe[1] >= 0 && write(wake_pipe[1], "i", 1) < 0) { /* full: it is awake anyway */ }
+    note_sigint();
     errno = saved;
 }
 
@@ -394,12 +454,16 @@ static int l_pcall(lua_State *L)
     luaL_checktype(L, 1, LUA_TFUNCTION);
     luaL_checktype(L, 2, LUA_TFUNCTION);
     int nargs = lua_gettop(L) - 2;
+    pthread_mutex_lock(&arm_lock);
     lua_State *prev = armed_L;
     armed_L = L;
     if (early) lua_sethook(L, stop_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKLINE | LUA_MASKCOUNT, 1);
+    pthread_mutex_unlock(&arm_lock);
     int st = lua_pcall(L, nargs, LUA_MULTRET, 1);
+    pthread_mutex_lock(&arm_lock); /* the control thread cannot arm the hook past this point */
     armed_L = prev;
     if (lua_gethook(L) == stop_hook) lua_sethook(L, NULL, 0, 0); /* a late interrupt must not hit the kernel */
+    pthread_mutex_unlock(&arm_lock);
     lua_pushboolean(L, st == LUA_OK);
     lua_replace(L, 1);
     return lua_gettop(L);
@@ -410,13 +474,16 @@ static int l_pcall(lua_State *L)
 static int l_cell(lua_State *L)
 {
     static int cells;
+    pthread_mutex_lock(&arm_lock); /* with interrupt_now: an interrupt is for one cell only */
     early = 0;
+    atomic_store(&interrupted_cell, 0);
     if (lua_toboolean(L, 1)) {
         if (++cells <= 0) cells = 1;
         atomic_store(&running_cell, cells);
     } else {
         atomic_store(&running_cell, 0);
     }
+    pthread_mutex_unlock(&arm_lock);
     return 0;
 }
 
@@ -461,6 +528,7 @@ static void kernel_close(lk_kernel *k)
     if (k->handler_set) {
         sigaction(SIGINT, &k->old_int, NULL);
         lt_sigint_filter = NULL;
+        lt_cancel_pending = NULL;
     }
     k->handler_set = 0;
     for (int i = 0; i < 2 && k->owns_pipe; i++) {
@@ -550,6 +618,9 @@ static int l_open(lua_State *L)
     luaL_setmetatable(L, LK_KERNEL_MT);
     const char *why = key_init(&k->key, key, keylen, scheme);
     if (why) return luaL_error(L, "connection file: %s", why);
+    if (keylen == 0) /* as jupyter_client does: allowed by the protocol, but say what it means */
+        log_msg("the connection file has an empty key: messages are NOT authenticated, and anyone who can reach "
+                "its ports can run code as this user%s%s", "", "");
     k->open = 1;
     k->main_thread = pthread_self();
     k->zctx = zmq_ctx_new();
@@ -596,7 +667,8 @@ static int l_open(lua_State *L)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, &k->old_int);
     k->handler_set = 1;
-    lt_sigint_filter = stale_repeat;
+    lt_sigint_filter = note_sigint;
+    lt_cancel_pending = cell_interrupted;
     return 1;
 }
 

@@ -18,9 +18,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ctx.nthreads = 1;
     long live = tg_alloc_live();
     tg_tiff_info_t info;
-    if (tg_tiff_info_memory(&ctx, data, size, &info) == TG_OK) {
+    int info_ok = tg_tiff_info_memory(&ctx, data, size, &info) == TG_OK;
+    if (info_ok) {
         /* touch what a caller would use */
         if (info.dims[0] < 1 || info.dims[1] < 1 || info.dims[2] < 1) abort();
+        /* a truncated file says what is missing, and never has more complete pages than pages */
+        if (info.pages_complete > info.dims[2] || (info.pages_complete < info.dims[2] && !info.truncated[0])) abort();
     }
     tg_tiff_read_opts opt = TG_TIFF_READ_OPTS_INIT;
     opt.max_bytes = 64 << 20;
@@ -28,6 +31,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     tg_status st = tg_tiff_read_memory(&ctx, data, size, &opt, &v);
     if (st == TG_OK) {
         if (!v.buf || v.dims[0] < 1) abort();
+        if (!info_ok || info.truncated[0] || v.dims[2] != info.dims[2]) abort(); /* never a shorter stack */
         tg_volume_release(&v);
     } else if (v.buf) {
         abort(); /* failures must leave the output released */

@@ -60,6 +60,13 @@ int lt_error(lua_State *L, const char *fmt, ...)
 static tg_ctx *volatile running_ctx; /* the operation Ctrl-C cancels; one Lua thread runs engine code at a time */
 
 int (*volatile lt_sigint_filter)(void);
+int (*volatile lt_cancel_pending)(void);
+
+void lt_cancel_running(void)
+{
+    tg_ctx *c = running_ctx;
+    if (c) atomic_store(&c->cancel, 1);
+}
 
 static void on_sigint(int sig)
 {
@@ -91,7 +98,7 @@ void lt_begin(lua_State *L)
 {
     lt_state *s = state(L);
     if (s->depth++ > 0) return;
-    atomic_store(&s->ctx.cancel, 0);
+    atomic_store(&s->ctx.cancel, lt_cancel_pending && lt_cancel_pending() ? 1 : 0);
     s->ctx.msg[0] = '\0';
     s->ctx.last_report = tg_now(); /* the first bar appears after 0.1 s: quick operations stay silent */
     s->ctx.progress = s->show_progress ? draw_progress : NULL;
@@ -390,7 +397,7 @@ void lt_range(lua_State *L, int idx, int64_t n, int64_t *lo, int64_t *hi, const 
         lt_error(L, "%s: expected {first, last} or an index, got %s", what, luaL_typename(L, idx));
     }
     if (first < 1 || last > n || first > last)
-        lt_error(L, "%s: range {%d, %d} is outside 1..%d or empty", what, (int)first, (int)last, (int)n);
+        lt_error(L, "%s: range {%I, %I} is outside 1..%I or empty", what, first, last, (lua_Integer)n);
     *lo = first - 1;
     *hi = last;
 }
@@ -447,12 +454,16 @@ int lt_optboolean(lua_State *L, int idx, const char *key, int def)
     return v;
 }
 
-tg_dtype lt_checkdtype(lua_State *L, int idx)
+tg_dtype lt_checkdtype(lua_State *L, int idx, const char *where)
 {
-    const char *name = luaL_checkstring(L, idx);
+    /* lt_error, not luaL_argerror: an option read at a negative index gave "bad argument #-1 to '?'" */
+    const char *name = lua_type(L, idx) == LUA_TSTRING ? lua_tostring(L, idx) : NULL;
     tg_dtype t;
-    if (tg_dtype_parse(name, &t) != 0) luaL_argerror(L, idx, lua_pushfstring(L, "unknown dtype '%s' (use u8, u16, i32, f32 or f64)", name));
-    return t;
+    if (name && tg_dtype_parse(name, &t) == 0) return t;
+    const char *pre = where ? where : "", *sep = where ? ": " : "";
+    if (name) lt_error(L, "%s%sunknown dtype '%s' (use u8, u16, i32, f32 or f64)", pre, sep, name);
+    lt_error(L, "%s%sdtype must be a string (u8, u16, i32, f32 or f64), got %s", pre, sep, luaL_typename(L, idx));
+    return TG_U8;
 }
 
 /* "'a', 'b' or 'c'" for the names list, into b */
@@ -502,7 +513,7 @@ void lt_spacing(lua_State *L, int idx, double s[3])
     if (lua_isnoneornil(L, idx)) return;
     if (lua_isnumber(L, idx)) {
         double v = lua_tonumber(L, idx);
-        if (!(v > 0)) lt_error(L, "spacing must be positive, got %g", v);
+        if (!(v > 0) || v == HUGE_VAL) lt_error(L, "spacing must be a positive finite number (metres), got %f", v);
         s[0] = s[1] = s[2] = v;
         return;
     }
@@ -511,7 +522,7 @@ void lt_spacing(lua_State *L, int idx, double s[3])
         lua_geti(L, idx, i + 1);
         int ok;
         double v = lua_tonumberx(L, -1, &ok);
-        if (!ok || !(v > 0)) lt_error(L, "spacing[%d] must be a positive number (metres)", i + 1);
+        if (!ok || !(v > 0) || v == HUGE_VAL) lt_error(L, "spacing[%d] must be a positive finite number (metres)", i + 1);
         s[i] = v;
         lua_pop(L, 1);
     }

@@ -45,6 +45,12 @@ void lt_end(lua_State *L, tg_status st);
 /* Asked first by lt_begin's SIGINT handler when set: non-zero means "not for this operation, ignore it" (the
  * Jupyter kernel drops a repeated interrupt meant for a cell that has ended). Async-signal-safe. */
 extern int (*volatile lt_sigint_filter)(void);
+/* Asked by lt_begin when set: non-zero means an interrupt is pending for the code that runs now (the Jupyter
+ * kernel's interrupted cell), so the operation starts cancelled instead of clearing the flag. */
+extern int (*volatile lt_cancel_pending)(void);
+/* Set the cancel flag of the engine operation running now, if any: from another thread (the kernel's control
+ * thread) or a signal handler. */
+void lt_cancel_running(void);
 /* Like lt_end but for outside-world failures: returns 0 on success (push your results), or pushes
  * nil, message and returns 2 (return that from the C function). Cancellation still raises. */
 int lt_end_io(lua_State *L, tg_status st);
@@ -92,7 +98,9 @@ lua_Number lt_optnumber(lua_State *L, int idx, const char *key, lua_Number def);
 lua_Integer lt_optinteger(lua_State *L, int idx, const char *key, lua_Integer def);
 const char *lt_optstring(lua_State *L, int idx, const char *key, const char *def);
 int lt_optboolean(lua_State *L, int idx, const char *key, int def);
-tg_dtype lt_checkdtype(lua_State *L, int idx);
+/* The dtype named by the string at idx; raises "<where>: unknown dtype 'x' (use u8, ...)" (where may be NULL when
+ * the caller adds its own prefix). Never luaL_argerror: an option read at a negative index named argument #-1. */
+tg_dtype lt_checkdtype(lua_State *L, int idx, const char *where);
 /* luaL_checkoption for a value that is not a function argument (a field of an options table, an element of a
  * list): the index in names (a NULL-terminated static list) of the string at idx; def's index when the value is
  * nil and def is not NULL. Raises "<what> must be 'a', 'b' or 'c', got 'x'" otherwise. */

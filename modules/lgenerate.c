@@ -132,7 +132,9 @@ static int l_sem(lua_State *L)
     double lab[3] = {o.label[0], o.label[1], o.label[2]};
     read_triplet(L, 2, "phases", lab, "generate.sem");
     for (int a = 0; a < 3; a++) {
-        if (lab[a] != (double)(int)lab[a]) lt_error(L, "generate.sem: phases.%s must be an integer label", PHASES[a]);
+        /* range first: casting NaN or 1e18 to int is undefined */
+        if (!(lab[a] >= -2147483648.0 && lab[a] <= 2147483647.0) || lab[a] != (double)(int)lab[a])
+            lt_error(L, "generate.sem: phases.%s must be an integer label, got %f", PHASES[a], lab[a]);
         o.label[a] = (int)lab[a];
     }
     read_triplet(L, 2, "bse_levels", o.bse, "generate.sem");

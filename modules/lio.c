@@ -95,6 +95,8 @@ static void push_info(lua_State *L, const tg_tiff_info_t *in)
     lua_pushstring(L, in->unit); lua_setfield(L, -2, "unit");
     lua_pushstring(L, "m"); lua_setfield(L, -2, "units");
     if (in->note[0]) { lua_pushstring(L, in->note); lua_setfield(L, -2, "note"); }
+    lua_pushinteger(L, in->pages_complete); lua_setfield(L, -2, "pages_complete");
+    if (in->truncated[0]) { lua_pushstring(L, in->truncated); lua_setfield(L, -2, "truncated"); }
 }
 
 static int l_info(lua_State *L)
@@ -114,7 +116,7 @@ static void read_opts(lua_State *L, int idx, tg_tiff_read_opts *o)
 {
     if (lua_isnoneornil(L, idx)) return;
     luaL_checktype(L, idx, LUA_TTABLE);
-    if (lua_getfield(L, idx, "dtype") != LUA_TNIL) o->dtype = (int)lt_checkdtype(L, -1);
+    if (lua_getfield(L, idx, "dtype") != LUA_TNIL) o->dtype = (int)lt_checkdtype(L, -1, NULL);
     lua_pop(L, 1);
     lua_Integer mb = lt_optinteger(L, idx, "max_bytes", 0);
     if (mb < 0) lt_error(L, "max_bytes must be >= 0");
@@ -442,7 +444,7 @@ tg_stack *lt_checkstack(lua_State *L, int idx)
 static int l_open(lua_State *L)
 {
     tg_stack_open_opts o = TG_STACK_OPEN_OPTS_INIT;
-    if (!lua_isnoneornil(L, 2)) o.dtype = (int)lt_checkdtype(L, 2);
+    if (!lua_isnoneornil(L, 2)) o.dtype = (int)lt_checkdtype(L, 2, NULL);
     const char **paths;
     lua_Integer n = 1;
     if (lua_type(L, 1) == LUA_TSTRING) {
@@ -637,7 +639,7 @@ static int l_writer(lua_State *L)
             lua_pop(L, 1);
         }
     }
-    if (!lua_isnoneornil(L, 3)) o.dtype = (int)lt_checkdtype(L, 3);
+    if (!lua_isnoneornil(L, 3)) o.dtype = (int)lt_checkdtype(L, 3, NULL);
     if (!lua_isnoneornil(L, 4)) lt_spacing(L, 4, o.spacing);
     if (lua_type(L, 5) == LUA_TBOOLEAN) o.compress = lua_toboolean(L, 5) ? TG_TIFF_DEFLATE : TG_TIFF_RAW;
     else o.compress = compress_codes[lt_checkname(L, 5, "none", compress_names, "option 'compress' (or false)")];

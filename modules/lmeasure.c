@@ -185,7 +185,7 @@ static int l_distance(lua_State *L)
 {
     tg_volume *m = lt_checkvolume(L, 1);
     tg_edt_opts o = TG_EDT_OPTS_INIT;
-    o.dtype = lua_isnoneornil(L, 2) ? TG_F64 : lt_checkdtype(L, 2);
+    o.dtype = lua_isnoneornil(L, 2) ? TG_F64 : lt_checkdtype(L, 2, "tg.measure.distance");
     o.squared = lua_toboolean(L, 3);
     tg_volume *out = lt_newvolume(L);
     lt_begin(L);

@@ -16,7 +16,7 @@ static int l_new(lua_State *L)
         luaL_argcheck(L, n >= 1, i + 1, "each dimension must be at least 1");
         dims[i] = n;
     }
-    tg_dtype t = lua_isnoneornil(L, 4) ? TG_U8 : lt_checkdtype(L, 4);
+    tg_dtype t = lua_isnoneornil(L, 4) ? TG_U8 : lt_checkdtype(L, 4, "tg.volume.new");
     double sp[3] = {1.0, 1.0, 1.0};
     lt_spacing(L, 5, sp);
     tg_volume *v = lt_newvolume(L);
@@ -157,7 +157,7 @@ static int l_copy(lua_State *L)
 static int l_astype(lua_State *L)
 {
     tg_volume *v = lt_checkvolume(L, 1);
-    tg_dtype t = lt_checkdtype(L, 2);
+    tg_dtype t = lt_checkdtype(L, 2, "v:astype");
     tg_volume *out = lt_newvolume(L);
     lt_begin(L);
     lt_end(L, tg_volume_astype(lt_ctx(L), v, t, out));
@@ -256,7 +256,7 @@ static int l_map(lua_State *L)
     tg_volume *v = lt_checkvolume(L, 1);
     luaL_checktype(L, 2, LUA_TTABLE);
     luaL_checktype(L, 3, LUA_TTABLE);
-    tg_dtype t = lua_isnoneornil(L, 4) ? v->dtype : lt_checkdtype(L, 4);
+    tg_dtype t = lua_isnoneornil(L, 4) ? v->dtype : lt_checkdtype(L, 4, "v:map");
     lua_Integer n = luaL_len(L, 2);
     luaL_argcheck(L, n == luaL_len(L, 3), 3, "from and to must have the same length");
     double *tab = lua_newuserdatauv(L, (size_t)(2 * n + 1) * sizeof *tab, 0);

@@ -8,6 +8,7 @@
 #include "filter/tg_gaussian.h"
 #include "filter/tg_rows.h"
 
+#include <limits.h>
 #include <math.h>
 #include <string.h>
 
@@ -17,7 +18,13 @@
 
 #define BLOCK 256 /* columns per block in the y and z passes */
 
-int tg_gaussian_radius(double sigma, double truncate) { return (int)(truncate * sigma + 0.5); }
+/* Saturates at INT_MAX / 4 (far above TG_GAUSSIAN_MAX_RADIUS): a huge sigma * truncate overflowed the int, gave a
+ * negative radius that passed the size check and crashed. */
+int tg_gaussian_radius(double sigma, double truncate)
+{
+    double r = truncate * sigma + 0.5;
+    return r < (double)(INT_MAX / 4) ? (int)r : INT_MAX / 4;
+}
 
 void tg_gaussian_kernel(double sigma, int order, double truncate, double *w)
 {
@@ -127,8 +134,8 @@ static tg_status validate(tg_ctx *ctx, const tg_volume *in, const tg_gaussian_op
             return tg_fail(ctx, TG_ERR_ARG, "filter.gaussian: a derivative along %c needs sigma > 0 along %c%s", ax[a],
                            ax[a], a == 2 && o->per_slice ? " and a 3D filter (per_slice is set)" : "");
         if (used && tg_gaussian_radius(s, o->truncate) > TG_GAUSSIAN_MAX_RADIUS)
-            return tg_fail(ctx, TG_ERR_ARG, "filter.gaussian: sigma %g along %c is too large (radius > %d)", s, ax[a],
-                           TG_GAUSSIAN_MAX_RADIUS);
+            return tg_fail(ctx, TG_ERR_ARG, "filter.gaussian: sigma %g along %c with truncate %g is too large (a kernel "
+                           "radius above %d voxels)", s, ax[a], o->truncate, TG_GAUSSIAN_MAX_RADIUS);
         any |= used;
     }
     if (!any) return tg_fail(ctx, TG_ERR_ARG, "filter.gaussian: every sigma is 0: nothing to filter");

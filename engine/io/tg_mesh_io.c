@@ -1,5 +1,6 @@
 /* tg_mesh_io.c — binary PLY and STL writers; see tg_mesh_io.h for the manual. */
 #include "io/tg_mesh_io.h"
+#include "io/tg_publish.h"
 
 #include <errno.h>
 #include <math.h>
@@ -95,16 +96,16 @@ tg_status tg_mesh_write(tg_ctx *ctx, const char *path, const tg_mesh *m, tg_mesh
     if (fmt != TG_MESH_PLY && fmt != TG_MESH_STL) return tg_fail(ctx, TG_ERR_ARG, "%s: unknown mesh format %d", path, (int)fmt);
     if (fmt == TG_MESH_STL && m->ntris > (int64_t)UINT32_MAX)
         return tg_fail(ctx, TG_ERR_ARG, "%s: STL holds at most 4294967295 triangles; write PLY", path);
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid()) >= (int)sizeof tmp)
-        return tg_fail(ctx, TG_ERR_ARG, "%s: path too long", path);
+    char tmp[4200];
     static out_file zero;
     out_file *o = tg_malloc(sizeof *o);
     if (!o) return tg_fail(ctx, TG_ERR_NOMEM, "%s: out of memory", path);
     *o = zero;
     tg_status st = TG_OK;
     errno = 0;
-    o->f = fopen(tmp, "wb");
+    int fd = tg_publish_temp(path, tmp, sizeof tmp);
+    o->f = fd >= 0 ? fdopen(fd, "wb") : NULL;
+    if (fd >= 0 && !o->f) { close(fd); remove(tmp); }
     if (!o->f) {
         st = tg_fail(ctx, TG_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
         goto done;
@@ -113,17 +114,15 @@ tg_status tg_mesh_write(tg_ctx *ctx, const char *path, const tg_mesh *m, tg_mesh
     else write_stl(o, m);
     if (o->n && fwrite(o->buf, 1, o->n, o->f) != o->n) o->err = errno ? errno : EIO;
     if (fflush(o->f) != 0 && !o->err) o->err = errno ? errno : EIO;
-    if (fclose(o->f) != 0 && !o->err) o->err = errno ? errno : EIO;
+    if (!o->err) st = tg_publish(ctx, fileno(o->f), tmp, path); /* fsync, rename */
+    if (fclose(o->f) != 0 && !o->err && st == TG_OK) o->err = errno ? errno : EIO;
     o->f = NULL;
     if (o->err) {
         st = tg_fail(ctx, TG_ERR_IO, "%s: write failed: %s", path, strerror(o->err));
         remove(tmp);
         goto done;
     }
-    if (rename(tmp, path) != 0) {
-        st = tg_fail(ctx, TG_ERR_IO, "%s: cannot rename the finished file into place: %s", path, strerror(errno));
-        remove(tmp);
-    }
+    if (st) remove(tmp);
 done:
     tg_free(o);
     return st;

@@ -5,7 +5,8 @@
  *         "property list uchar int vertex_indices"; shared vertices, counter-clockwise seen from outside.
  *   .stl  binary: 80-byte header, uint32 triangle count, per triangle a float normal (unit, outward), three float
  *         vertices and a zero uint16 (vertices repeated per triangle, as STL has no sharing).
- * Files are written to "<path>.tmp-<pid>" in the same directory and renamed when complete, so an interrupted
+ * Files are written to a short hidden temporary in the same folder and, synced, renamed when complete
+ * (tg_publish.h), so an interrupted
  * write never leaves a truncated file that looks valid.
  * Errors: TG_ERR_IO naming the file and the reason (errno text). Memory: a 64 kB buffer; streaming.
  */

@@ -6,6 +6,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "io/tg_png.h"
+#include "io/tg_publish.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -162,25 +163,17 @@ static void on_png_error(png_structp png, png_const_charp msg)
 
 static void on_png_warning(png_structp png, png_const_charp msg) { (void)png; (void)msg; }
 
-/* Create path.<pid>.<n>.tmp exclusively (mode 0666 less the umask, like the final file). */
+/* The short hidden temporary of tg_publish.h, as a stdio stream. */
 static FILE *open_temp(tg_ctx *ctx, const char *path, char *tmp, size_t tmpsize)
 {
-    for (int n = 0; n < 100; n++) {
-        int len = snprintf(tmp, tmpsize, "%s.%ld.%d.tmp", path, (long)getpid(), n);
-        if (len < 0 || (size_t)len >= tmpsize) {
-            tg_fail(ctx, TG_ERR_IO, "%s: path too long", path);
-            return NULL;
-        }
-        int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0666);
-        if (fd >= 0) {
-            FILE *f = fdopen(fd, "wb");
-            if (!f) { close(fd); unlink(tmp); tg_fail(ctx, TG_ERR_IO, "%s: %s", path, strerror(errno)); }
-            return f;
-        }
-        if (errno != EEXIST) break;
+    int fd = tg_publish_temp(path, tmp, tmpsize);
+    if (fd < 0) {
+        tg_fail(ctx, TG_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
+        return NULL;
     }
-    tg_fail(ctx, TG_ERR_IO, "%s: %s", path, strerror(errno));
-    return NULL;
+    FILE *f = fdopen(fd, "wb");
+    if (!f) { close(fd); unlink(tmp); tg_fail(ctx, TG_ERR_IO, "%s: %s", path, strerror(errno)); }
+    return f;
 }
 
 static void set_calibration(png_structp png, png_infop info, const double spacing[2])
@@ -247,7 +240,7 @@ tg_status tg_png_write(tg_ctx *ctx, const char *path, const tg_volume *slice2d, 
     tg_status st = check_args(ctx, path, slice2d, opt);
     if (st != TG_OK) return st;
 
-    size_t tmpsize = strlen(path) + 64;
+    size_t tmpsize = TG_PUBLISH_TMP_SIZE(path);
     char *tmp = tg_malloc(tmpsize);
     uint8_t *row = tg_malloc((size_t)slice2d->dims[0] * 3);
     uint8_t table[256 * 3];
@@ -270,12 +263,12 @@ tg_status tg_png_write(tg_ctx *ctx, const char *path, const tg_volume *slice2d, 
     created = 1;
     png_job job = {ctx, path, 0};
     if (encode(&job, f, slice2d, opt, lo, hi, table, row) != 0) { st = job.failed ? TG_ERR_IO : TG_ERR_NOMEM; goto done; }
-    if (fflush(f) != 0 || ferror(f)) { st = tg_fail(ctx, TG_ERR_IO, "%s: %s", path, strerror(errno)); goto done; }
+    if (fflush(f) != 0 || ferror(f)) { st = tg_fail(ctx, TG_ERR_IO, "%s: write failed: %s", path, strerror(errno)); goto done; }
+    if ((st = tg_publish(ctx, fileno(f), tmp, path))) goto done; /* fsync, rename */
+    created = 0; /* renamed: nothing to remove */
     int rc = fclose(f);
     f = NULL;
-    if (rc != 0) { st = tg_fail(ctx, TG_ERR_IO, "%s: %s", path, strerror(errno)); goto done; }
-    if (rename(tmp, path) != 0) { st = tg_fail(ctx, TG_ERR_IO, "%s: %s", path, strerror(errno)); goto done; }
-    created = 0; /* renamed: nothing to remove */
+    if (rc != 0) { st = tg_fail(ctx, TG_ERR_IO, "%s: write failed: %s", path, strerror(errno)); goto done; }
 
 done:
     if (f) fclose(f);

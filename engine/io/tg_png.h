@@ -12,8 +12,8 @@
  * Calibration: the pHYs chunk holds pixels per metre round(1 / spacing[0]), round(1 / spacing[1]) when
  * both spacings are known (below 1 m, the convention for "unknown") and the result fits in 31 bits.
  *
- * The file is written to a temporary name next to `path` (path.<pid>.<n>.tmp, created exclusively) and
- * renamed to `path` when complete, so an interrupted run never leaves a truncated PNG that looks valid.
+ * The file is written to a short hidden temporary next to `path` (tg_publish.h) and, synced, renamed to
+ * `path` when complete, so an interrupted run never leaves a truncated PNG that looks valid.
  * Failures of the outside world return TG_ERR_IO with "path: reason" in ctx->msg.
  *
  * Cost: one pass over the slice (two with the default range), one row buffer (3 * nx bytes); deflate

@@ -32,6 +32,10 @@ typedef struct tg_tiff_info_t {
     int z_calibrated;         /* 1 when the ImageJ description has spacing= (else z spacing = x spacing, with a note) */
     char unit[24];            /* the unit as the file names it ("micron", "nm", "inch", ...), "" if none */
     char note[256];           /* conversions a read applies ("RGB converted to grey ...", ...), "" if none */
+    int64_t pages_complete;   /* pages whose directory and data the file holds: dims[2] unless truncated */
+    char truncated[320];      /* "" or what is missing: a truncated file (or a header claiming more pages than
+                               * the file holds) has dims[2] = the pages claimed; reading all of it, or a range
+                               * past pages_complete, fails naming the first missing page */
 } tg_tiff_info_t;
 
 typedef struct tg_tiff_read_opts {

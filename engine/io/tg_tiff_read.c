@@ -18,7 +18,12 @@
  * All pages must share width, height and pixel type; an error names the first page that differs.
  * ImageJ stacks stored with a single IFD (ImageJ does this past 4 GiB): when the description says images=N, the
  * file has one IFD and page 1 is uncompressed, the N pages are read back to back from the first strip (as ImageJ
- * and tifffile do); if the file is shorter, the complete pages are read and info->note says so.
+ * and tifffile do).
+ * TRUNCATED FILES never read as a shorter stack: the pages a file claims (ImageJ's images=N, tifffile's
+ * {"shape": [...]}) are compared with the directories it holds, the chain of directories must end cleanly, and the
+ * data of the last directory must lie within the file. Otherwise info->dims[2] is the claim, pages_complete the
+ * pages that hold, info->truncated says what is missing, and reading all pages (or a range past the complete ones)
+ * fails naming the first missing page; a range within the complete pages still reads.
  *
  * ERRORS never crash and name the file (and page, 1-based as people count pages): missing file, directory, not a
  * TIFF, truncated data, unsupported type, pages that differ, z range outside the stack, slices that differ.
@@ -52,7 +57,13 @@ static int tt_on_error(TIFF *tif, void *ud, const char *module, const char *fmt,
 {
     (void)tif; (void)module;
     tg_tiff__file *f = ud;
-    if (f && !f->err[0]) vsnprintf(f->err, sizeof f->err, fmt, ap);
+    if (f && !f->err[0]) {
+        vsnprintf(f->err, sizeof f->err, fmt, ap);
+        /* libtiff starts many messages with the file name, which ours already carry */
+        size_t n = f->name ? strlen(f->name) : 0;
+        if (n && strncmp(f->err, f->name, n) == 0 && f->err[n] == ':' && f->err[n + 1] == ' ')
+            memmove(f->err, f->err + n + 2, strlen(f->err + n + 2) + 1);
+    }
     return 1; /* handled: libtiff does not call its global (stderr) handler */
 }
 
@@ -254,8 +265,18 @@ static tg_status tt_get_fmt(tg_ctx *ctx, tg_tiff__file *f, int64_t page, tt_fmt 
  * Info: the first page's format, the calibration, ImageJ's single-IFD stacks
  * ------------------------------------------------------------------------------------------------------------ */
 
+/* Size of the file (or memory block) in bytes; 0 if unknown. */
+static uint64_t tt_file_size(tg_tiff__file *f)
+{
+    struct stat sb;
+    if (f->data) return f->size;
+    return fstat(TIFFFileno(f->tif), &sb) == 0 ? (uint64_t)sb.st_size : 0;
+}
+
 /* ImageJ writes stacks past 4 GiB (and NIH Image wrote any stack) with one IFD: the description says images=N and
- * the N uncompressed pages follow each other from the first strip. Read them as ImageJ and tifffile do. */
+ * the N uncompressed pages follow each other from the first strip. Read them as ImageJ and tifffile do; a file
+ * that ends before page N is truncated (o->truncated says where), its complete pages still read by range.
+ * tortuga's own uncompressed files (first IFD, all pixel data, then the other IFDs) cut short land here too. */
 static void tt_imagej_single_ifd(tg_tiff__file *f, const tt_fmt *p, tg_tiff_info_t *o)
 {
     char *desc = NULL, v[32];
@@ -271,21 +292,99 @@ static void tt_imagej_single_ifd(tg_tiff__file *f, const tt_fmt *p, tg_tiff_info
     if (images < 2 || !TIFFGetField(f->tif, TIFFTAG_STRIPOFFSETS, &offs) || !offs || nstrips < 1) return;
     for (uint32_t i = 1; i < nstrips; i++) /* strips of page 1 must be contiguous too */
         if (offs[i] != offs[0] + (uint64_t)i * p->rps * p->w * tt_kind_bytes[p->kind]) return;
-    if (f->data) size = f->size;
-    else {
-        struct stat sb;
-        if (fstat(TIFFFileno(f->tif), &sb) != 0) return;
-        size = (uint64_t)sb.st_size;
-    }
-    if (offs[0] >= size || page == 0) return;
-    uint64_t fit = (size - offs[0]) / page; /* ImageJ also opens the pages that are complete */
+    if ((size = tt_file_size(f)) == 0 || offs[0] >= size || page == 0) return;
+    uint64_t fit = (size - offs[0]) / page; /* the pages that are complete */
     int64_t n = (uint64_t)images < fit ? images : (int64_t)fit;
-    if (n < 2) return;
+    if (n < 1) return;
     f->ij_pages = n;
     f->ij_offset = offs[0];
-    o->dims[2] = n;
-    tg_tiff__note(o, n < images ? "ImageJ stack with one IFD, truncated: complete pages read"
-                          : "ImageJ stack with one IFD (pages contiguous)");
+    o->dims[2] = images;
+    o->pages_complete = n;
+    if (n < images)
+        snprintf(o->truncated, sizeof o->truncated, "the file is truncated: it holds %lld complete pages of the %lld its "
+                 "ImageJ header claims (page %lld has %llu of its %llu bytes)", (long long)n, images, (long long)n + 1,
+                 (unsigned long long)(size - offs[0] - (uint64_t)n * page), (unsigned long long)page);
+    else tg_tiff__note(o, "ImageJ stack with one IFD (pages contiguous)");
+}
+
+/* Pages the first page's description says the file holds: ImageJ's images=N, or tifffile's {"shape": [...]} (the
+ * axes before rows and columns; a samples axis dropped). 0 when it says nothing usable. */
+static int64_t tt_claimed_pages(tg_tiff__file *f, const tt_fmt *p, int imagej)
+{
+    char *desc = NULL, v[32];
+    if (!TIFFGetField(f->tif, TIFFTAG_IMAGEDESCRIPTION, &desc) || !desc) return 0;
+    if (imagej) return tg_tiff__ij_value(desc, "images", v, sizeof v) ? strtoll(v, NULL, 10) : 0;
+    const char *s = desc[0] == '{' ? strstr(desc, "\"shape\":") : NULL;
+    if (!s || !(s = strchr(s, '['))) return 0;
+    long long d[16];
+    int n = 0;
+    for (s++;;) {
+        char *end;
+        if (n == 16) return 0;
+        d[n] = strtoll(s, &end, 10);
+        if (end == s || d[n] < 1) return 0;
+        n++;
+        for (s = end; *s == ' '; s++) {}
+        if (*s == ']') break;
+        if (*s++ != ',') return 0;
+    }
+    if (p->spp > 1 && n >= 3 && d[n - 1] == p->spp && p->planar != PLANARCONFIG_SEPARATE) n--;
+    if (n < 2 || d[n - 2] != p->h || d[n - 1] != p->w) return 0;
+    n -= 2;
+    if (p->spp > 1 && n >= 1 && d[n - 1] == p->spp && p->planar == PLANARCONFIG_SEPARATE) n--;
+    long long pages = 1;
+    for (int i = 0; i < n; i++) {
+        if (d[i] > (1LL << 31) / pages) return 0;
+        pages *= d[i];
+    }
+    return pages;
+}
+
+/* Does the data of the current directory lie within the file? (A file cut short keeps the directory of the page
+ * whose data it cuts when directories precede their data, as tifffile writes them.) */
+static int tt_data_inside(tg_tiff__file *f, uint64_t size)
+{
+    uint32_t n = TIFFNumberOfStrips(f->tif);
+    for (uint32_t i = 0; i < n; i++) {
+        uint64_t off = TIFFGetStrileOffset(f->tif, i), bytes = TIFFGetStrileByteCount(f->tif, i);
+        if (off >= size || bytes > size - off) return 0;
+    }
+    return 1;
+}
+
+/* Compare the directories the file holds with the pages its header claims and with the chain of directories
+ * (chain_err: the error that broke it, "" if none): a truncated file gets o->dims[2] = the pages claimed (at least
+ * those it holds), o->pages_complete and o->truncated. Leaves the first directory current, p read again. */
+static tg_status tt_check_complete(tg_ctx *ctx, tg_tiff__file *f, tt_fmt *p, tg_tiff_info_t *o, const char *chain_err)
+{
+    int64_t have = o->dims[2], claim = tt_claimed_pages(f, p, o->imagej), partial = 0;
+    const char *who = o->imagej ? "ImageJ header" : "description";
+    o->pages_complete = have;
+    if (claim <= have && !chain_err[0]) return TG_OK;
+    uint64_t size = tt_file_size(f);
+    /* a last directory that cannot be read, or whose data the file does not hold, is no complete page */
+    int dir_ok = TIFFSetDirectory(f->tif, (tdir_t)(have - 1));
+    partial = !dir_ok || (size > 0 && !tt_data_inside(f, size));
+    f->err[0] = 0;
+    if (!TIFFSetDirectory(f->tif, 0))
+        return tg_fail(ctx, TG_ERR_FORMAT, "%s: cannot read the directory of page 1 again (%s)", f->name,
+                       f->err[0] ? f->err : "corrupt file");
+    tg_status st = tt_get_fmt(ctx, f, 0, p);
+    if (st) return st;
+    o->pages_complete = have - partial;
+    if (claim > have) o->dims[2] = claim;
+    char ends[160];
+    if (partial) snprintf(ends, sizeof ends, dir_ok ? "the data of page %lld is cut short" : "the directory of page %lld "
+                          "is damaged", (long long)have);
+    else if (chain_err[0]) snprintf(ends, sizeof ends, "the directory of page %lld cannot be read: %.80s",
+                                    (long long)have + 1, chain_err);
+    else snprintf(ends, sizeof ends, "its chain of directories ends after page %lld", (long long)have);
+    if (claim > have)
+        snprintf(o->truncated, sizeof o->truncated, "the file %s %lld complete page%s of the %lld its %s claims (%s)",
+                 chain_err[0] || partial ? "is truncated: it holds" : "holds", (long long)o->pages_complete,
+                 o->pages_complete == 1 ? "" : "s", (long long)claim, who, ends);
+    else snprintf(o->truncated, sizeof o->truncated, "the file is truncated: %s", ends);
+    return TG_OK;
 }
 
 static tg_status tt_info_open(tg_ctx *ctx, tg_tiff__file *f, tt_fmt *p, tg_tiff_info_t *o)
@@ -293,7 +392,11 @@ static tg_status tt_info_open(tg_ctx *ctx, tg_tiff__file *f, tt_fmt *p, tg_tiff_
     memset(o, 0, sizeof *o);
     tg_status st = tt_get_fmt(ctx, f, 0, p);
     if (st) return st;
+    char chain_err[sizeof f->err];
+    f->err[0] = 0; /* an error while counting: the chain of directories breaks (a truncated file) */
     tdir_t pages = TIFFNumberOfDirectories(f->tif);
+    snprintf(chain_err, sizeof chain_err, "%s", f->err);
+    f->err[0] = 0;
     o->dims[0] = p->w;
     o->dims[1] = p->h;
     o->dims[2] = pages > 0 ? pages : 1;
@@ -309,6 +412,7 @@ static tg_status tt_info_open(tg_ctx *ctx, tg_tiff__file *f, tt_fmt *p, tg_tiff_
     o->tiled = p->tiled;
     tg_tiff__read_calibration(f->tif, o);
     tt_imagej_single_ifd(f, p, o);
+    if (f->ij_pages == 0 && (st = tt_check_complete(ctx, f, p, o, chain_err))) return st;
     if (p->rgb) tg_tiff__note(o, "RGB converted to grey (ITU-R BT.601 luma)");
     else if (p->spp > 1) tg_tiff__note(o, "extra samples ignored (first sample read)");
     if (p->photo == PHOTOMETRIC_PALETTE) tg_tiff__note(o, "palette indices read as values");
@@ -412,6 +516,11 @@ static tg_status tt_u32_overflow(tg_ctx *ctx, tg_tiff__file *f, long long pg, ui
 static tg_status tt_chunk_fail(tg_ctx *ctx, tg_tiff__file *f, long long pg, const char *what, uint32_t idx, tmsize_t got,
                                tmsize_t want)
 {
+    uint64_t off = TIFFGetStrileOffset(f->tif, idx), bytes = TIFFGetStrileByteCount(f->tif, idx), size = tt_file_size(f);
+    if (size > 0 && bytes > 0 && (off >= size || bytes > size - off))
+        return tg_fail(ctx, TG_ERR_FORMAT, "%s: page %lld is cut short: its %s %u needs bytes %llu-%llu but the file "
+                       "ends at byte %llu (truncated file)", f->name, pg, what, (unsigned)idx, (unsigned long long)off,
+                       (unsigned long long)(off + bytes), (unsigned long long)size);
     if (f->err[0]) return tg_fail(ctx, TG_ERR_FORMAT, "%s: page %lld: %s %u: %s", f->name, pg, what, (unsigned)idx, f->err);
     return tg_fail(ctx, TG_ERR_FORMAT, "%s: page %lld: %s %u is truncated (%lld of %lld bytes)", f->name, pg, what,
                    (unsigned)idx, (long long)got, (long long)want);
@@ -663,6 +772,12 @@ static tg_status tt_read_open(tg_ctx *ctx, tg_tiff__file *f, const tg_tiff_read_
         if (z0 >= n || z1 > n || z1 <= z0)
             return tg_fail(ctx, TG_ERR_RANGE, "%s: pages %lld..%lld are outside the stack of %lld pages", f->name,
                            (long long)z0 + 1, (long long)z1, (long long)n);
+    }
+    if (info.truncated[0] && (opt->z_first < 0 || z1 > info.pages_complete)) {
+        long long k = (long long)info.pages_complete;
+        if (k == 0) return tg_fail(ctx, TG_ERR_FORMAT, "%s: page 1 is missing: %s", f->name, info.truncated);
+        return tg_fail(ctx, TG_ERR_FORMAT, "%s: page %lld is missing: %s; %s%lld still reads", f->name, k + 1,
+                       info.truncated, k > 1 ? "a range within pages 1-" : "page ", k);
     }
     tg_dtype dt = opt->dtype >= 0 && opt->dtype < TG_NDTYPES ? (tg_dtype)opt->dtype : info.dtype;
     int strict = opt->dtype < 0 && p0.kind == K_U32;

@@ -17,6 +17,7 @@
  */
 #define _GNU_SOURCE
 #include "io/tg_tiff_internal.h"
+#include "io/tg_publish.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -208,6 +209,13 @@ done:
     return st;
 }
 
+/* libtiff's message alone ("Write error at scanline 0") loses the reason: errno (ENOSPC, EIO, ...) first. */
+static tg_status libtiff_failed(tg_ctx *ctx, const char *path, int64_t page, int e, const char *err)
+{
+    return tg_fail(ctx, TG_ERR_IO, "%s: page %lld: write failed: %s%s%s%s", path, (long long)page, e ? strerror(e) : "",
+                   e && err[0] ? " (" : "", err[0] ? err : (e ? "" : strerror(EIO)), e && err[0] ? ")" : "");
+}
+
 /* Compressed: libtiff, one IFD per page, strips of about 256 KiB. */
 static tg_status tt_write_libtiff(tg_ctx *ctx, int fd, const char *tmp, const char *path, const tg_volume *v,
                                   const tg_tiff__cal *c, const char *desc, int big, tg_tiff_compress comp)
@@ -257,15 +265,15 @@ static tg_status tt_write_libtiff(tg_ctx *ctx, int fd, const char *tmp, const ch
         for (int64_t y = 0; y < v->dims[1]; y += rps) {
             int64_t nr = v->dims[1] - y < rps ? v->dims[1] - y : rps;
             tg_tiff__gather(v, z, y, nr, strip); /* a copy: libtiff's predictor modifies the buffer in place */
+            errno = 0;
             if (TIFFWriteEncodedStrip(t, (uint32_t)(y / rps), strip, (tmsize_t)(nr * (int64_t)row_bytes)) < 0) {
-                st = tg_fail(ctx, TG_ERR_IO, "%s: page %lld: write failed (%s)", path, (long long)z + 1,
-                             f.err[0] ? f.err : strerror(errno ? errno : EIO));
+                st = libtiff_failed(ctx, path, z + 1, errno, f.err);
                 goto done;
             }
         }
+        errno = 0;
         if (!TIFFWriteDirectory(t)) {
-            st = tg_fail(ctx, TG_ERR_IO, "%s: page %lld: write failed (%s)", path, (long long)z + 1,
-                         f.err[0] ? f.err : strerror(errno ? errno : EIO));
+            st = libtiff_failed(ctx, path, z + 1, errno, f.err);
             goto done;
         }
         if (tg_progress(ctx, (double)(z + 1) / (double)(v->dims[2] + 1), "write tiff")) {
@@ -273,43 +281,22 @@ static tg_status tt_write_libtiff(tg_ctx *ctx, int fd, const char *tmp, const ch
             goto done;
         }
     }
+    /* the data on the disk before the rename publishes the name (a late ENOSPC shows here, not after) */
+    errno = 0;
+    if (!TIFFFlush(f.tif)) { st = libtiff_failed(ctx, path, v->dims[2], errno, f.err); goto done; }
+    if (fsync(TIFFFileno(f.tif)) != 0 && errno != EINVAL) {
+        st = tg_fail(ctx, TG_ERR_IO, "%s: write failed: %s", path, strerror(errno));
+        goto done;
+    }
 done:
     tg_free(strip);
     tg_tiff__close(&f); /* closes fd */
     return st;
 }
 
-int tg_tiff__temp(const char *path, char *tmp, size_t n)
-{
-    static atomic_int counter;
-    const char *slash = strrchr(path, '/');
-    int dirlen = slash ? (int)(slash - path + 1) : 0;
-    for (int tries = 0; tries < 100; tries++) {
-        /* a short hidden name in the same folder: the rename stays atomic, a 250-character name still fits */
-        int k = snprintf(tmp, n, "%.*s.tg-%ld-%d.tmp", dirlen, path, (long)getpid(), atomic_fetch_add(&counter, 1));
-        if (k < 0 || (size_t)k >= n) { errno = ENAMETOOLONG; return -1; }
-        int fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0666); /* libtiff reads back IFDs */
-        if (fd >= 0 || errno != EEXIST) return fd;
-    }
-    return -1;
-}
+int tg_tiff__temp(const char *path, char *tmp, size_t n) { return tg_publish_temp(path, tmp, n); }
 
-tg_status tg_tiff__publish(tg_ctx *ctx, const char *tmp, const char *path)
-{
-    if (rename(tmp, path) != 0)
-        return tg_fail(ctx, TG_ERR_IO, "%s: cannot rename the finished file: %s", path, strerror(errno));
-    /* make the new name itself durable: sync the folder that holds it (best effort: some file systems refuse) */
-    const char *slash = strrchr(path, '/');
-    char dir[4096];
-    if (!slash) snprintf(dir, sizeof dir, ".");
-    else snprintf(dir, sizeof dir, "%.*s", (int)(slash - path) > 0 ? (int)(slash - path) : 1, path);
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
-    }
-    return TG_OK;
-}
+tg_status tg_tiff__publish(tg_ctx *ctx, const char *tmp, const char *path) { return tg_publish(ctx, -1, tmp, path); }
 
 tg_status tg_tiff_write(tg_ctx *ctx, const char *path, const tg_volume *v, const tg_tiff_write_opts *opt)
 {
@@ -343,12 +330,13 @@ tg_status tg_tiff_write(tg_ctx *ctx, const char *path, const tg_volume *v, const
     if (opt->compress == TG_TIFF_RAW) {
         errno = 0;
         st = tt_write_raw(ctx, fd, path, v, &cal, desc, big);
+        if (st == TG_OK) st = tg_publish(ctx, fd, tmp, path); /* fsync, rename */
         if (close(fd) != 0 && st == TG_OK) st = tg_fail(ctx, TG_ERR_IO, "%s: write failed: %s", path, strerror(errno));
     } else {
         errno = 0;
-        st = tt_write_libtiff(ctx, fd, tmp, path, v, &cal, desc, big, opt->compress); /* closes fd */
+        st = tt_write_libtiff(ctx, fd, tmp, path, v, &cal, desc, big, opt->compress); /* fsyncs and closes fd */
+        if (st == TG_OK) st = tg_publish(ctx, -1, tmp, path);
     }
-    if (st == TG_OK) st = tg_tiff__publish(ctx, tmp, path);
     if (st) unlink(tmp);
     else tg_progress_done(ctx, "write tiff");
     tg_free(tmp);

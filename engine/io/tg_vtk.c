@@ -1,6 +1,7 @@
 /* tg_vtk.c — see tg_vtk.h for the manual (format, temporary file and rename, cost). */
 #define _POSIX_C_SOURCE 200809L
 #include "io/tg_vtk.h"
+#include "io/tg_publish.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -44,9 +45,8 @@ static int name_ok(const char *s)
 
 tg_status tg_vtk_write(tg_ctx *ctx, const char *path, const tg_vtk_field *fields, int nfields)
 {
-    static atomic_int counter;
     tg_status st = TG_OK;
-    char tmp[4096];
+    char tmp[4200];
     FILE *f = NULL;
     unsigned char *row = NULL;
     int have_tmp = 0;
@@ -77,17 +77,9 @@ tg_status tg_vtk_write(tg_ctx *ctx, const char *path, const tg_vtk_field *fields
     const int64_t nx = v0->dims[0], ny = v0->dims[1], nz = v0->dims[2];
     row = tg_malloc(8 * (size_t)nx);
     if (!row) return tg_fail(ctx, TG_ERR_NOMEM, "write_vtk %s: out of memory", path);
-    int fd = -1;
-    for (int k = 0; k < 100 && fd < 0; k++) {
-        if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp%ld.%d", path, (long)getpid(), atomic_fetch_add(&counter, 1)) >= sizeof tmp) {
-            st = tg_fail(ctx, TG_ERR_ARG, "write_vtk: path too long");
-            goto done;
-        }
-        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-        if (fd < 0 && errno != EEXIST) break;
-    }
+    int fd = tg_publish_temp(path, tmp, sizeof tmp);
     if (fd < 0) {
-        st = tg_fail(ctx, TG_ERR_IO, "%s: %s", path, strerror(errno));
+        st = tg_fail(ctx, TG_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
         goto done;
     }
     have_tmp = 1;
@@ -113,7 +105,7 @@ tg_status tg_vtk_write(tg_ctx *ctx, const char *path, const tg_vtk_field *fields
             for (int64_t y = 0; y < ny; y++) {
                 row_be(row, tg_volume_ptr(v, 0, y, z), nx, v->strides[0], sz);
                 if (fwrite(row, sz, (size_t)nx, f) != (size_t)nx) {
-                    st = tg_fail(ctx, TG_ERR_IO, "%s: %s", path, strerror(errno));
+                    st = tg_fail(ctx, TG_ERR_IO, "%s: write failed: %s", path, strerror(errno));
                     break;
                 }
             }
@@ -122,20 +114,17 @@ tg_status tg_vtk_write(tg_ctx *ctx, const char *path, const tg_vtk_field *fields
     }
     if (st != TG_OK) goto done;
     if (fflush(f) != 0 || ferror(f)) {
-        st = tg_fail(ctx, TG_ERR_IO, "%s: %s", path, strerror(errno));
+        st = tg_fail(ctx, TG_ERR_IO, "%s: write failed: %s", path, strerror(errno));
         goto done;
     }
+    if ((st = tg_publish(ctx, fileno(f), tmp, path))) goto done; /* fsync, rename */
+    have_tmp = 0;
     int rc = fclose(f);
     f = NULL;
     if (rc != 0) {
-        st = tg_fail(ctx, TG_ERR_IO, "%s: %s", path, strerror(errno));
+        st = tg_fail(ctx, TG_ERR_IO, "%s: write failed: %s", path, strerror(errno));
         goto done;
     }
-    if (rename(tmp, path) != 0) {
-        st = tg_fail(ctx, TG_ERR_IO, "%s: %s", path, strerror(errno));
-        goto done;
-    }
-    have_tmp = 0;
     tg_progress_done(ctx, "write_vtk");
 done:
     if (f) fclose(f);

@@ -11,8 +11,8 @@
  * most 255 bytes, without whitespace, and distinct (VTK's reader splits the header on whitespace). Views
  * (non-contiguous volumes) are written through their strides.
  *
- * The file is written to a temporary name next to path ("<path>.tmp<pid>.<k>") and renamed onto path only
- * when complete; on any failure or cancellation the temporary file is removed and path is untouched.
+ * The file is written to a short hidden temporary next to path and, synced, renamed onto path only when
+ * complete (tg_publish.h); on any failure or cancellation the temporary file is removed and path is untouched.
  *
  * Cost: one pass over each field, one row of scratch (nx elements). Memory: 8 * nx bytes.
  * Threading: none (the writer is bound by the file system).

@@ -82,11 +82,14 @@
 --                  1.5x along an axis, why, from the data (percolating share, the share of the current in the top
 --                  1 % / 5 % of the conducting voxels from one more solve along that axis with the current map, the
 --                  walkers' RMS displacement); also in notes
---   units, conventions, notes
+--   units, conventions, notes (one per tau that is not a result: a flux tau that did not converge, a random-walk
+--                  tau flagged unreliable; tostring(d), the CLI and reports mark that number on its line)
 -- d:flat() gives the dotted names -> numbers that tg.analysis uses; tostring(d) the summary.
 local util = require "tortuga.util"
+local error = util.error -- messages blame the caller outside the library
 local json = require "tortuga.json"
 local volume = require "tortuga.volume"
+local transport = require "tortuga.transport"
 local tio = require "tortuga.io"
 
 local M = {}
@@ -260,6 +263,9 @@ function M.describe(labels, opts)
   local calibrated = not (sp[1] == 1 and sp[2] == 1 and sp[3] == 1)
 
   local density = o.density
+  if density ~= nil and density ~= false and type(density) ~= "table" then
+    error(where .. ": density must be a table {phase = kg/m3} or false, got " .. type(density), 2)
+  end
   if density == nil then
     density = {}
     for name, rho in pairs(DEFAULT_DENSITY) do if phases[name] then density[name] = rho end end
@@ -286,6 +292,9 @@ function M.describe(labels, opts)
 
   local d = setmetatable({ notes = {}, timings = {}, conventions = {} }, Describe)
   local log = o.log
+  if log ~= nil and type(log) ~= "boolean" and type(log) ~= "function" then
+    error(where .. ": log must be true, false or a function(stage, seconds), got " .. type(log), 2)
+  end
   if log == true then log = function(stage, s) io.stderr:write(string.format("describe: %-22s %7.2f s\n", stage, s)) end end
   local function stage(name, f, ...)
     local t0 = tg.analysis.clock()
@@ -546,6 +555,20 @@ function M.describe(labels, opts)
           e.filled = stage("flux (filled pores)", flux, cond)
         end
         d.tau[name] = e
+        -- a number that is not a result is noted, whatever prints it
+        for _, k in ipairs { "walk", "flux", "filled" } do
+          for _, a in ipairs(axes) do
+            local why = e[k] and transport.doubt(e[k], a)
+            if why then
+              local r = e[k]
+              local detail = k == "walk" and (r.warnings and r.warnings[1] and (": " .. r.warnings[1]) or "")
+                or string.format(" (relative residual %.3g after %s iterations)", r.residual and r.residual[a] or 0 / 0,
+                  tostring(r.iterations and r.iterations[a]))
+              d.notes[#d.notes + 1] = string.format("tau %s %s along %s = %s is %s%s: not a result", name,
+                k == "filled" and "flux (pores filled)" or k, a, string.format("%.4g", r.tau and r.tau[a] or 0 / 0), why, detail)
+            end
+          end
+        end
       end
     end
     -- where the two tortuosities of a phase disagree by more than 1.5x, say what the data show
@@ -555,7 +578,9 @@ function M.describe(labels, opts)
         local worst, wr
         for _, ax in ipairs(axes) do
           local tw, tf = e.walk.tau[ax], e.flux.tau[ax]
-          if type(tw) == "number" and type(tf) == "number" and tw > 0 and tf > 0 and tw < math.huge then
+          -- an unconverged flux tau is no result to explain (its own note says so)
+          if type(tw) == "number" and type(tf) == "number" and tw > 0 and tf > 0 and tw < math.huge and
+              transport.doubt(e.flux, ax) ~= "not converged" then
             local r = math.max(tf / tw, tw / tf)
             if r > 1.5 and (not wr or r > wr) then worst, wr = ax, r end
           end
@@ -633,15 +658,15 @@ function M.transport_note(lv, name, label, e, ax, counts, flux_o)
   cond[label] = 1
   local ok, r = pcall(tg.transport.flux, lv, { conductivity = cond, axis = ax, tol = flux_o.tol, boundary = flux_o.boundary,
                                                fraction = flux_o.fraction, max_iter = flux_o.max_iter, field = true })
-  if ok and r.hotspots and r.hotspots[ax] then
+  if ok and r.hotspots and r.hotspots[ax] and r.hotspots[ax].top1 then
     local h = r.hotspots[ax]
     parts[#parts + 1] = string.format("the top 1 %% of its conducting voxels carry %.0f %% of the current and the top 5 %% " ..
       "carry %.0f %% (1 %% and 5 %% in a uniform block)%s", 100 * h.top1, 100 * h.top5,
       h.top1 > 0.05 and ": the current squeezes through narrow necks, which the flux feels in full and the walkers, " ..
       "diffusing locally, hardly meet" or "")
-    r.current[ax]:release()
-    r.potential[ax]:release()
   end
+  if ok and r.current and r.current[ax] then r.current[ax]:release() end
+  if ok and r.potential and r.potential[ax] then r.potential[ax]:release() end
   local msd = e.walk.msd and e.walk.msd[ax]
   local sp = lv:spacing()[({ x = 1, y = 2, z = 3 })[ax]]
   if type(msd) == "table" and #msd > 0 then
@@ -733,12 +758,16 @@ function Describe:__tostring()
   for _, ph in ipairs { "cam", "ise" } do
     local e = self.tau and self.tau[ph]
     if e then
-      local w, f = e.walk and e.walk.tau or {}, e.flux and e.flux.tau or {}
-      line("%-22s walk x %s y %s z %s   flux x %s y %s z %s", "tau " .. ph, f3(w.x, 1, "%.2f"), f3(w.y, 1, "%.2f"),
-        f3(w.z, 1, "%.2f"), f3(f.x, 1, "%.2f"), f3(f.y, 1, "%.2f"), f3(f.z, 1, "%.2f"))
+      -- a tau that did not converge or cannot be trusted says so on its line
+      local function v(r, a)
+        local s = f3(r and r.tau and r.tau[a], 1, "%.2f")
+        local why = transport.doubt(r, a)
+        return why and (s .. " (" .. why .. ")") or s
+      end
+      line("%-22s walk x %s y %s z %s   flux x %s y %s z %s", "tau " .. ph, v(e.walk, "x"), v(e.walk, "y"),
+        v(e.walk, "z"), v(e.flux, "x"), v(e.flux, "y"), v(e.flux, "z"))
       if e.filled then
-        local t = e.filled.tau
-        line("%-22s flux x %s y %s z %s", "tau ise, pores filled", f3(t.x, 1, "%.2f"), f3(t.y, 1, "%.2f"), f3(t.z, 1, "%.2f"))
+        line("%-22s flux x %s y %s z %s", "tau ise, pores filled", v(e.filled, "x"), v(e.filled, "y"), v(e.filled, "z"))
       end
     end
   end

@@ -32,6 +32,7 @@
 -- NaN: gaussian, mean, flatten, destripe spread it; median sorts it last; normalize ignores it.
 local core = require "tortuga.core"
 local util = require "tortuga.util"
+local error = util.error -- messages blame the caller outside the library
 local volume = require "tortuga.volume"
 local tio = require "tortuga.io"
 
@@ -253,6 +254,10 @@ end
 -- neighbours = 1 (sequential mode: register each slice to the previous K slices and solve all pair shifts for the
 -- absolute shifts by least squares; helps against independent pair errors such as noise, not against a structure
 -- that changes along z, see engine/filter/tg_register.h).
+-- With a roi (volumes in memory), the ROI follows the drift: a first estimate from neighbouring slices, then each
+-- slice moved back by the whole pixels of its shift and registered again (mode as asked), until the whole pixels
+-- stay the same (info.passes), so the ROI holds the same content in every slice as the drift accumulates. A
+-- feature that drifts out of the frame altogether (more than the ROI's distance to the edge) cannot be followed.
 function M.register(v, opts)
   local where = "tg.filter.register"
   check_volume(v, where)
@@ -277,7 +282,49 @@ function M.register(v, opts)
     lowpass = o.lowpass, ignore_axes = o.ignore_axes, whiten = o.whiten,
     neighbours = o.mode == "sequential" and o.neighbours or 1, memory = o.memory, max_slab = o.max_slab })
   if not ok then error(where .. ": " .. tostring(shifts), 2) end
-  return shifts, { quality = quality, reference = o.reference, mode = o.mode, units = "px", streamed = streamed }
+  local passes = 1
+  if (roi.x or roi.y) and not stack then
+    -- The ROI follows the drift: a fixed ROI sees the content leave it (and other content enter) as the drift
+    -- accumulates, which biases the shifts low and, past a few pixels, breaks them (the cap of tg.generate.sem
+    -- with drift = 2.5 per slice: 3.7 px RMS in fixed mode). So each slice is moved back by the whole pixels of
+    -- its estimated shift (an exact integer shift) and registered again: the ROI then holds the same content in
+    -- every slice, and the residual is the subpixel part. Repeated until the whole pixels no longer change.
+    -- The first estimate comes from neighbouring slices (sequential: their shifts are small, while a fixed ROI
+    -- against the reference wraps once the drift passes half the ROI); the passes after it use the mode asked for.
+    local function round(x) return x >= 0 and math.floor(x + 0.5) or -math.floor(-x + 0.5) end
+    if o.mode == "fixed" then
+      local ok1, s1 = pcall(C.register, v, { x = roi.x, y = roi.y, reference = o.reference, mode = "sequential",
+        subpixel = o.subpixel, window = o.window, lowpass = o.lowpass, ignore_axes = o.ignore_axes, whiten = o.whiten,
+        neighbours = 1 })
+      if not ok1 then error(where .. ": " .. tostring(s1), 2) end
+      shifts = s1
+    end
+    for _ = 1, 4 do
+      local whole, any = {}, false
+      for z, sh in ipairs(shifts) do
+        whole[z] = { x = round(sh.x), y = round(sh.y) }
+        any = any or whole[z].x ~= 0 or whole[z].y ~= 0
+      end
+      if not any then break end
+      local moved = C.shift(v, whole, "linear", "nearest", false, false) -- whole pixels: the values exactly
+      local ok2, res, q = pcall(C.register, moved, {
+        x = roi.x, y = roi.y, reference = o.reference, mode = o.mode, subpixel = o.subpixel, window = o.window,
+        lowpass = o.lowpass, ignore_axes = o.ignore_axes, whiten = o.whiten,
+        neighbours = o.mode == "sequential" and o.neighbours or 1 })
+      moved:release()
+      if not ok2 then error(where .. ": " .. tostring(res), 2) end
+      local same = true
+      for z = 1, #shifts do
+        local t = { x = whole[z].x + res[z].x, y = whole[z].y + res[z].y }
+        same = same and round(t.x) == whole[z].x and round(t.y) == whole[z].y
+        shifts[z] = t
+      end
+      quality, passes = q, passes + 1
+      if same then break end
+    end
+  end
+  return shifts, { quality = quality, reference = o.reference, mode = o.mode, units = "px", streamed = streamed,
+                   passes = passes }
 end
 
 local function check_shifts(v, shifts, where)

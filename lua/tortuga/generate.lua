@@ -11,6 +11,7 @@
 -- Lengths are metres; they may also be strings with a unit ("100nm", "4um").
 local core = require "tortuga.core"
 local util = require "tortuga.util"
+local error = util.error -- messages blame the caller outside the library
 
 local M = {}
 
@@ -29,8 +30,8 @@ end
 local function number_in(o, name, lo, hi, where, open_hi)
   local v = o[name]
   if v == false then v = 0 end
-  if type(v) ~= "number" or v ~= v then
-    error(string.format("%s: %s must be a number, got %s", where, name, type(v)), 3)
+  if type(v) ~= "number" or v ~= v then -- NaN is a number to type(): say which value it was
+    error(string.format("%s: %s must be a number, got %s", where, name, type(v) == "number" and "nan" or type(v)), 3)
   end
   if v < lo or v > hi or (open_hi and v >= hi) then
     error(string.format("%s: %s must be in [%g, %g%s, got %g", where, name, lo, hi, open_hi and ")" or "]", v), 3)

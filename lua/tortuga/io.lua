@@ -8,7 +8,11 @@
 --       dtype  convert while reading (round to nearest, saturate, NaN -> 0), no second copy in memory
 --   tg.io.info(src)  --> {width, height, pages, dims = {nx, ny, nz}, dtype, spacing = {sx, sy, sz}, units = "m",
 --                         calibrated, z_calibrated, unit, compression, bigtiff, tiled, imagej, rgb, bits,
---                         sample_format, samples, photometric, note, files (folders and globs)}   (no pixels read)
+--                         sample_format, samples, photometric, note, files (folders and globs),
+--                         pages_complete, truncated}   (no pixels read)
+--       A file cut short (or whose ImageJ header / tifffile description claims more pages than it holds) has
+--       pages = the pages claimed, pages_complete < pages and `truncated` saying what is missing; reading all
+--       of it raises naming the first missing page, and a z range within the complete pages still reads.
 --   local st = tg.io.open(src [, {dtype = "f32"}])   -- a stack on disk (tortuga.Stack): nothing decoded yet
 --       src as for tg.io.read (a multi-page TIFF, a folder or a glob of slices). For stacks larger than memory:
 --       every streamed operation (tg.filter.gaussian(st, 2, {out = "g.tif"}), ...) takes a Stack where it takes
@@ -37,8 +41,9 @@
 --       w:pages() --> pages written; tostring(w) --> tortuga.Writer(out.tif, 12 pages written)
 --   tg.io.is_writer(x) --> true for a tortuga.Writer
 --   tg.io.write("out.tif", v [, {compress = "deflate"|"lzw"|"packbits"|false, bigtiff = nil|true|false}])
---       ImageJ-compatible stack that Fiji opens calibrated; BigTIFF automatically past ~4 GiB; written to a
---       temporary name in the same folder and renamed when complete.
+--       ImageJ-compatible stack that Fiji opens calibrated; BigTIFF automatically past ~4 GiB; written to a short
+--       hidden temporary in the same folder, synced (fsync) and renamed when complete. A name whose extension
+--       says another format (.vtk, .png, .ply, .stl, .raw, ...) is refused, naming the function that writes it.
 --
 -- File types: 8/16-bit unsigned -> u8/u16; 32-bit unsigned -> i32 (an error if a value exceeds 2^31-1: read
 -- with dtype = "f64"); 8/16/32-bit signed -> i32; 32/64-bit float -> f32/f64. RGB is converted to grey
@@ -73,6 +78,7 @@
 --     temporary name and renamed. Raises "tg.io.write_mesh: path: reason" on failure.
 local core = require "tortuga.core"
 local util = require "tortuga.util"
+local error = util.error -- messages blame the caller outside the library
 local volume = require "tortuga.volume"
 
 local cio = core.io
@@ -268,12 +274,28 @@ function M.is_writer(x)
   return type(mt) == "table" and rawget(mt, "__name") == "tortuga.Writer"
 end
 
+-- Extensions of formats other than TIFF, and the function that writes each (nil: none does).
+local NOT_TIFF = { vtk = "tg.io.write_vtk", png = "tg.io.write_png", ply = "tg.io.write_mesh",
+                   stl = "tg.io.write_mesh", vti = false, raw = false, npy = false, h5 = false, hdf5 = false,
+                   jpg = false, jpeg = false, mrc = false, nrrd = false, nii = false, csv = false, json = false }
+
+-- A TIFF writer given a name whose extension says another format would write a TIFF under it: refuse.
+local function check_tiff_name(path, where)
+  local ext = path:match("%.([%w]+)$")
+  local other = ext and NOT_TIFF[ext:lower()]
+  if other ~= nil then
+    error(string.format("%s: %s: this writes TIFF stacks (.tif, .tiff), not .%s%s", where, path, ext,
+      other and "; use " .. other or ""), 3)
+  end
+end
+
 --- A stack written slab by slab and published atomically on w:close() (see the header).
 function M.writer(path, opts)
   local where = "tg.io.writer"
   if type(path) ~= "string" or path == "" then
     error(string.format("%s: expected a file path, got %s", where, type(path)), 2)
   end
+  check_tiff_name(path, where)
   local o = util.options(opts, { dims = NIL, dtype = NIL, spacing = NIL, compress = false, bigtiff = NIL }, where)
   check_compress(o.compress, where)
   if o.bigtiff ~= nil and type(o.bigtiff) ~= "boolean" then
@@ -315,6 +337,7 @@ function M.write(path, v, opts)
   if not volume.is_volume(v) then
     error(string.format("%s: expected a volume as the second argument, got %s", where, type(v)), 2)
   end
+  check_tiff_name(path, where)
   local o = util.options(opts, { compress = false, bigtiff = util.NIL }, where)
   check_compress(o.compress, where)
   if o.bigtiff ~= nil and type(o.bigtiff) ~= "boolean" then

@@ -149,6 +149,7 @@
 --     without phases first counts the labels present (a second pass, counted in streamed.passes).
 local core = require "tortuga.core"
 local util = require "tortuga.util"
+local error = util.error -- messages blame the caller outside the library
 local volume = require "tortuga.volume"
 local tio = require "tortuga.io"
 
@@ -242,7 +243,16 @@ local function fractions_of(counts, dims, o, prof)
     out = { units = "1" }
     for label, n in pairs(counts) do out[label] = n / total end
   end
-  if o.phases then
+  if o.phases ~= nil then
+    if type(o.phases) ~= "table" then
+      error("tg.measure.fractions: phases must be a table {name = label}, got " .. type(o.phases), 2)
+    end
+    for name, label in pairs(o.phases) do
+      if type(name) ~= "string" or math.type(label) ~= "integer" then
+        error(string.format("tg.measure.fractions: phases must map names to integer labels, got %s = %s", tostring(name),
+          tostring(label)), 2)
+      end
+    end
     out.by_name = {}
     local zeros = {}
     if o.profile then

@@ -127,6 +127,7 @@
 -- term also over the z halo (3D) — see engine/segment/tg_features.h. Nothing holds every feature of every voxel unless you ask for it.
 local core = require "tortuga.core"
 local util = require "tortuga.util"
+local error = util.error -- messages blame the caller outside the library
 local volume = require "tortuga.volume"
 local json = require "tortuga.json"
 

@@ -52,8 +52,13 @@
 -- Convention: a refused move (into another phase) counts as a step; the volume is mirrored at its faces.
 -- Anisotropic voxels: the axis of each step is chosen with probability proportional to 1/spacing^2, so free
 -- space is isotropic and gives tau = 1 along every axis. Results do not depend on the thread count.
+--
+-- tg.transport.doubt(result, axis) --> "not converged" | "unreliable" | nil: what to print next to a tau of a
+-- flux result (converged_axis) or of a random walk (reliable) that cannot be taken as a result; describe, the CLI
+-- and reports put it on the line of the number.
 local core = require "tortuga.core"
 local util = require "tortuga.util"
+local error = util.error -- messages blame the caller outside the library
 local volume = require "tortuga.volume"
 
 local M = {}
@@ -61,7 +66,8 @@ local M = {}
 local AXES = { x = 0, y = 1, z = 2 }
 local AXIS_NAMES = { "x", "y", "z" }
 
-local function is_int(v) return math.type(v) == "integer" or (type(v) == "number" and v == math.floor(v)) end
+-- an integer, or a float with an integer value (not inf: math.floor(inf) == inf)
+local function is_int(v) return math.type(v) == "integer" or math.tointeger(v) ~= nil end
 
 --- Steady conduction through a label volume: tau, sigma_eff, currents, optional current map (see the header).
 function M.flux(labels, opts)
@@ -342,6 +348,29 @@ function M.random_walk(labels, opts)
   result.tau_late.mean, result.r2_late.mean = tau_of(sl), r2l
   assess(result, rms)
   return result
+end
+
+--- What to print next to result.tau[axis] when it is not a result (see the header), or nil.
+function M.doubt(r, axis)
+  if type(r) ~= "table" then return nil end
+  if type(r.converged_axis) == "table" and r.converged_axis[axis] == false then return "not converged" end
+  if type(r.reliable) == "table" and r.reliable[axis] == false then return "unreliable" end
+  if axis ~= "mean" and r.converged_axis == nil and r.reliable == nil and r.converged == false then
+    return "not converged"
+  end
+  return nil
+end
+
+--- "flux z not converged; walk x unreliable" for the axes of a {walk = ..., flux = ..., filled = ...} entry, or nil.
+function M.doubts(entry, axes)
+  local t = {}
+  for _, k in ipairs { "walk", "flux", "filled" } do
+    for _, a in ipairs(axes or { "x", "y", "z" }) do
+      local why = entry[k] and M.doubt(entry[k], a)
+      if why then t[#t + 1] = string.format("%s %s %s", k, a, why) end
+    end
+  end
+  return #t > 0 and table.concat(t, "; ") or nil
 end
 
 return M

@@ -6,6 +6,29 @@ local M = {}
 
 M.NIL = setmetatable({}, { __tostring = function() return "util.NIL" end })
 
+-- The folder of the library's Lua files (this file's), to tell the library's own frames from its callers'.
+local LIB_DIR = debug.getinfo(1, "S").source:match("^@(.*[/\\])util%.lua$")
+
+local function in_library(info)
+  return LIB_DIR ~= nil and info.source:sub(1, 1) == "@" and info.source:sub(2, #LIB_DIR + 1) == LIB_DIR
+end
+
+--- error() for the library's modules (`local error = util.error`): a message blames the first caller outside
+-- the library, however deep inside the library the check sits (a fixed level named a library file when a
+-- public function checked its options in a helper, or called another public function). Level 0 and error
+-- objects that are not strings pass through unchanged.
+function M.error(msg, level)
+  if level == 0 or type(msg) ~= "string" then error(msg, level == 0 and 0 or nil) end
+  local l = 2
+  while true do
+    local info = debug.getinfo(l, "S")
+    if not info or not in_library(info) then break end
+    l = l + 1
+  end
+  error(msg, l)
+end
+local error = M.error
+
 local function distance(a, b)
   local la, lb = #a, #b
   local prev, cur = {}, {}

@@ -18,6 +18,7 @@
 -- Types: u8, u16, i32, f32, f64. Axes: x = columns (fastest), y = rows, z = slices.
 local core = require "tortuga.core"
 local util = require "tortuga.util"
+local error = util.error -- messages blame the caller outside the library
 
 local M = {}
 local methods = core.volume.methods
@@ -95,12 +96,36 @@ function methods.histogram(v, o)
 end
 
 --- v:map{[from] = to, ...} [, {dtype = ...}] — replace values; others are kept.
+-- The values an integer dtype holds.
+local INT_RANGE = { u8 = { 0, 255 }, u16 = { 0, 65535 }, i32 = { -2147483648, 2147483647 } }
+
+-- A key of v:map that no voxel of an integer volume can hold matches nothing: a mistake, never a silent no-op.
+local function check_map_key(k, dtype)
+  local r = INT_RANGE[dtype]
+  if r and (math.tointeger(k) == nil or k < r[1] or k > r[2]) then
+    error(string.format("v:map: key %s is not a %s value (integers %d..%d): it would match no voxel", tostring(k), dtype,
+      r[1], r[2]), 3)
+  end
+end
+
+-- A value that the output dtype cannot hold would be rounded or saturated: say so instead.
+local function check_map_value(k, val, dtype)
+  local r = INT_RANGE[dtype]
+  if r and (math.tointeger(val) == nil or val < r[1] or val > r[2]) then
+    error(string.format("v:map: value %s (for key %s) does not fit %s (integers %d..%d); give {dtype = ...}", tostring(val),
+      tostring(k), dtype, r[1], r[2]), 3)
+  end
+end
+
 function methods.map(v, t, o)
   if type(t) ~= "table" then error("v:map: expected a table {[from] = to}", 2) end
   o = util.options(o, { dtype = NIL }, "v:map")
+  local out_dtype = o.dtype or v.dtype
   local from, to = {}, {}
   for k, val in pairs(t) do
     if type(k) ~= "number" or type(val) ~= "number" then error("v:map: keys and values must be numbers", 2) end
+    check_map_key(k, v.dtype)
+    check_map_value(k, val, out_dtype)
     from[#from + 1], to[#to + 1] = k, val
   end
   return cmap(v, from, to, o.dtype)

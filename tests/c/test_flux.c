@@ -311,11 +311,14 @@ static int read_stack(const char *path, tg_volume *v)
 /* anchor-values.json, synth_3phase_100, flux_independent_cg (both porosity conventions), within 0.2 % */
 static void test_synth100(void)
 {
+    /* shipped in tests/fixtures/data (TG_FIXTURE_DATA): never skipped */
     char path[1024];
-    const char *base = getenv("TG_SHARED_DATA");
-    snprintf(path, sizeof path, "%s/synth-3phase-100/synth_3phase_100.tif", base ? base : "../shared/data");
+    const char *base = getenv("TG_FIXTURE_DATA");
+    snprintf(path, sizeof path, "%s/synth-3phase-100/synth_3phase_100.tif", base ? base : "../tests/fixtures/data");
     tg_volume v;
-    if (!read_stack(path, &v)) { fprintf(stderr, "skipped: %s not found\n", path); return; }
+    int found = read_stack(path, &v);
+    CHECK(found); /* a missing fixture fails, never skips */
+    if (!found) return;
     const double lab[] = {0, 1, 2}, s1[] = {0, 1, 0}, s2[] = {0, 0, 1};
     tg_flux_result r;
     CHECK_OK(&ctx, run(&v, 2, 0, 0, lab, s1, 3, &r));

@@ -63,8 +63,8 @@ static inline int tg_test_run(const char *name, const tg_test_fn *tests, const c
         return tg_test_run(__FILE__, tests_, names_, (int)(sizeof tests_ / sizeof tests_[0])); \
     }
 #define TG_TEST_STR_(x) #x
-#define TG_TEST_NAMES_(...) TG_TEST_NAMES_N_(__VA_ARGS__, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1)(__VA_ARGS__)
-#define TG_TEST_NAMES_N_(a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, N, ...) TG_TEST_NAMES_##N
+#define TG_TEST_NAMES_(...) TG_TEST_NAMES_N_(__VA_ARGS__, 24, 23, 22, 21, 20, 19, 18, 17, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1)(__VA_ARGS__)
+#define TG_TEST_NAMES_N_(a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, N, ...) TG_TEST_NAMES_##N
 #define TG_TEST_NAMES_1(a) #a
 #define TG_TEST_NAMES_2(a, ...) #a, TG_TEST_NAMES_1(__VA_ARGS__)
 #define TG_TEST_NAMES_3(a, ...) #a, TG_TEST_NAMES_2(__VA_ARGS__)
@@ -81,5 +81,13 @@ static inline int tg_test_run(const char *name, const tg_test_fn *tests, const c
 #define TG_TEST_NAMES_14(a, ...) #a, TG_TEST_NAMES_13(__VA_ARGS__)
 #define TG_TEST_NAMES_15(a, ...) #a, TG_TEST_NAMES_14(__VA_ARGS__)
 #define TG_TEST_NAMES_16(a, ...) #a, TG_TEST_NAMES_15(__VA_ARGS__)
+#define TG_TEST_NAMES_17(a, ...) #a, TG_TEST_NAMES_16(__VA_ARGS__)
+#define TG_TEST_NAMES_18(a, ...) #a, TG_TEST_NAMES_17(__VA_ARGS__)
+#define TG_TEST_NAMES_19(a, ...) #a, TG_TEST_NAMES_18(__VA_ARGS__)
+#define TG_TEST_NAMES_20(a, ...) #a, TG_TEST_NAMES_19(__VA_ARGS__)
+#define TG_TEST_NAMES_21(a, ...) #a, TG_TEST_NAMES_20(__VA_ARGS__)
+#define TG_TEST_NAMES_22(a, ...) #a, TG_TEST_NAMES_21(__VA_ARGS__)
+#define TG_TEST_NAMES_23(a, ...) #a, TG_TEST_NAMES_22(__VA_ARGS__)
+#define TG_TEST_NAMES_24(a, ...) #a, TG_TEST_NAMES_23(__VA_ARGS__)
 
 #endif

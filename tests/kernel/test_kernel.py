@@ -434,6 +434,34 @@ class KernelTest(unittest.TestCase):
         self.assertIn("unknown message type 'frobnicate_request'", log)
         self.execute_ok("return 1")
 
+    def test_replayed_message_runs_once(self):
+        """A signed message sent again byte for byte (a replay) is refused: its code runs once."""
+        sock = self.raw_socket()
+        try:
+            good = Session(key=self.k.km.session.key, signature_scheme="hmac-sha256")
+            self.execute_ok("replays = 0")
+            msg = good.msg("execute_request", {"code": "replays = replays + 1", "silent": False,
+                                               "store_history": False, "user_expressions": {},
+                                               "allow_stdin": False})
+            frames = good.serialize(msg)
+            sock.send_multipart(frames)
+            if not sock.poll(TIMEOUT * 1000):
+                self.fail("no reply from the kernel")
+            good.recv(sock)
+            sock.send_multipart(frames)  # the same bytes again: the same signature
+            check = good.send(sock, "execute_request", {"code": "", "silent": True, "store_history": False,
+                                                        "user_expressions": {"n": "replays"},
+                                                        "allow_stdin": False})
+            if not sock.poll(TIMEOUT * 1000):
+                self.fail("no reply from the kernel")
+            _, reply = good.recv(sock)
+            self.assertEqual(reply["parent_header"]["msg_id"], check["header"]["msg_id"])
+            self.assertEqual(reply["content"]["user_expressions"]["n"]["data"]["text/plain"], "1")
+        finally:
+            sock.close()
+        self.assertIn("refused a message on the shell channel: a replayed message (its signature was seen before)",
+                      self.k.stderr())
+
 
 class LifecycleTest(unittest.TestCase):
     def test_restart(self):
@@ -478,6 +506,29 @@ class LifecycleTest(unittest.TestCase):
         run = self.run_kernel(bad)
         self.assertEqual(run.returncode, 1)
         self.assertIn("iopub_port", run.stderr)
+
+    def test_empty_key_warns(self):
+        """An empty key is allowed by the protocol, but the kernel says it runs unauthenticated."""
+        ports = []
+        for _ in range(5):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            ports.append(s)
+        nums = [s.getsockname()[1] for s in ports]
+        for s in ports:
+            s.close()
+        conn = os.path.join(SCRATCH, "nokey.json")
+        with open(conn, "w") as f:
+            json.dump({"ip": "127.0.0.1", "transport": "tcp", "key": "", "signature_scheme": "hmac-sha256",
+                       "shell_port": nums[0], "iopub_port": nums[1], "stdin_port": nums[2],
+                       "control_port": nums[3], "hb_port": nums[4]}, f)
+        proc = subprocess.Popen([TORTUGA, "kernel", "-f", conn], stderr=subprocess.PIPE, text=True)
+        try:
+            line = proc.stderr.readline()
+        finally:
+            proc.terminate()
+            proc.wait(timeout=TIMEOUT)
+        self.assertIn("the connection file has an empty key: messages are NOT authenticated", line)
 
     def test_port_in_use(self):
         busy = socket.socket()

@@ -335,3 +335,250 @@ describe("bad input: options of histogram, otsu, random walk and flux", function
     assert.matches("the conducting phase does not percolate along z", r.explanation.z)
   end)
 end)
+
+describe("bad input: multi-page TIFFs cut short", function()
+  local dir = test_helper.tmpdir("bad_input_tiff")
+  local fixtures = "tests/fixtures/tiff/"
+
+  -- 24 x 20 x 6 u8 with a value per voxel that names it
+  local function stack()
+    local v = tg.volume.new { 24, 20, 6, dtype = "u8" }
+    for z = 1, 6 do for y = 1, 20 do for x = 1, 24 do v:set(x, y, z, (x + 3 * y + 29 * z) % 256) end end end
+    return v
+  end
+
+  -- Copy the first n bytes of src to dst.
+  local function cut(src, dst, n)
+    local f = assert(io.open(src, "rb"))
+    local data = f:read("a")
+    f:close()
+    assert(n < #data)
+    f = assert(io.open(dst, "wb"))
+    f:write(data:sub(1, n))
+    f:close()
+    return dst
+  end
+
+  local function file_size(path)
+    local f = assert(io.open(path, "rb"))
+    local n = f:seek("end")
+    f:close()
+    return n
+  end
+
+  local function raises(fn, pattern)
+    local ok, err = pcall(fn)
+    assert.is_false(ok, "expected an error matching " .. pattern)
+    assert.matches(pattern, tostring(err))
+  end
+
+  -- The complete pages of a truncated file read as they were written.
+  local function first_pages_read(path, v, n)
+    local r = tg.io.read(path, { z = { 1, n } })
+    assert.same({ 24, 20, n }, { r:dims() })
+    assert.equal(v:view { z = { 1, n } }:sha256(), r:sha256())
+  end
+
+  it("tortuga's uncompressed stack cut inside its pixels raises naming the page and the bytes it has", function()
+    local v = stack()
+    -- ImageJ's layout: the first directory (a few hundred bytes), 6 pages of 480 bytes, the other directories
+    local p = cut(tg.io.write(dir .. "/raw.tif", v), dir .. "/raw_cut.tif", 1500)
+    local info = tg.io.info(p)
+    local k = info.pages_complete
+    assert.equal(6, info.pages)
+    assert.is_true(k >= 1 and k < 6)
+    raises(function() tg.io.read(p) end, "raw_cut%.tif: page " .. k + 1 .. " is missing: the file is truncated: it " ..
+      "holds " .. k .. " complete pages? of the 6 its ImageJ header claims %(page " .. k + 1 .. " has %d+ of its 480 bytes%)")
+    first_pages_read(p, v, k)
+  end)
+
+  it("tortuga's deflate stack cut short raises; a z range inside the intact part reads", function()
+    local v = stack()
+    local full = tg.io.write(dir .. "/deflate.tif", v, { compress = "deflate" })
+    local p = cut(full, dir .. "/deflate_cut.tif", file_size(full) * 2 // 3)
+    local info = tg.io.info(p)
+    local k = info.pages_complete
+    assert.equal(6, info.pages)
+    assert.is_true(k >= 1 and k < 6)
+    assert.matches("^the file is truncated: it holds " .. k .. " complete pages? of the 6 its ImageJ header claims",
+      info.truncated)
+    raises(function() tg.io.read(p) end, "deflate_cut%.tif: page " .. k + 1 .. " is missing")
+    raises(function() tg.io.read(p, { z = { k, k + 1 } }) end, "deflate_cut%.tif: page " .. k + 1 .. " is missing")
+    first_pages_read(p, v, k)
+  end)
+
+  it("tortuga's LZW stack cut one byte short raises naming its last page", function()
+    local v = stack()
+    local full = tg.io.write(dir .. "/lzw.tif", v, { compress = "lzw" })
+    local p = cut(full, dir .. "/lzw_cut.tif", file_size(full) - 1)
+    raises(function() tg.io.read(p) end, "lzw_cut%.tif: page 6 is missing: the file is truncated: it holds 5 " ..
+      "complete pages of the 6 its ImageJ header claims %(the directory of page 6 cannot be read")
+    first_pages_read(p, v, 5)
+  end)
+
+  it("tifffile's stack cut inside the directory of page 4 raises", function()
+    raises(function() tg.io.read(fixtures .. "truncated_tifffile.tif") end, "truncated_tifffile%.tif: page 4 is " ..
+      "missing: the file is truncated: it holds 3 complete pages of the 5 its description claims")
+    assert.same({ 24, 20, 3 }, { tg.io.read(fixtures .. "truncated_tifffile.tif", { z = { 1, 3 } }):dims() })
+  end)
+
+  it("tifffile's ImageJ stack cut inside page 3 raises naming the bytes it has", function()
+    raises(function() tg.io.read(fixtures .. "truncated_imagej.tif") end, "truncated_imagej%.tif: page 3 is " ..
+      "missing: .*page 3 has 100 of its 480 bytes%); a range within pages 1%-2 still reads")
+  end)
+
+  it("tifffile's deflate stack cut inside the data of page 4 raises", function()
+    raises(function() tg.io.read(fixtures .. "truncated_deflate.tif") end,
+      "truncated_deflate%.tif: page 4 is missing: .*%(the data of page 4 is cut short%)")
+    raises(function() tg.io.read(fixtures .. "truncated_deflate.tif", { z = { 4, 4 } }) end, "page 4 is missing")
+    assert.same({ 24, 20, 3 }, { tg.io.read(fixtures .. "truncated_deflate.tif", { z = { 1, 3 } }):dims() })
+  end)
+
+  it("an ImageJ header claiming 8 images for 5 pages raises; tg.io.info says what is missing", function()
+    local p = fixtures .. "imagej_claims_more.tif"
+    local info = tg.io.info(p)
+    assert.equal(8, info.pages)
+    assert.equal(5, info.pages_complete)
+    assert.equal("the file holds 5 complete pages of the 8 its ImageJ header claims (its chain of directories ends " ..
+      "after page 5)", info.truncated)
+    raises(function() tg.io.read(p) end, "imagej_claims_more%.tif: page 6 is missing")
+    assert.same({ 24, 20, 5 }, { tg.io.read(p, { z = { 1, 5 } }):dims() })
+  end)
+
+  it("an intact stack has nothing missing", function()
+    local info = tg.io.info(fixtures .. "u8_imagej.tif")
+    assert.equal(5, info.pages_complete)
+    assert.is_nil(info.truncated)
+  end)
+end)
+
+describe("bad input: messages that name the argument (issue 14, item 8)", function()
+  -- The message exactly, after the caller's position ("spec.lua:12: ") that Lua errors carry.
+  local function raises_exactly(fn, msg)
+    local ok, err = pcall(fn)
+    assert.is_false(ok, "expected the error: " .. msg)
+    assert.equal(msg, (tostring(err):gsub("^[^\n]-:%d+: ", "", 1)))
+  end
+  local DTYPES = "(use u8, u16, i32, f32 or f64)"
+
+  it("v:spacing(0) says what it needs (lua_pushfstring knows no %g)", function()
+    raises_exactly(function() tg.volume.new { 2, 2, 2 }:spacing(0) end,
+      "spacing must be a positive finite number (metres), got 0.0")
+    raises_exactly(function() tg.volume.new { 2, 2, 2 }:spacing(math.huge) end,
+      "spacing must be a positive finite number (metres), got inf")
+  end)
+
+  it("an unknown dtype names the function, never 'bad argument #-1 to ?'", function()
+    raises_exactly(function() tg.io.read("tests/fixtures/tiff/u8_imagej.tif", { dtype = "u9" }) end,
+      "tg.io.read: unknown dtype 'u9' " .. DTYPES)
+    raises_exactly(function() tg.volume.new { 2, 2, 2, dtype = "u9" } end, "tg.volume.new: unknown dtype 'u9' " .. DTYPES)
+    raises_exactly(function() tg.volume.new { 2, 2, 2 }:astype(3) end,
+      "v:astype: dtype must be a string (u8, u16, i32, f32 or f64), got number")
+  end)
+
+  it("a NaN option is called nan, not 'a number, got number'", function()
+    local v = tg.generate.cathode { size = { 16, 16, 16 }, seed = 1 }
+    raises_exactly(function() tg.generate.sem(v, { noise = 0 / 0 }) end, "tg.generate.sem: noise must be a number, got nan")
+  end)
+
+  it("generator errors start with the caller's position, never a library path", function()
+    local ok, err = pcall(tg.generate.cathode, { size = { 16, 16, 16 }, porosity = 2 })
+    assert.is_false(ok)
+    assert.is_nil(tostring(err):find("tortuga/", 1, true))
+    local _, err2 = pcall(function() tg.generate.cathode { size = { 16, 16, 16 }, porosity = 2 } end)
+    assert.matches("^[^:]*bad_input_spec%.lua:%d+: tg%.generate%.cathode: porosity must be in %[0, 1%), got 2$", err2)
+  end)
+
+  it("a fractional phase label is refused, never truncated", function()
+    local v = tg.generate.cathode { size = { 16, 16, 16 }, seed = 1 }
+    raises_exactly(function() tg.generate.sem(v, { phases = { pore = 0.5 } }) end,
+      "tg.generate.sem: phases.pore must be an integer label, got 0.5")
+    raises_exactly(function() tg.measure.fractions(v, { phases = { pore = 0.5 } }) end,
+      "tg.measure.fractions: phases must map names to integer labels, got pore = 0.5")
+  end)
+
+  it("v:map with a key or value the dtype cannot hold raises instead of doing nothing", function()
+    local v = tg.volume.new { 2, 2, 2 }
+    raises_exactly(function() v:map { [1e18] = 2 } end,
+      "v:map: key 1000000000000000000 is not a u8 value (integers 0..255): it would match no voxel")
+    raises_exactly(function() v:map { [1] = 300 } end,
+      "v:map: value 300 (for key 1) does not fit u8 (integers 0..255); give {dtype = ...}")
+    assert.equal(300, v:map({ [0] = 300 }, { dtype = "u16" }):get(1, 1, 1))
+  end)
+end)
+
+describe("bad input: writing files (issue 14, item 9)", function()
+  local dir = test_helper.tmpdir("bad_input_write")
+  local v = tg.volume.new { 8, 8, 3 }
+
+  it("tg.io.write refuses a name whose extension says another format", function()
+    local ok, err = pcall(tg.io.write, dir .. "/a.vtk", v)
+    assert.is_false(ok)
+    assert.equal("tg.io.write: " .. dir .. "/a.vtk: this writes TIFF stacks (.tif, .tiff), not .vtk; use tg.io.write_vtk",
+      (tostring(err):gsub("^[^\n]-:%d+: ", "", 1)))
+    assert.is_nil(io.open(dir .. "/a.vtk", "rb"))
+    assert.has_error(function() tg.io.writer(dir .. "/b.png") end)
+  end)
+
+  it("a legal 250-character name writes (the temporary name is short) and no temporary is left", function()
+    local name = dir .. "/" .. string.rep("n", 246) .. ".tif"
+    assert.equal(name, tg.io.write(name, v, { compress = "deflate" }))
+    assert.same({ 8, 8, 3 }, { tg.io.read(name):dims() })
+    local png = dir .. "/" .. string.rep("p", 246) .. ".png"
+    assert.equal(png, tg.io.write_png(png, v, { z = 1 }))
+    os.remove(name)
+    os.remove(png)
+    local p = io.popen("ls -A '" .. dir .. "'")
+    local left = p:read("a")
+    p:close()
+    assert.is_nil(left:find("%.tmp"))
+  end)
+
+  it("a notebook cell calling os.exit(0) fails the run, which still writes its page", function()
+    local nb = dir .. "/exit.lua"
+    local f = assert(io.open(nb, "w"))
+    f:write('print("one")\n-- %%\nos.exit(0)\n-- %%\nprint("three")\n')
+    f:close()
+    local page = dir .. "/exit.html"
+    os.remove(page)
+    local ok, how, code = os.execute(string.format("timeout 120 '%s' notebook run '%s' --out '%s' 2>/dev/null",
+      test_helper.exe(), nb, page))
+    assert.is_nil(ok)
+    assert.same({ "exit", 1 }, { how, code })
+    local html = assert(io.open(page)):read("a")
+    assert.truthy(html:find("os.exit(0) in a notebook cell: the run stops here", 1, true))
+  end)
+end)
+
+describe("bad input: a tau that is not a result says so where it is printed (issue 14, item 4)", function()
+  local v = tg.generate.cathode { size = { 24, 24, 24 }, seed = 1 }
+  -- two multigrid cycles cannot reach a relative residual of 1e-12: every flux tau is unconverged
+  local d = tg.describe(v, { flux = { max_iter = 2, tol = 1e-12 }, walk = { walkers = 100, steps = 100 },
+                             thickness = false, surfaces = false, chords = false })
+
+  it("tg.describe notes each unconverged flux tau and its printout marks the number", function()
+    assert.is_false(d.tau.ise.flux.converged_axis.z)
+    local text = tostring(d)
+    assert.matches("tau ise%s+walk x [%d.]+ y [%d.]+ z [%d.]+%s+flux x [%d.]+ %(not converged%) y [%d.]+ %(not converged%) " ..
+      "z [%d.]+ %(not converged%)", text)
+    local noted = false
+    for _, n in ipairs(d.notes) do
+      if n:match("^tau ise flux along z = [%d.]+ is not converged %(relative residual [%d.e-]+ after 2 iterations%): " ..
+        "not a result$") then noted = true end
+    end
+    assert.is_true(noted)
+  end)
+
+  it("the CLI's table says it at the end of the row", function()
+    local text = require("tortuga.cli").format(d)
+    assert.matches("\nise%s+[%d. ]+%s+%(flux x not converged; flux y not converged; flux z not converged%)", text)
+  end)
+
+  it("tg.transport.doubt reads a flux result's converged_axis and a random walk's reliable", function()
+    assert.equal("not converged", tg.transport.doubt({ converged_axis = { z = false } }, "z"))
+    assert.equal("unreliable", tg.transport.doubt({ reliable = { x = false, mean = false } }, "mean"))
+    assert.is_nil(tg.transport.doubt({ reliable = { x = true } }, "x"))
+    assert.equal("walk x unreliable; flux z not converged", tg.transport.doubts {
+      walk = { reliable = { x = false, y = true, z = true } }, flux = { converged_axis = { x = true, y = true, z = false } } })
+  end)
+end)

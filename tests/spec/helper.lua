@@ -13,13 +13,25 @@ function H.tmpdir(sub)
   return dir
 end
 
---- The shared datasets folder (../shared/data), or nil when absent.
+--- A data file: the project's copy under tests/fixtures/data (small fixtures shipped with the sources, so a clone
+--- without ../shared runs the tests that use them), else the shared datasets folder (../shared/data, or
+--- TG_SHARED_DATA); nil when neither has it. rel "../reference/x" finds tests/fixtures/reference/x likewise.
+--- Tests that need a dataset too large to ship are tagged #shared (CMake leaves them out, saying so, when
+--- ../shared/data is absent) and fail, never pend, when it is missing.
 function H.shared_data(rel)
-  local base = os.getenv("TG_SHARED_DATA") or "../shared/data"
-  local path = rel and (base .. "/" .. rel) or base
-  local f = io.open(path, "rb")
-  if f then f:close() return path end
+  for _, base in ipairs { "tests/fixtures/data", os.getenv("TG_SHARED_DATA") or "../shared/data" } do
+    local path = rel and (base .. "/" .. rel) or base
+    local f = io.open(path, "rb")
+    if f then f:close() return path end
+  end
   return nil
+end
+
+--- H.shared_data(rel), or an error saying the test needs it (for tests tagged #shared).
+function H.need_shared(rel)
+  local path = H.shared_data(rel)
+  if not path then error("this test needs " .. rel .. " under ../shared/data (or TG_SHARED_DATA)", 2) end
+  return path
 end
 
 --- Path of the built tortuga executable.

@@ -69,9 +69,7 @@ describe("tg.measure.surfaces", function()
   end)
 
   it("agrees with the peers on the shared synthetic volume", function()
-    local path = H.shared_data("synth-3phase-100/synth_3phase_100.tif")
-    if not (tg.io and tg.io.read) then pending("tg.io.read is not there yet") return end
-    if not path then pending("shared data synth_3phase_100 not found") return end
+    local path = H.need_shared("synth-3phase-100/synth_3phase_100.tif") -- shipped in tests/fixtures/data
     local v = tg.io.read(path)
     local s = tg.measure.surfaces(v, { phases = { 0, 1, 2 } })
     -- anchor-values.json: surface_open_skimage (voxel units; the file's spacing may be metres per voxel)

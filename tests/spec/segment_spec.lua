@@ -371,8 +371,8 @@ describe("sem-3phase-seg-groundtruth", function()
   local ok_ref, ref = pcall(dofile, "tests/fixtures/segment/sklearn_iou.lua")
   local MAPS = { [0] = { [85] = 1, [170] = 2, [255] = 3 }, [1] = { [127] = 1, [254] = 2 } }
   for k = 0, 1 do
-    it("image " .. k .. ": class-mean IoU > 0.55 and at least scikit-learn's on the same features", function()
-      if not D then return pending("shared data not found") end
+    it("image " .. k .. ": class-mean IoU > 0.55 and at least scikit-learn's on the same features #shared", function()
+      H.need_shared("sem-3phase-seg-groundtruth/" .. k .. ".tif")
       local img = tg.io.read(D .. "/" .. k .. ".tif"):astype("f32")
       local lab = tg.io.read(D .. "/" .. k .. "_labels.tif"):map(MAPS[k])
       local gt = tg.io.read(D .. "/" .. k .. "_ground_truth.tif"):map(MAPS[k])

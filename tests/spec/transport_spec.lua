@@ -153,10 +153,10 @@ local ANCHORS = {
 describe("tg.transport.flux on the shared volumes", function()
   for _, a in ipairs(ANCHORS) do
     -- the larger volumes are tagged heavy: the sanitiser build (several times slower) leaves them to the release build
-    local tag = a.file:find("synth%-3phase%-100") and "" or " #heavy"
+    -- (and #shared: only synth_3phase_100 is shipped, in tests/fixtures/data)
+    local tag = a.file:find("synth%-3phase%-100") and "" or " #heavy #shared"
     it("matches the independent solve on " .. a.file .. " (both porosity conventions, within 0.2 %)" .. tag, function()
-      local path = H.shared_data(a.file)
-      if not path or not tg.io then pending("needs " .. a.file .. " and tg.io") return end
+      local path = H.need_shared(a.file)
       local v = tg.io.read(path)
       -- FiberForm is grey: void = grey < 90, i.e. label 0 of the threshold at 90
       -- (its TIFF carries ImageJ calibration that is not the voxel size; the reference solve used cubic voxels)
@@ -174,9 +174,8 @@ describe("tg.transport.flux on the shared volumes", function()
     end)
   end
 
-  it("matches TauFactor 2's overconverged tau on TF-500 within 0.5 % #slow", function()
-    local zip = H.shared_data("tf500/TF-500x500x500-1x2x6-v3.tiff.zip")
-    if not zip or not tg.io then pending("needs the TF-500 zip and tg.io") return end
+  it("matches TauFactor 2's overconverged tau on TF-500 within 0.5 % #slow #shared", function()
+    local zip = H.need_shared("tf500/TF-500x500x500-1x2x6-v3.tiff.zip")
     local dir = H.tmpdir("tf500")
     local tif = dir .. "/TF-500x500x500-1x2x6-v3.tiff"
     if not io.open(tif, "rb") then

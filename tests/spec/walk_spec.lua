@@ -78,8 +78,7 @@ describe("tg.transport.random_walk", function()
   it("matches pytrax's statistics with pytrax's walkers, steps and fit (synth_3phase_100)", function()
     -- anchor-values.json: pytrax 0.1.2, 2000 walkers x 5000 steps, stride 1, whole curve fitted through the origin;
     -- one run of 2000 walkers scatters by a few per cent, so the mean tau is compared within 8 %
-    local path = test_helper.shared_data("synth-3phase-100/synth_3phase_100.tif")
-    if not path then pending("shared data synth_3phase_100 not found") return end
+    local path = test_helper.need_shared("synth-3phase-100/synth_3phase_100.tif") -- shipped in tests/fixtures/data
     local v = tg.io.read(path)
     local pytrax_mean = { [1] = 1.9103917004232331, [2] = 1.647154387308855 }
     for phase, ref in pairs(pytrax_mean) do

@@ -24,6 +24,7 @@
 -- main's optional third argument {stdout=, stderr=} (objects with :write) redirects the output, for tests and
 -- embedding.
 local util = require "tortuga.util"
+local transport = require "tortuga.transport"
 
 local M = {}
 
@@ -434,8 +435,14 @@ local function format_transport(d, rows, line, w)
     for _, r in ipairs(rows) do
       local e = d.tau[r.name]
       if e then
-        line("%-" .. w .. "s  %s  %s", r.name, three(e.walk and e.walk.tau or {}), three(e.flux and e.flux.tau or {}))
-        if e.filled then line("%-" .. w .. "s  %-26s  %s", "  pores filled", "", three(e.filled.tau)) end
+        -- a tau that did not converge or cannot be trusted says so on its line
+        local why = transport.doubts({ walk = e.walk, flux = e.flux })
+        line("%-" .. w .. "s  %s  %s%s", r.name, three(e.walk and e.walk.tau or {}), three(e.flux and e.flux.tau or {}),
+             why and ("  (" .. why .. ")") or "")
+        if e.filled then
+          local wf = transport.doubts({ flux = e.filled })
+          line("%-" .. w .. "s  %-26s  %s%s", "  pores filled", "", three(e.filled.tau), wf and ("  (" .. wf .. ")") or "")
+        end
       end
     end
   end

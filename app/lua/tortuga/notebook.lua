@@ -442,6 +442,12 @@ function M.run(path, opts)
 
   local env = setmetatable({}, { __index = _G })
   env._G, env.tg = env, tg
+  -- os.exit in a cell would end the process with its status and no page: it is a cell error instead, so the run
+  -- stops there, the page is written and the exit status says the notebook failed
+  env.os = setmetatable({ exit = function(code)
+    error(string.format("os.exit(%s) in a notebook cell: the run stops here (a notebook is run to its page; " ..
+      "raise an error to stop it)", tostring(code)), 2)
+  end }, { __index = os })
   local current -- the cell running now
   local limit = display.limits.stream_total
   local sink = {

@@ -37,6 +37,7 @@
 -- test can get them back. The page is written to a temporary name and renamed when complete.
 local util = require "tortuga.util"
 local json = require "tortuga.json"
+local transport = require "tortuga.transport"
 
 local M = {}
 local NIL = util.NIL
@@ -424,14 +425,22 @@ function Report:tau(s, sid)
     rows[#rows + 1] = { tostring(ph):upper(), w and w.mean or "NaN", f and f.mean or "NaN", is_finite(x) and x or "NaN" }
     rec.phases[i], rec.walk[i], rec.flux[i], rec.experiment[i] = tostring(ph), w and w.mean or json.null,
       f and f.mean or json.null, is_finite(x) and x or json.null
-    local function axes(v)
+    -- r: the result the values come from; a tau that did not converge or cannot be trusted says so beside it
+    local function axes(v, r)
       if not v then return "–" end
       local p = {}
-      for _, a in ipairs { "x", "y", "z" } do if v[a] then p[#p + 1] = a .. " " .. fmt(v[a], 3) end end
-      return (#p > 0 and table.concat(p, ", ") .. "; " or "") .. "mean " .. fmt(v.mean, 3)
+      for _, a in ipairs { "x", "y", "z" } do
+        if v[a] then
+          local why = transport.doubt(r, a)
+          p[#p + 1] = a .. " " .. fmt(v[a], 3) .. (why and (' <strong class="warn">(' .. why .. ")</strong>") or "")
+        end
+      end
+      local why = transport.doubt(r, "mean")
+      return (#p > 0 and table.concat(p, ", ") .. "; " or "") .. "mean " .. fmt(v.mean, 3) ..
+        (why and (' <strong class="warn">(' .. why .. ")</strong>") or "")
     end
     trs[#trs + 1] = string.format("<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>", esc(tostring(ph):upper()),
-      axes(w), axes(f), fmt(x, 3))
+      axes(w, e.walk), axes(f, e.flux), fmt(x, 3))
   end
   -- rows: category, walk, flux, experiment (gnuplot treats "NaN" as missing)
   local data = {}

@@ -6,6 +6,7 @@
 --   derive.one(S, sample, opts)   fills sample.derived and sample.derived_units (opts: derive.OPTIONS, checked)
 --   derive.d50(psd [, where]), derive.sigma_from_resistance{...}, derive.kappa{...}
 local util = require "tortuga.util"
+local error = util.error -- messages blame the caller outside the library
 local units = require "tortuga.analysis.units"
 
 local M = {}

@@ -7,6 +7,7 @@
 --   files.csv_field(v) --> one CSV field;  files.write_text(path, text, where) --> path (raises at the caller's
 --       caller, level 3, naming `where`)
 local util = require "tortuga.util"
+local error = util.error -- messages blame the caller outside the library
 local json = require "tortuga.json"
 local units = require "tortuga.analysis.units"
 

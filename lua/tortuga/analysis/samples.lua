@@ -6,6 +6,7 @@
 --   S:get(name), S:names(), S:value(sample, var), S:has(var), S:unit(var), S:variables(), S:add(spec),
 --   S:merge(other), S:derive(opts), S:table(), S:write_json(path), S:csv([columns]), S:write_csv(path [, columns])
 local util = require "tortuga.util"
+local error = util.error -- messages blame the caller outside the library
 local json = require "tortuga.json"
 local units = require "tortuga.analysis.units"
 local files = require "tortuga.analysis.files"

@@ -8,6 +8,7 @@
 --   stats.correlations_csv(res), stats.write_csv(path, samples_or_results [, columns])
 local core = require "tortuga.core"
 local util = require "tortuga.util"
+local error = util.error -- messages blame the caller outside the library
 local json = require "tortuga.json"
 local units = require "tortuga.analysis.units"
 local files = require "tortuga.analysis.files"

@@ -8,6 +8,7 @@
 --   units.read_value(v, key_unit, where) --> value, unit, range | nil (missing); raises on a malformed value
 --   units.UNITS (unit as written -> {canonical, factor}), units.known_units(), units.is_finite(v)
 local util = require "tortuga.util"
+local error = util.error -- messages blame the caller outside the library
 local json = require "tortuga.json"
 
 local M = {}
